@@ -1,0 +1,176 @@
+"""The merge configuration (`merge.yaml`), validated once at the edge.
+
+Relative paths are relative to the config file, so a config and its extracts can move
+together. Everything downstream receives a validated, absolute `MergeConfig`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from .errors import ConfigError
+
+CanonicalField = Literal[
+    "nik",
+    "kk",
+    "name",
+    "birth_place",
+    "birth_date",
+    "birth_place_date",
+    "sex",
+    "address",
+    "rt",
+    "rw",
+    "village",
+    "district",
+    "regency",
+    "province",
+    "program",
+    "status",
+    "death_date",
+    "mother_name",
+    "phone",
+]
+CANONICAL_FIELDS: tuple[str, ...] = CanonicalField.__args__  # type: ignore[attr-defined]
+
+
+def _resolve(value: str | Path, info: ValidationInfo) -> str:
+    base = (info.context or {}).get("base_dir")
+    path = Path(value).expanduser()
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    return str(path)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One agency extract: where it is and how its columns map to canonical fields."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Short name; used in SOURCE:RECORD_ID")]
+    path: str = Field(description="A file or a glob, relative to the config file")
+    kind: Literal["civil_registry", "aid_list"] = Field(
+        description="civil_registry is authoritative for identity and alive/deceased"
+    )
+    id_column: str | None = Field(None, description="The source's own record id column; else the data row number")
+    columns: dict[CanonicalField, str] = Field(description="Canonical field -> the source's header")
+    defaults: dict[CanonicalField, str] = Field(
+        default_factory=dict, description="Constant values for canonical fields the file lacks"
+    )
+    sheet: str | int | None = Field(
+        None, description="Excel sheet name or 0-based index; unset: every sheet that carries the mapped header"
+    )
+    header_row: int | None = Field(None, ge=1, description="1-based row of the header; unset: detected")
+    encoding: str | None = Field(None, description="CSV encoding; unset: UTF-8 (with or without BOM), else cp1252")
+    delimiter: str | None = Field(None, min_length=1, max_length=1, description="CSV delimiter; unset: detected")
+    date_order: Literal["DMY", "MDY", "YMD"] = Field(
+        "DMY", description="How to read an ambiguous date like 03/04/1970 when the NIK cannot decide"
+    )
+
+    _path = field_validator("path")(_resolve)
+
+    @model_validator(mode="after")
+    def _mapping_is_usable(self) -> SourceConfig:
+        if not self.columns:
+            raise ValueError("columns: map at least one canonical field to a header")
+        if not ({"nik", "name"} & (self.columns.keys() | self.defaults.keys())):
+            raise ValueError("columns: map 'nik' or 'name'; without either no row can be tied to a person")
+        both = self.columns.keys() & self.defaults.keys()
+        if both:
+            raise ValueError(f"fields {sorted(both)} are both mapped to a column and given a default")
+        return self
+
+
+class LinkageConfig(_Strict):
+    """Scoring thresholds and the EM training set-up (see the linkage docs in README)."""
+
+    match_threshold: float = Field(8.0, description="log2 Bayes factor at or above which a pair is a match")
+    review_threshold: float = Field(2.0, description="pairs between this and match_threshold go to review")
+    seed: int = 20261129
+    model_path: str | None = Field(None, description="Reuse a trained model (JSON) instead of training")
+
+    _model = field_validator("model_path")(lambda v, info: None if v is None else _resolve(v, info))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LinkageConfig:
+        if self.review_threshold > self.match_threshold:
+            raise ValueError("review_threshold must not exceed match_threshold")
+        return self
+
+
+class PublishConfig(_Strict):
+    language: Literal["id", "en"] = Field("id", description="Language of the workbook and the report page")
+    show_full_nik: bool = Field(False, description="Show NIKs unmasked in human-facing reports")
+    keep_runs: int = Field(10, ge=1, description="How many past run folders to keep")
+
+
+class MergeConfig(_Strict):
+    output_dir: str = Field(description="Where runs are written; relative to the config file")
+    state_dir: str | None = Field(None, description="Analysts' decisions; default <output_dir>/state")
+    sources: list[SourceConfig] = Field(min_length=1)
+    linkage: LinkageConfig = LinkageConfig()
+    publish: PublishConfig = PublishConfig()
+
+    _out = field_validator("output_dir")(_resolve)
+    _state = field_validator("state_dir")(lambda v, info: None if v is None else _resolve(v, info))
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MergeConfig:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {dupes}")
+        return self
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else Path(self.output_dir) / "state"
+
+    def fingerprint(self) -> str:
+        """sha256 of the validated config, so a manifest says exactly what ran."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _format_errors(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if p != "[key]").replace("sources.", "sources[", 1)
+        if loc.startswith("sources["):
+            index, _, rest = loc[len("sources[") :].partition(".")
+            loc = f"sources[{index}]" + (f".{rest}" if rest else "")
+        msg = e["msg"]
+        if e["type"] == "literal_error" and {"columns", "defaults"} & set(map(str, e["loc"])):
+            msg = f"unknown canonical field {e['input']!r}; canonical fields are: {', '.join(CANONICAL_FIELDS)}"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path, output_dir: str | Path | None = None) -> MergeConfig:
+    """Read and validate `merge.yaml`; `output_dir` (from --output) overrides the file's."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'output_dir' and 'sources'")
+    if output_dir is not None:
+        raw["output_dir"] = str(Path(output_dir).resolve())
+    try:
+        return MergeConfig.model_validate(raw, context={"base_dir": path.resolve().parent})
+    except ValidationError as e:
+        raise ConfigError(_format_errors(path, e)) from None
