@@ -1,0 +1,126 @@
+"""The merge as a Prefect flow: a task per stage, wiring library functions together.
+
+Task names and parameters carry source names and counts only, never personal data; task
+results are not persisted (they hold personal data) and not cached.
+"""
+
+from __future__ import annotations
+
+import pipelines  # noqa: F401  (configures Prefect before it is imported)
+
+import logging
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from bansos_merge.config import MergeConfig, SourceConfig, load_config
+from bansos_merge.errors import UserError
+from bansos_merge.ingest.source import SourceRead, preflight, read_source
+from bansos_merge.normalize.source import NormalizedSource, normalize_source
+from bansos_merge.publish.manifest import now_utc, versions
+from bansos_merge.publish.outputs import combine, source_summary, write_core, write_manifest
+from bansos_merge.publish.run_folder import RunFolder
+
+
+
+class _HideUserErrorTraceback(logging.Filter):
+    """A user error (bad file, bad config) is logged as its message; tracebacks are for bugs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _install_log_filter() -> None:
+    loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict) if n.startswith("prefect")]
+    for handler in {h for lg in loggers for h in lg.handlers}:
+        handler.addFilter(_HideUserErrorTraceback())
+
+
+_install_log_filter()
+
+
+def _retry_unless_user_error(task, task_run, state) -> bool:
+    """Retry I/O hiccups; a user error will not fix itself on retry."""
+    try:
+        state.result()
+    except UserError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+_TASK = dict(cache_policy=NO_CACHE, persist_result=False)
+_IO_TASK = dict(_TASK, retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error)
+
+
+@task(name="read", task_run_name="read-{src.name}", **_IO_TASK)
+def read_task(src: SourceConfig) -> SourceRead:
+    return read_source(src)
+
+
+@task(name="normalise", task_run_name="normalise-{read.source.name}", **_TASK)
+def normalise_task(read: SourceRead) -> NormalizedSource:
+    return normalize_source(read)
+
+
+@task(name="publish", **_IO_TASK)
+def publish_task(config: MergeConfig, config_path: str, sources: list[NormalizedSource], started: str) -> str:
+    run = RunFolder(Path(config.output_dir))
+    folder = run.start()
+    try:
+        records, rejects = combine(sources)
+        write_core(folder, records, rejects)
+        summary = source_summary(sources)
+        write_manifest(
+            folder,
+            {
+                "run_id": run.run_id,
+                "started_at": started,
+                "finished_at": now_utc(),
+                "config_path": str(Path(config_path).resolve()),
+                "config_sha256": config.fingerprint(),
+                "versions": versions(),
+                "sources": summary,
+                "totals": {
+                    k: sum(s[k] for s in summary) for k in ("rows_read", "accepted", "rejected")
+                },
+                "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
+            },
+        )
+    except BaseException:
+        run.abandon()
+        raise
+    return str(run.commit(keep=config.publish.keep_runs))
+
+
+@flow(name="bansos-merge", log_prints=False, validate_parameters=False)
+def merge(config_path: str, output_dir: str | None = None) -> str:
+    """Read every source, normalise, publish a run; returns the run folder."""
+    log = get_run_logger()
+    started = now_utc()
+    config = load_config(config_path, output_dir)
+    preflight(config)
+    # Sources are read in parallel; a read error surfaces here as itself, before any normalising.
+    reads = [f.result() for f in [read_task.submit(src) for src in config.sources]]
+    sources = [f.result() for f in [normalise_task.submit(r) for r in reads]]
+    for s in sources:
+        acc = s.accounting()
+        log.info("source %s: %d rows read, %d accepted, %d rejected", s.name, acc["rows_read"], acc["accepted"], acc["rejected"])
+    run_dir = publish_task(config, config_path, sources, started)
+    log.info("run published: %s", run_dir)
+    return run_dir
+
+
+def run_merge(config_path: str, output_dir: str | None = None) -> str:
+    """Run the flow; a user error inside it comes back out as that error, not a Prefect crash."""
+    state = merge(str(config_path), None if output_dir is None else str(output_dir), return_state=True)
+    if state.is_completed():
+        return state.result()
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, BaseException):
+        raise error
+    raise RuntimeError(f"merge flow ended {state.type.value}: {state.message}")

@@ -1,0 +1,122 @@
+"""The published contracts: one pydantic model per output row, from which both the JSON
+Schema and the Arrow schema in `schemas/` are generated. Downstream systems read these
+files; a change here is a change of contract and bumps SCHEMA_VERSION.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = "1.0.0"
+
+
+class RecordRow(BaseModel):
+    """records.parquet: one row per accepted input row, tied to a person."""
+
+    source: str = Field(description="Source name from merge.yaml")
+    source_kind: str = Field(description="civil_registry or aid_list")
+    source_file: str = Field(description="File name the row came from")
+    source_sheet: str | None = Field(description="Excel sheet, null for CSV")
+    record_id: str = Field(description="The source's id column, else the data row number (see README)")
+    row_number: int = Field(description="1-based position among the rows below the header")
+    nik: str | None = Field(description="16-digit NIK when usable (not dummy, not a KK, no lost digits)")
+    nik_raw: str | None = Field(description="The NIK cell as read")
+    nik_status: str = Field(
+        description="valid | missing | malformed | dummy | kk_as_nik | precision_lost | invalid_date | serial_zero"
+    )
+    nik_known_digits: str | None = Field(description="Reliable leading digits of a spreadsheet-damaged NIK")
+    nik_region: str | None = Field(description="District code of first registration (NIK digits 1-6)")
+    nik_region_status: str | None = Field(description="current | retired | unknown (Kemendagri code history)")
+    nik_birth_date: dt.date | None = Field(description="Birth date encoded in the NIK")
+    nik_sex: str | None = Field(description="Sex encoded in the NIK (day + 40 = P)")
+    nik_serial: str | None = Field(description="NIK digits 13-16")
+    kk: str | None = Field(description="16-digit family card number when usable")
+    kk_raw: str | None = None
+    kk_status: str = Field(description="valid | missing | malformed | precision_lost")
+    kk_known_digits: str | None = None
+    name: str | None = Field(description="Cleaned name: upper case, titles and alias removed, spelling kept")
+    name_titles: str | None = Field(description="Honorifics and degrees found in the name")
+    name_alias: str | None = Field(description="Alias after '/' or ALIAS")
+    name_patronym: str | None = Field(description="Father's name after BIN/BINTI")
+    name_key: str | None = Field(description="Comparison key: old spelling and MUHAMMAD/SITI forms folded")
+    name_raw: str | None = None
+    birth_place: str | None = None
+    birth_date: dt.date | None = None
+    birth_date_raw: str | None = None
+    sex: str | None = Field(description="L or P")
+    sex_raw: str | None = None
+    address: str | None = Field(description="Street address, tokens normalised, RT/RW removed")
+    address_raw: str | None = None
+    rt: str | None = Field(description="3 digits")
+    rw: str | None = Field(description="3 digits")
+    province: str | None = None
+    regency: str | None = None
+    district: str | None = None
+    village: str | None = None
+    province_code: str | None = Field(description="Kemendagri code, 2 digits")
+    regency_code: str | None = Field(description="Kemendagri code, 4 digits")
+    district_code: str | None = Field(description="Kemendagri code, 6 digits")
+    village_code: str | None = Field(description="Kemendagri code, 10 digits")
+    program: str | None = None
+    status: str | None = Field(description="alive | deceased")
+    death_date: dt.date | None = None
+    mother_name: str | None = None
+    phone: str | None = None
+    flags: list[str] = Field(description="Data-quality flags (see README)")
+
+
+class RejectRow(BaseModel):
+    """rejects.parquet: one row per input row that cannot be a person."""
+
+    source: str
+    source_file: str
+    source_sheet: str | None
+    record_id: str
+    row_number: int
+    reason_code: str = Field(description="blank_row | header_repeat | totals_row | no_name_no_nik | field_count")
+    reason: str = Field(description="Human explanation")
+    field: str | None = Field(description="The field(s) the reason is about")
+    raw_values: str = Field(description="The raw row as a JSON object {header: value}")
+
+
+_SCALARS = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    dt.date: pa.date32(),
+    dt.datetime: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_type(annotation) -> tuple[pa.DataType, bool]:
+    """(arrow type, nullable) of a field annotation."""
+    nullable = False
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    if typing.get_origin(annotation) is list:
+        inner, _ = _arrow_type(typing.get_args(annotation)[0])
+        return pa.list_(inner), nullable
+    return _SCALARS[annotation], nullable
+
+
+def arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    """The Arrow schema of a row model, with the contract version in its metadata."""
+    fields = []
+    for name, info in model.model_fields.items():
+        typ, nullable = _arrow_type(info.annotation)
+        fields.append(pa.field(name, typ, nullable=nullable))
+    return pa.schema(fields, metadata={b"bansos_merge.schema_version": SCHEMA_VERSION.encode(), b"bansos_merge.contract": model.__name__.encode()})
+
+
+OUTPUTS: dict[str, type[BaseModel]] = {
+    "records": RecordRow,
+    "rejects": RejectRow,
+}

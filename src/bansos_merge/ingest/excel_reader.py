@@ -1,0 +1,150 @@
+"""Excel workbooks (.xlsx, .xls, .ods) through calamine: title blocks, merged title cells,
+several sheets, date cells next to text dates, identifiers stored as numbers.
+
+Cells become text here: a number cell prints as its integer digits (and is marked, because a
+16-digit identifier stored as a number kept only 15 significant digits); a date cell prints
+as ISO `YYYY-MM-DD`, which the date parser reads unambiguously.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from python_calamine import CalamineError, CalamineWorkbook
+
+from ..config import SourceConfig
+from ..errors import InputError
+from ..textcol import TEXT
+from .header import SCAN_ROWS, find_header
+from .table import RawTable
+
+
+def _open(path: Path, src: SourceConfig) -> CalamineWorkbook:
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError) as e:
+        raise InputError(
+            f"cannot open as an Excel workbook ({e}); the file may be corrupted, password-protected, "
+            "or not really Excel",
+            source=src.name,
+            file=str(path),
+        ) from None
+
+
+def _to_text(values: list[object]) -> tuple[pd.Series, np.ndarray]:
+    """One column of cell values -> (text, was-a-number mask)."""
+    col = pd.Series(values, dtype=object)
+    kinds = col.map(type)
+    is_num = kinds.isin([int, float]).to_numpy()
+    is_date = kinds.isin([dt.datetime, dt.date]).to_numpy()
+    is_time = kinds.isin([dt.time, dt.timedelta]).to_numpy()
+    is_bool = (kinds == bool).to_numpy()
+    text = col.where(~(is_num | is_date | is_time | is_bool), "").astype(object)
+    if is_num.any():
+        nums = col[is_num].astype("float64")
+        integral = np.isfinite(nums) & (nums == np.floor(nums)) & (nums.abs() < 9.2e18)
+        as_int = nums[integral].astype(np.int64).astype(str)
+        text[as_int.index] = as_int
+        rest = nums[~integral]
+        text[rest.index] = rest.map(repr)
+    if is_date.any():
+        text[is_date] = pd.to_datetime(col[is_date]).dt.strftime("%Y-%m-%d")
+    if is_time.any() or is_bool.any():
+        text[is_time | is_bool] = col[is_time | is_bool].astype(str)
+    return text.astype(TEXT), is_num
+
+
+def _chosen_sheets(wb: CalamineWorkbook, path: Path, src: SourceConfig) -> list[str]:
+    names = wb.sheet_names
+    if src.sheet is None:
+        return names
+    if isinstance(src.sheet, int):
+        if not 0 <= src.sheet < len(names):
+            raise InputError(
+                f"sheet index {src.sheet} out of range; the workbook has {len(names)} sheet(s): {names}",
+                source=src.name,
+                file=str(path),
+            )
+        return [names[src.sheet]]
+    if src.sheet not in names:
+        raise InputError(f"no sheet named {src.sheet!r}; sheets are {names}", source=src.name, file=str(path))
+    return [src.sheet]
+
+
+def _sheet_rows(wb: CalamineWorkbook, name: str, path: Path, src: SourceConfig, nrows: int | None = None):
+    try:
+        return wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
+    except CalamineError as e:
+        raise InputError(f"cannot read sheet {name!r}: {e}", source=src.name, file=str(path)) from None
+
+
+def _header_index(rows: list, name: str, chosen: list[str], path: Path, src: SourceConfig) -> int | None:
+    """The header row of a sheet; None for a sheet without it when several sheets are read."""
+    label = f"{path} [sheet {name!r}]"
+    try:
+        return find_header(rows[:SCAN_ROWS], src, label, required=len(chosen) == 1)
+    except InputError:
+        if len(chosen) == 1:
+            raise
+        return None
+
+
+def check_excel_header(path: Path, src: SourceConfig) -> None:
+    """Preflight: some chosen sheet carries the mapped header (reads the first rows only)."""
+    wb = _open(path, src)
+    chosen = _chosen_sheets(wb, path, src)
+    for name in chosen:
+        if _header_index(_sheet_rows(wb, name, path, src, SCAN_ROWS), name, chosen, path, src) is not None:
+            return
+    _no_sheet_has_header(wb, chosen, path, src)
+
+
+def _no_sheet_has_header(wb: CalamineWorkbook, chosen: list[str], path: Path, src: SourceConfig):
+    # Re-run the first sheet strictly so the user sees which columns are missing where.
+    rows = _sheet_rows(wb, chosen[0], path, src, SCAN_ROWS)
+    find_header(rows, src, f"{path} [sheet {chosen[0]!r}]")
+    raise InputError(f"no sheet carries the mapped columns; sheets: {chosen}", source=src.name, file=str(path))
+
+
+def read_excel(path: Path, src: SourceConfig) -> tuple[list[RawTable], list[str]]:
+    """Tables of the configured sheet, or of every sheet that carries the mapped header.
+
+    Returns the tables and the names of sheets skipped because they lack the header.
+    """
+    wb = _open(path, src)
+    chosen = _chosen_sheets(wb, path, src)
+    tables, skipped = [], []
+    for name in chosen:
+        rows = _sheet_rows(wb, name, path, src)
+        header_index = _header_index(rows, name, chosen, path, src)
+        if header_index is None:
+            skipped.append(name)
+        else:
+            tables.append(_table(path, src, name, rows, header_index))
+    if not tables:
+        _no_sheet_has_header(wb, chosen, path, src)
+    return tables, skipped
+
+
+def _table(path: Path, src: SourceConfig, sheet: str, rows: list[list[object]], header_index: int) -> RawTable:
+    headers = ["" if v is None else str(v) for v in rows[header_index]]
+    body = rows[header_index + 1 :]
+    width = len(headers)
+    columns = list(zip(*body)) if body else [()] * width
+    cells, numeric = {}, {}
+    for i in range(width):
+        values = list(columns[i]) if i < len(columns) else [""] * len(body)
+        cells[f"c{i}"], numeric[f"c{i}"] = _to_text(values)
+    return RawTable(
+        source=src.name,
+        file=path,
+        sheet=sheet,
+        header_row=header_index + 1,
+        headers=headers,
+        cells=pd.DataFrame(cells, index=pd.RangeIndex(len(body))),
+        row_number=np.arange(1, len(body) + 1),
+        numeric=pd.DataFrame(numeric, index=pd.RangeIndex(len(body))),
+    )

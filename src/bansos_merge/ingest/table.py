@@ -1,0 +1,50 @@
+"""The raw table every reader produces: the cells as text, with exact row numbers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+BAD_ROW_COLUMNS = ["row_number", "text", "reason_code", "reason"]
+
+
+def clean_header(value: object) -> str:
+    """Headers are matched case-insensitively with spacing folded: 'Tanggal\\nLahir' == 'TANGGAL LAHIR'."""
+    return re.sub(r"\s+", " ", str(value if value is not None else "")).strip().rstrip(":").strip().upper()
+
+
+@dataclass
+class RawTable:
+    """One sheet or CSV file below its header row.
+
+    `cells` has one text column per header position (`c0`, `c1`, ...; headers may repeat);
+    `row_number[i]` is the 1-based position of cells row i among the rows below the header.
+    `numeric` marks Excel cells that held numbers (identifiers there lost digits).
+    `bad_rows` are rows that could not be split into the header's columns.
+    """
+
+    source: str
+    file: Path
+    sheet: str | None
+    header_row: int
+    headers: list[str]
+    cells: pd.DataFrame
+    row_number: np.ndarray
+    numeric: pd.DataFrame | None = None
+    bad_rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BAD_ROW_COLUMNS))
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.cells) + len(self.bad_rows)
+
+    @property
+    def label(self) -> str:
+        return f"{self.file.name}" + (f" [sheet {self.sheet!r}]" if self.sheet is not None else "")
+
+    def column_of(self, header: str) -> str:
+        """The `cells` column holding `header` (assumes the header was checked present)."""
+        return f"c{[clean_header(h) for h in self.headers].index(clean_header(header))}"

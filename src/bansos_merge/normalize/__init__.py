@@ -1,0 +1,1 @@
+"""Normalisation: raw agency values to canonical, comparable values (vectorised, originals kept)."""

@@ -1,0 +1,91 @@
+"""Indonesian personal names: clean the stored name, and build a key for comparing names.
+
+The stored `name` keeps the person's spelling (SOEPARMAN stays SOEPARMAN); titles, aliases
+and the BIN/BINTI patronym are split into their own fields. `name_key` folds what differs
+between lists but not between people: old spelling (OE/U, DJ/J, TJ/C, CH/KH, J/Y), the
+MUHAMMAD and SITI abbreviations, doubled letters and apostrophes. JOKO and YOKO share a key:
+it is a comparison key, never written back as the name.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .text import on_unique, strip_accents
+
+# Honorifics written before a name; with a dot they are unambiguous, some words are never names.
+_LEADING_WITH_DOT = r"(?:H|HJ|HJH|DR|DRS|DRA|IR|PROF|KH|NY|TN|BPK|SDR|SDRI|DRG|APT|NS|MR|MRS)\."
+_LEADING_WORD = r"(?:HAJI|HAJJAH|HAJAH|DRS|DRA|PROF|HJ|HJH|BPK|BAPAK|NYONYA)"
+_LEADING = rf"^(?P<titles>(?:(?:{_LEADING_WITH_DOT}|{_LEADING_WORD}\b)\s*)+)(?P<rest>.*)$"
+# Academic degrees after a name, with dots: S.PD, S.E., A.MD, M.SI, S.KOM ...
+_DEGREE = r"(?:[SMDA]\.\s?[A-Z]{1,5}\.?(?:\s?[A-Z]{1,4}\.?)?|S\d\b|AMD\.?|SPD\b\.?|SE\b\.?|SH\b\.?|SAG\b\.?|AMA\.?\s?PD)"
+_TRAILING = rf"^(?P<rest>.*?)(?P<titles>(?:[\s,]+{_DEGREE})+)\s*$"
+_ALIAS = r"^(?P<name>[^/]*?)\s*(?:/|\bALS\b\.?|\bALIAS\b|\bD/H\b)\s*(?P<alias>.*)$"
+_PATRONYM = r"^(?P<name>.+?)\s+\b(?:BIN|BINTI|BT|BINT)\b\.?\s+(?P<patronym>.+)$"
+
+_MUHAMMAD = (
+    r"\b(?:MUHAMMAD|MUHAMAD|MUHAMMED|MUHAMED|MOHAMMAD|MOHAMAD|MOHAMMED|MOHAMED|MOCHAMMAD|MOCHAMAD|"
+    r"MUCHAMMAD|MUCHAMAD|MUCHAMAT|MOCHAMAT|MUHAMMAT|MUHAMAT|MOH|MOCH|MUH|MHD|MOHD|MUHD|MOHAMED|MUHAMMADH)\b"
+)
+# Old Van Ophuijsen/Soewandi spelling -> the 1972 EYD spelling, in an order that makes the
+# fold idempotent; J -> Y last, so DJOKO, JOKO and YOKO meet.
+_OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH"), ("J", "Y"))
+_DOUBLE_LETTERS = tuple((c + c, c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _clean(values: pd.Series) -> pd.DataFrame:
+    s = strip_accents(values).str.upper()
+    s = s.str.replace(r"[`´‘’]", "'", regex=True)
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+
+    alias = s.str.extract(_ALIAS)
+    has_alias = alias["name"].notna() & (alias["name"] != "")
+    s = s.where(~has_alias, alias["name"])
+
+    lead = s.str.extract(_LEADING)
+    s = s.where(lead["rest"].isna(), lead["rest"])
+    # "BUDI SANTOSO, S.PD., M.PD": everything after the first comma is degrees.
+    comma = s.str.extract(r"^(?P<rest>[^,]+),\s*(?P<titles>.*)$")
+    s = s.where(comma["rest"].isna(), comma["rest"])
+    trail = s.str.extract(_TRAILING)
+    s = s.where(trail["rest"].isna() | (trail["rest"].str.strip() == ""), trail["rest"])
+    titles = (
+        lead["titles"].fillna("")
+        + " "
+        + comma["titles"].fillna("")
+        + " "
+        + trail["titles"].where(trail["rest"].str.strip() != "").fillna("")
+    )
+    titles = titles.str.replace(r"[\s,]+", " ", regex=True).str.strip()
+
+    # MAWARDI.Z, M.RIZKI: a dot joins a name and an initial; other punctuation is spacing too.
+    s = s.str.replace(r"[.,;:_\-\"()\[\]]+", " ", regex=True).str.replace(r"[^A-Z' ]+", "", regex=True)
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    pat = s.str.extract(_PATRONYM)
+    base = pat["name"].fillna(s)
+
+    return pd.DataFrame(
+        {
+            "name": s.mask(s == ""),
+            "name_titles": titles.mask(titles == ""),
+            "name_alias": alias["alias"].where(has_alias).str.strip().mask(lambda x: x == ""),
+            "name_patronym": pat["patronym"],
+            "name_key": name_key(base),
+        }
+    )
+
+
+def name_key(clean: pd.Series) -> pd.Series:
+    """Comparison key of a cleaned name (see module doc)."""
+    k = clean.str.replace("'", "", regex=False)
+    k = k.str.replace(r"^M\b", "MUHAMMAD", regex=True).str.replace(_MUHAMMAD, "MUHAMMAD", regex=True)
+    k = k.str.replace(r"^ST\b", "SITI", regex=True)
+    for old, new in _OLD_SPELLING + _DOUBLE_LETTERS:
+        k = k.str.replace(old, new, regex=False)
+    k = k.str.replace(r"\s+", " ", regex=True).str.strip()
+    return k.mask(k == "")
+
+
+def normalize_names(raw: pd.Series) -> pd.DataFrame:
+    """name, name_titles, name_alias, name_patronym, name_key for each raw name."""
+    return on_unique(raw, _clean)
