@@ -15,7 +15,7 @@ import pandas as pd
 
 _DATA = files("bansos_merge") / "data"
 
-_LEVEL_DIGITS = {"province": 2, "regency": 4, "district": 6, "village": 10}
+LEVEL_DIGITS = {"province": 2, "regency": 4, "district": 6, "village": 10}
 
 
 def data_file(name: str):
@@ -23,22 +23,40 @@ def data_file(name: str):
     return _DATA / name
 
 
+_KEY_RULES = (
+    (r"['`]", ""),
+    (r"[^A-Z0-9 ]+", " "),
+    (r"\b(?:KOTA ADMINISTRASI|KOTA ADM|KOTAMADYA|KOTAMADYA DATI II)\b", "KOTA"),
+    (r"\b(?:KABUPATEN ADMINISTRASI|KABUPATEN|KAB ADM|KAB)\b", "KAB"),
+    (r"\b(?:DAERAH KHUSUS IBUKOTA|DAERAH KHUSUS JAKARTA|DAERAH KHUSUS)\b", "DKI"),
+    (r"\b(?:DAERAH ISTIMEWA|DIY)\b", "DI"),
+    (r"\b(?:KEPULAUAN|KEP)\b", "KEP"),
+    (r"^NTB$", "NUSA TENGGARA BARAT"),
+    (r"^NTT$", "NUSA TENGGARA TIMUR"),
+    (r"\b(?:PROVINSI|PROPINSI|PROV|KECAMATAN|KEC|KELURAHAN|KEL|DESA|DS|KAMPUNG)\b", " "),
+    (r"\s+", " "),
+)
+
+
 def name_key(names: pd.Series) -> pd.Series:
-    """Fold a region name for matching: upper case, `KAB.`/`KABUPATEN` -> `KAB`, no punctuation.
+    """Fold a region name for matching: `KAB. BOGOR`, `KABUPATEN BOGOR` -> `KAB BOGOR`.
 
     `KOTA` is kept: KOTA BOGOR and KAB BOGOR are different regions.
     """
-    s = names.astype("string").str.upper().str.replace(r"[^A-Z0-9 ]+", " ", regex=True)
-    s = s.str.replace(r"\b(KABUPATEN|KAB)\b", "KAB", regex=True)
-    s = s.str.replace(r"\b(KECAMATAN|KEC)\b", " ", regex=True)
-    s = s.str.replace(r"\b(KELURAHAN|KEL|DESA|DS|PROVINSI|PROV|PROPINSI)\b", " ", regex=True)
-    s = s.str.replace(r"\b(DAERAH ISTIMEWA|DI)\b", "DI", regex=True)
-    return s.str.replace(r"\s+", " ", regex=True).str.strip()
+    s = names.astype("string[pyarrow]").str.upper()
+    for pattern, repl in _KEY_RULES:
+        s = s.str.replace(pattern, repl, regex=True)
+    return s.str.strip()
+
+
+def bare_key(keys: pd.Series) -> pd.Series:
+    """The key without its KAB/KOTA/DKI/DI prefix: `BOGOR` (ambiguous between KAB and KOTA)."""
+    return keys.str.replace(r"^(?:KAB|KOTA|DKI|DI) ", "", regex=True)
 
 
 @dataclass(frozen=True)
 class RegionTables:
-    regions: pd.DataFrame  # code (digits only), dotted, name, level, parent, key
+    regions: pd.DataFrame  # code (digits only), dotted, name, level, parent, key, bare
     district_status: pd.Series  # 6-digit code -> "current" | "retired"
 
 
@@ -48,9 +66,9 @@ def load_regions() -> RegionTables:
     cur = pd.read_csv(data_file("kemendagri_regions_2025.csv"), dtype=str, keep_default_na=False)
     cur["dotted"] = cur["code"]
     cur["code"] = cur["code"].str.replace(".", "", regex=False)
-    parent_len = cur["level"].map({"province": 0, "regency": 2, "district": 4, "village": 6})
-    cur["parent"] = [c[:n] for c, n in zip(cur["code"], parent_len)]
+    cur["parent"] = cur["code"].str.slice(0, -2).where(cur["level"] != "village", cur["code"].str.slice(0, 6))
     cur["key"] = name_key(cur["name"])
+    cur["bare"] = bare_key(cur["key"])
 
     hist = pd.read_csv(data_file("kemendagri_codes_history.csv"), dtype=str, keep_default_na=False)
     dist = hist[hist["level"] == "district"]
