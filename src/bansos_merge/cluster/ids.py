@@ -1,0 +1,90 @@
+"""Stable person IDs across runs.
+
+A cluster inherits the ID of the previous run's person it shares the most records with
+(matched by source and record_id). When two clusters claim one old ID (a split), the larger
+overlap keeps it; when a cluster holds records of several old IDs (a merge), it keeps the
+one with the largest overlap and the others are retired. New people get an ID hashed from
+their smallest record key, so the same inputs give the same IDs in a fresh output folder.
+Every new ID, merge, split and removal is written to id_history.parquet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _hashed_ids(keys: pd.Series, taken: set[str]) -> pd.Series:
+    """'P' + 16 hex digits of a stable 64-bit hash; rehashed with a salt on collision."""
+    ids = pd.Series(index=keys.index, dtype=object)
+    todo = keys
+    salt = 0
+    while len(todo):
+        salted = todo if salt == 0 else todo + f"|{salt}"
+        h = pd.util.hash_pandas_object(salted, index=False).to_numpy()
+        cand = pd.Series(["P%016X" % v for v in h], index=todo.index)
+        clash = cand.isin(taken) | cand.duplicated(keep="first")
+        ids[cand.index[~clash]] = cand[~clash]
+        taken |= set(cand[~clash])
+        todo = todo[clash.to_numpy()]
+        salt += 1
+    return ids
+
+
+def _greedy_inherit(overlap: pd.DataFrame) -> pd.DataFrame:
+    """Each cluster takes its best old id not taken by a larger overlap; repeated until stable."""
+    rem = overlap.sort_values(["n", "old", "label"], ascending=[False, True, True])
+    taken = []
+    while len(rem):
+        best = rem.drop_duplicates("label").drop_duplicates("old")
+        taken.append(best)
+        rem = rem[~rem["label"].isin(best["label"]) & ~rem["old"].isin(best["old"])]
+    return pd.concat(taken)[["label", "old"]] if taken else pd.DataFrame(columns=["label", "old"])
+
+
+def assign_person_ids(
+    records: pd.DataFrame, label: np.ndarray, previous: pd.DataFrame | None, run_id: str, known_ids: set[str]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """`records` has source and record_id; `previous` has source, record_id, person_id (or None).
+
+    Returns the person_id per record and the history rows (old_id, new_id, reason, run_id):
+    `new` (no earlier id), `split` (some of old_id's records are now new_id; old_id lives on),
+    `merged` (old_id is retired, its records are in new_id), `removed` (old_id's records are gone).
+    """
+    keys = records["source"].astype(str) + ":" + records["record_id"].astype(str)
+    frame = pd.DataFrame({"key": keys.to_numpy(), "label": label})
+    previous_ids: set[str] = set()
+    overlap = pd.DataFrame({"label": pd.Series(dtype=np.int64), "old": pd.Series(dtype=object), "n": pd.Series(dtype=np.int64)})
+    if previous is not None and len(previous):
+        prev_keys = previous["source"].astype(str) + ":" + previous["record_id"].astype(str)
+        old = pd.Series(previous["person_id"].astype(str).to_numpy(), index=prev_keys.to_numpy())
+        old = old[~old.index.duplicated()]
+        previous_ids = set(old.unique())
+        frame["old"] = frame["key"].map(old)
+        overlap = frame.dropna(subset=["old"]).groupby(["label", "old"]).size().rename("n").reset_index()
+
+    inherited = _greedy_inherit(overlap)
+    clusters = frame.groupby("label")["key"].min()
+    pid = pd.Series(index=clusters.index, dtype=object)
+    pid[inherited["label"].to_numpy()] = inherited["old"].to_numpy()
+    fresh = pid.isna()
+    pid[fresh] = _hashed_ids(clusters[fresh], set(known_ids) | previous_ids).to_numpy()
+
+    moved = overlap.assign(new=pid[overlap["label"]].to_numpy())
+    moved = moved[moved["old"] != moved["new"]]
+    history = pd.concat(
+        [
+            pd.DataFrame({"old_id": None, "new_id": pid[fresh & ~pid.index.isin(overlap["label"])], "reason": "new"}),
+            pd.DataFrame(
+                {
+                    "old_id": moved["old"],
+                    "new_id": moved["new"],
+                    "reason": np.where(moved["old"].isin(inherited["old"]), "split", "merged"),
+                }
+            ),
+            pd.DataFrame({"old_id": sorted(previous_ids - set(overlap["old"])), "new_id": None, "reason": "removed"}),
+        ],
+        ignore_index=True,
+    )
+    history["run_id"] = run_id
+    return frame["label"].map(pid).to_numpy(), history

@@ -1,0 +1,88 @@
+"""From scored pairs to persons: decisions, constraints, clusters, IDs and the review queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..link.comparisons import NAME_DIFFERENT
+from ..link.linker import Links
+from .components import cluster
+from .ids import assign_person_ids
+
+
+@dataclass
+class Resolution:
+    person_id: np.ndarray
+    link_score: np.ndarray
+    review: pd.DataFrame  # pairs awaiting an analyst: left, right, weight, reason, levels, weights
+    id_history: pd.DataFrame
+    counts: dict
+
+
+def resolve(
+    records: pd.DataFrame,
+    links: Links,
+    match_threshold: float,
+    review_threshold: float,
+    cannot_link_threshold: float,
+    previous: pd.DataFrame | None,
+    run_id: str,
+    known_ids: set[str],
+    must_link: pd.DataFrame | None = None,
+    cannot_link: pd.DataFrame | None = None,
+) -> Resolution:
+    """`must_link` / `cannot_link`: analysts' decisions as left, right record positions."""
+    pairs = links.pairs
+    f = links.frame
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
+    # Two registry records with different NIKs are two people: the registry is authoritative.
+    registry_apart = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
+    # Completely different names are never merged without an analyst, whatever else agrees:
+    # that is a family sharing a NIK, a card or an address, not one person.
+    names_differ = pairs["name"].to_numpy() == NAME_DIFFERENT
+    high = (pairs["weight"] >= match_threshold) & undecided & ~registry_apart
+    match = pairs[high & ~names_differ]
+    edges = match[["left", "right", "weight"]]
+    if must_link is not None and len(must_link):
+        edges = pd.concat([edges, must_link[["left", "right"]].assign(weight=np.inf)], ignore_index=True)
+    # A pair that is not a match on its own and whose birth dates disagree outright is two
+    # people: other links must not chain them together (father and son sharing a name and a card).
+    dob_conflict = (pairs["birth_date"] == 0) & (pairs["weight"] < match_threshold)
+    against = pairs[((pairs["weight"] < cannot_link_threshold) | dob_conflict) & undecided][["left", "right"]]
+    if cannot_link is not None and len(cannot_link):
+        against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
+    civil_nik = np.where(f.civil, f.nik, -1)
+    clusters = cluster(f.n, edges, against, civil_nik)
+
+    label = clusters.label
+    in_band = (pairs["weight"] >= review_threshold) & (pairs["weight"] < match_threshold) & undecided & ~registry_apart
+    apart = label[a] != label[b]
+    band = pairs[in_band & apart].assign(reason="review_band")
+    differ = pairs[high & names_differ & apart].assign(reason="names_differ")
+    cut = clusters.cut_edges
+    cut_pairs = pairs.merge(cut[["left", "right", "reason"]], on=["left", "right"]) if len(cut) else band.iloc[:0]
+    review = pd.concat([cut_pairs, differ, band], ignore_index=True).sort_values("weight", ascending=False, kind="stable")
+
+    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids)
+    counts = {
+        "candidate_pairs": int(len(pairs)),
+        "match_pairs": int(len(match)),
+        "review_pairs": int(len(review)),
+        "cut_edges": int(len(cut)),
+        "persons": int(len(np.unique(label))),
+    }
+    return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
+
+
+def _decided_keys(must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None, n: int) -> np.ndarray:
+    frames = [d for d in (must_link, cannot_link) if d is not None and len(d)]
+    if not frames:
+        return np.empty(0, np.int64)
+    both = pd.concat(frames)
+    lo = np.minimum(both["left"], both["right"]).to_numpy()
+    hi = np.maximum(both["left"], both["right"]).to_numpy()
+    return lo * n + hi

@@ -1,0 +1,122 @@
+"""The linkage view of the records: compact numeric arrays and comparison strings.
+
+Blocking and comparison work on integer arrays (a NIK is an int64, a date is days since
+1970, a region is its code as an int), so each comparison is one numpy expression over
+millions of pairs. Strings are kept only where a fuzzy comparison needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..normalize.text import on_unique
+
+MISSING = -1
+DAY0 = np.datetime64("1800-01-01")  # dates are days since DAY0: never negative, so -1 is free for missing
+
+
+def _int_codes(s: pd.Series) -> np.ndarray:
+    """Digit strings -> int64, null -> -1."""
+    return pd.to_numeric(s, errors="coerce").fillna(MISSING).astype(np.int64).to_numpy()
+
+
+def _days(s: pd.Series) -> np.ndarray:
+    d = pd.to_datetime(s, errors="coerce")
+    days = (d.to_numpy(dtype="datetime64[D]") - DAY0).astype(np.int64)
+    return np.where(d.isna().to_numpy(), MISSING, days)
+
+
+def _strings(s: pd.Series) -> np.ndarray:
+    """Object array of str with '' for missing (rapidfuzz and hashing both want plain str)."""
+    return s.astype(object).where(s.notna(), "").to_numpy(dtype=object)
+
+
+@dataclass
+class LinkFrame:
+    """Column arrays of the records, row i = records.iloc[i]."""
+
+    n: int
+    source: np.ndarray  # int code of source
+    civil: np.ndarray  # bool: from the civil registry
+    nik: np.ndarray  # int64 usable NIK or -1
+    nik15: np.ndarray  # int64 first 15 reliable digits (usable or damaged NIK) or -1
+    nik_digits: np.ndarray  # (n, 16) int8 digits of `nik`, -1 where there is none
+    nik_date: np.ndarray  # days of the NIK's birth date or -1
+    kk: np.ndarray
+    kk15: np.ndarray
+    name: np.ndarray  # name_key strings
+    alias: np.ndarray
+    name_first: np.ndarray  # first token
+    name_last: np.ndarray  # last token
+    name_sorted: np.ndarray  # tokens sorted, joined
+    birth_date: np.ndarray  # days since DAY0 or -1; never filled in from the NIK, which may be
+    # a family member's (a shared NIK), so a NIK's date is compared as part of the NIK only
+    sex: np.ndarray
+    village: np.ndarray  # village code int or -1
+    district: np.ndarray
+    regency: np.ndarray
+    rt: np.ndarray
+    rw: np.ndarray
+    address: np.ndarray
+    mother: np.ndarray
+    birth_place: np.ndarray
+    phone: np.ndarray
+
+
+def digit_matrix(values: np.ndarray) -> np.ndarray:
+    """int64 16-digit numbers -> (n, 16) int8 digits; -1 rows for missing values."""
+    powers = 10 ** np.arange(15, -1, -1, dtype=np.int64)
+    digits = (values[:, None] // powers[None, :]) % 10
+    return np.where(values[:, None] >= 0, digits, MISSING).astype(np.int8)
+
+
+def _sorted_tokens(keys: pd.Series) -> pd.Series:
+    # Runs once per distinct name: token order differs between lists (clan name first or last).
+    return keys.map(lambda k: " ".join(sorted(k.split())) if isinstance(k, str) else None).astype(keys.dtype)
+
+
+def build_link_frame(records: pd.DataFrame) -> LinkFrame:
+    r = records
+    nik = _int_codes(r["nik"])
+    known = r["nik_known_digits"].where(r["nik_known_digits"].str.len() >= 15)
+    nik15 = np.where(nik >= 0, nik // 10, _int_codes(known.str.slice(0, 15)))
+    kk = _int_codes(r["kk"])
+    kk_known = r["kk_known_digits"].where(r["kk_known_digits"].str.len() >= 15)
+    kk15 = np.where(kk >= 0, kk // 10, _int_codes(kk_known.str.slice(0, 15)))
+
+    key = r["name_key"]
+    birth = _days(r["birth_date"])
+    nik_date = _days(r["nik_birth_date"])
+    sex_map = {"L": 0, "P": 1}
+    sex = r["sex"].map(sex_map).astype("Float64").fillna(MISSING).astype(np.int8).to_numpy()
+    district = _int_codes(r["district_code"])
+    return LinkFrame(
+        n=len(r),
+        source=pd.factorize(r["source"])[0].astype(np.int16),
+        civil=(r["source_kind"] == "civil_registry").to_numpy(dtype=bool),
+        nik=nik,
+        nik15=nik15,
+        nik_digits=digit_matrix(nik),
+        nik_date=nik_date,
+        kk=kk,
+        kk15=kk15,
+        name=_strings(key),
+        alias=_strings(r["name_alias"]),
+        name_first=_strings(key.str.extract(r"^(?P<first>\S+)")["first"]),
+        name_last=_strings(key.str.extract(r"(?P<last>\S+)$")["last"]),
+        name_sorted=_strings(on_unique(key, _sorted_tokens)),
+        birth_date=birth,
+        sex=sex,
+        village=_int_codes(r["village_code"]),
+        district=np.where(district >= 0, district, _int_codes(r["village_code"].str.slice(0, 6))),
+        regency=_int_codes(r["regency_code"]),
+        rt=_int_codes(r["rt"]),
+        rw=_int_codes(r["rw"]),
+        address=_strings(r["address"]),
+        mother=_strings(r["mother_name"]),
+        birth_place=_strings(r["birth_place"]),
+        phone=_strings(r["phone"]),
+    )

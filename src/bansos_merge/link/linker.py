@@ -1,0 +1,46 @@
+"""The linker: blocking -> comparisons -> Fellegi-Sunter scores, for one set of records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .blocking import DEFAULT_MAX_BLOCK, BlockingReport, candidate_pairs
+from .comparisons import COMPARISONS, compare_pairs
+from .features import LinkFrame, build_link_frame
+from .model import FSModel, link_term_frequencies, score_pairs, train_model
+
+
+@dataclass
+class Links:
+    frame: LinkFrame
+    pairs: pd.DataFrame  # left, right, pass, weight, <comparison> levels, w_<comparison> weights
+    model: FSModel
+    blocking: BlockingReport
+
+
+def score_candidates(f: LinkFrame, pairs: pd.DataFrame, model: FSModel, gamma: np.ndarray | None = None) -> pd.DataFrame:
+    """Levels, per-comparison weights and the total weight of each pair."""
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    gamma = compare_pairs(f, a, b) if gamma is None else gamma
+    scores = score_pairs(model, gamma, link_term_frequencies(f), a, b)
+    out = pairs.copy()
+    out["weight"] = scores.total
+    for k, c in enumerate(COMPARISONS):
+        out[c.name] = gamma[:, k]
+        out[f"w_{c.name}"] = scores.contributions[:, k]
+    return out
+
+
+def link_records(
+    records: pd.DataFrame, seed: int, model: FSModel | None = None, max_block: int = DEFAULT_MAX_BLOCK
+) -> Links:
+    """Score every candidate pair of `records`; train the model first unless one is given."""
+    f = build_link_frame(records)
+    pairs, report = candidate_pairs(f, max_block)
+    gamma = compare_pairs(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    if model is None:
+        model = train_model(f, gamma, seed)
+    return Links(frame=f, pairs=score_candidates(f, pairs, model, gamma), model=model, blocking=report)

@@ -1,0 +1,278 @@
+"""Fellegi-Sunter scoring, trained without labels.
+
+* u-probabilities (how often a level occurs between two *different* people) come from random
+  record pairs, which are almost all non-matches (Splink's `estimate_u_using_random_sampling`).
+* The two NIK serial levels get a conditional u instead: measured on pairs of records whose
+  NIKs share region, birth date and sex. That agreement is already counted by the birth date,
+  sex and household comparisons; what the serial adds is whether two NIKs registered on
+  the same day in the same district are one person (a typo) or two (twins, neighbours).
+* m-probabilities and the match prior come from EM over the candidate pairs with u fixed,
+  run on the distinct comparison patterns (thousands) rather than the pairs (millions).
+* Missing values are no evidence (weight 0). Exact agreement on names and birth dates is
+  adjusted by term frequency: SITI AMINAH or 1 July (a default birth date) counts for less.
+
+recordlinkage's ECMClassifier is not used for training: it works on binary features, cannot
+hold u fixed from random pairs, and has no notion of missing-as-no-evidence; see README.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UserError
+from .comparisons import COMPARISONS, NIK, compare_nik, compare_pairs
+from .features import MISSING, LinkFrame
+
+MODEL_VERSION = 1
+_FLOOR = 1e-6
+_PSEUDO = 0.5  # Dirichlet pseudo-count per level: a level unseen in training is rare, not impossible
+
+
+@dataclass
+class FSModel:
+    comparisons: list[str]
+    levels: dict[str, list[str]]
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    prior: float  # share of candidate pairs that are matches
+    seed: int
+    trained_on: dict = field(default_factory=dict)
+    version: int = MODEL_VERSION
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """log2(m/u) per comparison level; monotone comparisons never weigh less at a higher level."""
+        monotone = {c.name: c.monotone for c in COMPARISONS}
+        out = {}
+        for c in self.comparisons:
+            w = np.log2(np.maximum(self.m[c], _FLOOR) / np.maximum(self.u[c], _FLOOR))
+            out[c] = np.maximum.accumulate(w) if monotone.get(c, True) else w
+        return out
+
+    @property
+    def prior_weight(self) -> float:
+        return float(np.log2(self.prior / (1 - self.prior)))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> FSModel:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            model = cls(**data)
+        except (OSError, ValueError, TypeError) as e:
+            raise UserError(f"cannot load linkage model {path}: {e}") from None
+        expected = {c.name: list(c.levels) for c in COMPARISONS}
+        if model.version != MODEL_VERSION or model.levels != expected:
+            raise UserError(f"linkage model {path} was trained for other comparisons; retrain (unset model_path)")
+        return model
+
+
+def _level_frequencies(gamma: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
+    out = []
+    for k, n in enumerate(n_levels):
+        col = gamma[:, k]
+        counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n).astype(float)
+        out.append((counts + 0.5) / (counts.sum() + 0.5 * n))  # smoothed: a level never seen is rare, not impossible
+    return out
+
+
+def random_pairs(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    a = rng.integers(0, n, size)
+    b = rng.integers(0, n, size)
+    keep = a != b
+    return a[keep], b[keep]
+
+
+def _serial_u(f: LinkFrame, rng: np.random.Generator, size: int) -> tuple[float, float] | None:
+    """u of (sibling_serial, serial_one_edit) among different NIKs sharing region, date and sex."""
+    has = np.flatnonzero(f.nik >= 0)
+    prefix = f.nik[has] // 10_000
+    order = has[np.argsort(prefix, kind="stable")]
+    p = f.nik[order] // 10_000
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+    sizes = np.diff(np.r_[starts, len(p)])
+    multi = sizes > 1
+    if not multi.any():
+        return None
+    group = rng.choice(np.flatnonzero(multi), size=size, p=(sizes[multi] ** 2 / (sizes[multi] ** 2).sum()))
+    i = starts[group] + (rng.random(size) * sizes[group]).astype(np.int64)
+    j = starts[group] + (rng.random(size) * sizes[group]).astype(np.int64)
+    a, b = order[i], order[j]
+    different = f.nik[a] != f.nik[b]
+    if different.sum() < 20:
+        return None
+    level = compare_nik(f, a[different], b[different])
+    sibling = float(np.mean(level == 1))
+    one_edit = float(np.mean(level == 2))
+    return max(sibling, _FLOOR), max(one_edit, _FLOOR)
+
+
+def estimate_u(f: LinkFrame, seed: int, sample: int = 1_000_000) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a, b = random_pairs(f.n, min(sample, max(f.n * 20, 10_000)), rng)
+    freqs = _level_frequencies(compare_pairs(f, a, b), [len(c.levels) for c in COMPARISONS])
+    u = {c.name: freq for c, freq in zip(COMPARISONS, freqs)}
+    serial = _serial_u(f, rng, 200_000)
+    if serial is not None:
+        u[NIK.name] = u[NIK.name].copy()
+        u[NIK.name][1], u[NIK.name][2] = serial
+    return u
+
+
+def _initial_m(n_levels: int) -> np.ndarray:
+    """Matches mostly agree: most mass on the top level, the rest decaying downwards."""
+    m = 0.5 ** np.arange(n_levels, 0, -1, dtype=float)
+    m[-1] = 2.0
+    return m / m.sum()
+
+
+def _log_probs(patterns: np.ndarray, probs: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    out = np.zeros(len(patterns))
+    for k, name in enumerate(names):
+        col = patterns[:, k]
+        present = col >= 0
+        out[present] += np.log(np.maximum(probs[name][col[present]], _FLOOR))
+    return out
+
+
+def em_train(
+    gamma: np.ndarray,
+    u: dict[str, np.ndarray],
+    m: dict[str, np.ndarray] | None = None,
+    update_m: bool = True,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> tuple[dict[str, np.ndarray], float, int]:
+    """EM over the distinct patterns of `gamma` with u fixed: returns m, the match prior and
+    the iterations used. Columns of -1 carry no evidence; with `update_m=False` only the
+    prior is estimated (m given)."""
+    patterns, counts = np.unique(gamma, axis=0, return_counts=True)
+    counts = counts.astype(float)
+    names = [c.name for c in COMPARISONS]
+    m = {c.name: _initial_m(len(c.levels)) for c in COMPARISONS} if m is None else dict(m)
+    prior = 0.5
+    log_u = _log_probs(patterns, u, names)
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        logit = np.log(prior) - np.log(1 - prior) + _log_probs(patterns, m, names) - log_u
+        weight = counts / (1 + np.exp(-np.clip(logit, -700, 700)))
+        new_prior = float(np.clip(weight.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        delta = abs(new_prior - prior)
+        prior = new_prior
+        if update_m:
+            for k, name in enumerate(names):
+                col = patterns[:, k]
+                present = col >= 0
+                if not present.any():
+                    continue
+                mass = np.bincount(col[present].astype(np.int64), weights=weight[present], minlength=len(m[name]))
+                new = (mass + _PSEUDO) / (mass.sum() + _PSEUDO * len(mass))
+                delta = max(delta, float(np.abs(new - m[name]).max()))
+                m[name] = new
+        if delta < tol:
+            break
+    return m, prior, iterations
+
+
+def _session(gamma: np.ndarray, rows: np.ndarray, blind: list[str], u: dict[str, np.ndarray]) -> dict | None:
+    """EM on the pairs a training rule selects, blind to the comparisons the rule used
+    (Splink's training sessions): those comparisons learn nothing from pairs chosen by them."""
+    if rows.sum() < 30:
+        return None
+    g = gamma[rows].copy()
+    for k, c in enumerate(COMPARISONS):
+        if c.name in blind:
+            g[:, k] = MISSING
+    m, prior, iterations = em_train(g, u)
+    return {"m": m, "prior": prior, "pairs": int(rows.sum()), "iterations": iterations}
+
+
+def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
+    """u from random pairs; m from two EM sessions; the prior from all candidate pairs."""
+    u = estimate_u(f, seed)
+    col = {c.name: k for k, c in enumerate(COMPARISONS)}
+    nik_exact = gamma[:, col["nik"]] == NIK.levels.index("exact")
+    name_dob = (gamma[:, col["name"]] == len(COMPARISONS[col["name"]].levels) - 1) & (
+        gamma[:, col["birth_date"]] == len(COMPARISONS[col["birth_date"]].levels) - 1
+    )
+    by_nik = _session(gamma, nik_exact, ["nik"], u)
+    by_name_dob = _session(gamma, name_dob, ["name", "birth_date"], u)
+    sessions = [s for s in (by_nik, by_name_dob) if s is not None]
+    if not sessions:
+        m, _, _ = em_train(gamma, u)
+    else:
+        m = {}
+        for c in COMPARISONS:
+            learned = [
+                s["m"][c.name]
+                for s, blind in ((by_nik, ["nik"]), (by_name_dob, ["name", "birth_date"]))
+                if s is not None and c.name not in blind
+            ]
+            m[c.name] = np.mean(learned, axis=0) if learned else _initial_m(len(c.levels))
+    _, prior, _ = em_train(gamma, u, m, update_m=False)
+    return FSModel(
+        comparisons=[c.name for c in COMPARISONS],
+        levels={c.name: list(c.levels) for c in COMPARISONS},
+        m={k: [float(x) for x in v] for k, v in m.items()},
+        u={k: [float(x) for x in v] for k, v in u.items()},
+        prior=prior,
+        seed=seed,
+        trained_on={
+            "records": int(f.n),
+            "candidate_pairs": int(len(gamma)),
+            "sessions": {
+                name: None if s is None else {"pairs": s["pairs"], "iterations": s["iterations"]}
+                for name, s in (("nik_exact", by_nik), ("name_and_birth_date_exact", by_name_dob))
+            },
+        },
+    )
+
+
+def term_frequencies(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Per record: the share of records holding the same value (0 where missing)."""
+    codes, uniques = pd.factorize(pd.Series(values))
+    valid = ~missing
+    counts = np.bincount(codes[valid], minlength=len(uniques))
+    freq = np.zeros(len(values))
+    freq[valid] = counts[codes[valid]] / max(int(valid.sum()), 1)
+    return freq
+
+
+def link_term_frequencies(f: LinkFrame) -> dict[str, np.ndarray]:
+    return {
+        "name": term_frequencies(f.name, f.name == ""),
+        "birth_date": term_frequencies(f.birth_date, f.birth_date < 0),
+        "mother_name": term_frequencies(f.mother, f.mother == ""),
+    }
+
+
+@dataclass
+class Scores:
+    total: np.ndarray  # match weight (log2 odds, prior included)
+    contributions: np.ndarray  # (n_pairs, n_comparisons) float32 weights
+
+
+def score_pairs(model: FSModel, gamma: np.ndarray, tf: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> Scores:
+    """Match weight of each pair; `tf[name]` is the per-record term frequency for TF levels."""
+    weights = model.weights()
+    contrib = np.zeros(gamma.shape, dtype=np.float32)
+    for k, comp in enumerate(COMPARISONS):
+        col = gamma[:, k]
+        present = col >= 0
+        w = np.zeros(len(col))
+        w[present] = weights[comp.name][col[present]]
+        if comp.tf_level is not None and comp.name in tf:
+            hit = col == comp.tf_level
+            freq = np.maximum(tf[comp.name][a[hit]], tf[comp.name][b[hit]])
+            u_tf = np.maximum(freq, _FLOOR)
+            m_top = max(model.m[comp.name][comp.tf_level], _FLOOR)
+            # A rare value is stronger evidence than the average exact match; a common one never counts against.
+            w[hit] = np.clip(np.log2(m_top / u_tf), 0.0, None)
+        contrib[:, k] = w
+    return Scores(total=model.prior_weight + contrib.sum(axis=1), contributions=contrib)
