@@ -14,12 +14,18 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+import pandas as pd
+
+from bansos_merge.cluster.resolve import Resolution, resolve
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
 from bansos_merge.errors import UserError
 from bansos_merge.ingest.source import SourceRead, preflight, read_source
+from bansos_merge.link.linker import Links, link_records
+from bansos_merge.link.model import FSModel
 from bansos_merge.normalize.source import NormalizedSource, normalize_source
-from bansos_merge.publish.manifest import now_utc, versions
-from bansos_merge.publish.outputs import combine, source_summary, write_core, write_manifest
+from bansos_merge.publish.manifest import now_utc
+from bansos_merge.publish.outputs import MergedRun, combine, run_manifest, write_run
+from bansos_merge.publish.previous import PreviousRun, load_previous
 from bansos_merge.publish.run_folder import RunFolder
 
 
@@ -67,30 +73,34 @@ def normalise_task(read: SourceRead) -> NormalizedSource:
     return normalize_source(read)
 
 
+@task(name="link", **_TASK)
+def link_task(records: pd.DataFrame, config: MergeConfig) -> Links:
+    model = FSModel.load(Path(config.linkage.model_path)) if config.linkage.model_path else None
+    return link_records(records, config.linkage.seed, model, config.linkage.max_block)
+
+
+@task(name="cluster", **_TASK)
+def cluster_task(
+    records: pd.DataFrame, links: Links, config: MergeConfig, run_id: str, previous: PreviousRun | None
+) -> Resolution:
+    lk = config.linkage
+    return resolve(
+        records,
+        links,
+        lk.match_threshold,
+        lk.review_threshold,
+        lk.cannot_link_threshold,
+        previous.records if previous else None,
+        run_id,
+        previous.known_ids if previous else set(),
+    )
+
+
 @task(name="publish", **_IO_TASK)
-def publish_task(config: MergeConfig, config_path: str, sources: list[NormalizedSource], started: str) -> str:
-    run = RunFolder(Path(config.output_dir))
+def publish_task(run: RunFolder, config: MergeConfig, merged: MergedRun, manifest: dict) -> str:
     folder = run.start()
     try:
-        records, rejects = combine(sources)
-        write_core(folder, records, rejects)
-        summary = source_summary(sources)
-        write_manifest(
-            folder,
-            {
-                "run_id": run.run_id,
-                "started_at": started,
-                "finished_at": now_utc(),
-                "config_path": str(Path(config_path).resolve()),
-                "config_sha256": config.fingerprint(),
-                "versions": versions(),
-                "sources": summary,
-                "totals": {
-                    k: sum(s[k] for s in summary) for k in ("rows_read", "accepted", "rejected")
-                },
-                "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
-            },
-        )
+        write_run(folder, merged, manifest)
     except BaseException:
         run.abandon()
         raise
@@ -99,18 +109,27 @@ def publish_task(config: MergeConfig, config_path: str, sources: list[Normalized
 
 @flow(name="bansos-merge", log_prints=False, validate_parameters=False)
 def merge(config_path: str, output_dir: str | None = None) -> str:
-    """Read every source, normalise, publish a run; returns the run folder."""
+    """Read every source, normalise, link, cluster, publish a run; returns the run folder."""
     log = get_run_logger()
     started = now_utc()
     config = load_config(config_path, output_dir)
     preflight(config)
+    run = RunFolder(Path(config.output_dir))
     # Sources are read in parallel; a read error surfaces here as itself, before any normalising.
     reads = [f.result() for f in [read_task.submit(src) for src in config.sources]]
     sources = [f.result() for f in [normalise_task.submit(r) for r in reads]]
     for s in sources:
         acc = s.accounting()
         log.info("source %s: %d rows read, %d accepted, %d rejected", s.name, acc["rows_read"], acc["accepted"], acc["rejected"])
-    run_dir = publish_task(config, config_path, sources, started)
+    records, rejects = combine(sources)
+    links = link_task(records, config)
+    log.info("linkage: %d candidate pairs", len(links.pairs))
+    previous = load_previous(Path(config.output_dir))
+    resolution = cluster_task(records, links, config, run.run_id, previous)
+    log.info("persons: %d, review queue: %d pairs", resolution.counts["persons"], resolution.counts["review_pairs"])
+    merged = MergedRun(records, rejects, links, resolution, previous)
+    manifest = run_manifest(run.run_id, started, config, config_path, sources, merged)
+    run_dir = publish_task(run, config, merged, manifest)
     log.info("run published: %s", run_dir)
     return run_dir
 

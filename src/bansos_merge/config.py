@@ -92,8 +92,12 @@ class SourceConfig(_Strict):
 class LinkageConfig(_Strict):
     """Scoring thresholds and the EM training set-up (see the linkage docs in README)."""
 
-    match_threshold: float = Field(8.0, description="log2 Bayes factor at or above which a pair is a match")
-    review_threshold: float = Field(2.0, description="pairs between this and match_threshold go to review")
+    match_threshold: float = Field(6.0, description="Match weight (log2 odds) at or above which a pair is a match")
+    review_threshold: float = Field(0.0, description="Pairs between this and match_threshold go to review")
+    cannot_link_threshold: float = Field(
+        -10.0, description="A pair weighing less is two people: no chain of other links may join them"
+    )
+    max_block: int = Field(200, ge=2, description="Blocks larger than this are not expanded (reported)")
     seed: int = 20261129
     model_path: str | None = Field(None, description="Reuse a trained model (JSON) instead of training")
 

@@ -18,6 +18,8 @@ SCHEMA_VERSION = "1.0.0"
 class RecordRow(BaseModel):
     """records.parquet: one row per accepted input row, tied to a person."""
 
+    person_id: str = Field(description="Stable person ID (see README: stable IDs)")
+    link_score: float | None = Field(description="Match weight of the strongest link that joined this record (log2 odds)")
     source: str = Field(description="Source name from merge.yaml")
     source_kind: str = Field(description="civil_registry or aid_list")
     source_file: str = Field(description="File name the row came from")
@@ -84,6 +86,45 @@ class RejectRow(BaseModel):
     raw_values: str = Field(description="The raw row as a JSON object {header: value}")
 
 
+class ReviewRow(BaseModel):
+    """review.parquet: pairs awaiting an analyst's decision, with the evidence."""
+
+    pair_id: str = Field(description="left_source:left_record_id|right_source:right_record_id")
+    reason: str = Field(description="review_band | names_differ | two_civil_registry_niks | strong_evidence_against")
+    weight: float = Field(description="Match weight (log2 odds, prior included)")
+    probability: float = Field(description="Match probability implied by the weight")
+    left_person_id: str
+    right_person_id: str
+    left_source: str
+    left_record_id: str
+    right_source: str
+    right_record_id: str
+    left_nik: str | None
+    right_nik: str | None
+    left_name: str | None
+    right_name: str | None
+    left_birth_date: dt.date | None
+    right_birth_date: dt.date | None
+    left_sex: str | None
+    right_sex: str | None
+    left_kk: str | None
+    right_kk: str | None
+    left_address: str | None
+    right_address: str | None
+    left_village: str | None
+    right_village: str | None
+    evidence: str = Field(description="JSON: per comparison, its level and weight")
+
+
+class IdHistoryRow(BaseModel):
+    """id_history.parquet: how person IDs changed, cumulative over runs."""
+
+    old_id: str | None
+    new_id: str | None
+    reason: str = Field(description="new | split | merged | removed")
+    run_id: str
+
+
 _SCALARS = {
     str: pa.string(),
     int: pa.int64(),
@@ -119,4 +160,6 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 OUTPUTS: dict[str, type[BaseModel]] = {
     "records": RecordRow,
     "rejects": RejectRow,
+    "review": ReviewRow,
+    "id_history": IdHistoryRow,
 }

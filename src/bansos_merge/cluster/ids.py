@@ -64,7 +64,8 @@ def assign_person_ids(
         overlap = frame.dropna(subset=["old"]).groupby(["label", "old"]).size().rename("n").reset_index()
 
     inherited = _greedy_inherit(overlap)
-    clusters = frame.groupby("label")["key"].min()
+    # The smallest key of each cluster names it (sort once; a groupby min on strings is slow).
+    clusters = frame.sort_values("key").drop_duplicates("label").set_index("label")["key"].sort_index()
     pid = pd.Series(index=clusters.index, dtype=object)
     pid[inherited["label"].to_numpy()] = inherited["old"].to_numpy()
     fresh = pid.isna()

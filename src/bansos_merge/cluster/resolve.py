@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..link.comparisons import NAME_DIFFERENT
+from ..link.comparisons import BIRTH_DATE_EXACT, NAME_DIFFERENT, NIK_AGREES
 from ..link.linker import Links
 from .components import cluster
 from .ids import assign_person_ids
@@ -41,11 +41,14 @@ def resolve(
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
     # Two registry records with different NIKs are two people: the registry is authoritative.
     registry_apart = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
-    # Completely different names are never merged without an analyst, whatever else agrees:
-    # that is a family sharing a NIK, a card or an address, not one person.
-    names_differ = pairs["name"].to_numpy() == NAME_DIFFERENT
+    # Completely different names are not merged without an analyst unless the NIK and the
+    # birth date both agree exactly: otherwise it is a family sharing a NIK, a card or an
+    # address (twins share everything but the name and the NIK serial), not one person.
+    identity = np.isin(pairs["nik"].to_numpy(), NIK_AGREES) & (pairs["birth_date"].to_numpy() == BIRTH_DATE_EXACT)
+    names_differ = (pairs["name"].to_numpy() == NAME_DIFFERENT) & ~identity
     high = (pairs["weight"] >= match_threshold) & undecided & ~registry_apart
-    match = pairs[high & ~names_differ]
+    ambiguous = _ambiguous(pairs, high & ~names_differ, np.where(f.civil, f.nik, -1))
+    match = pairs[high & ~names_differ & ~ambiguous]
     edges = match[["left", "right", "weight"]]
     if must_link is not None and len(must_link):
         edges = pd.concat([edges, must_link[["left", "right"]].assign(weight=np.inf)], ignore_index=True)
@@ -63,9 +66,10 @@ def resolve(
     apart = label[a] != label[b]
     band = pairs[in_band & apart].assign(reason="review_band")
     differ = pairs[high & names_differ & apart].assign(reason="names_differ")
+    unsure = pairs[high & ambiguous & apart].assign(reason="ambiguous_match")
     cut = clusters.cut_edges
     cut_pairs = pairs.merge(cut[["left", "right", "reason"]], on=["left", "right"]) if len(cut) else band.iloc[:0]
-    review = pd.concat([cut_pairs, differ, band], ignore_index=True).sort_values("weight", ascending=False, kind="stable")
+    review = pd.concat([cut_pairs, differ, unsure, band], ignore_index=True).sort_values("weight", ascending=False, kind="stable")
 
     person_id, history = assign_person_ids(records, label, previous, run_id, known_ids)
     counts = {
@@ -76,6 +80,32 @@ def resolve(
         "persons": int(len(np.unique(label))),
     }
     return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
+
+
+AMBIGUITY_MARGIN = 3.0  # log2: the best registry candidate must be 8x likelier than the next
+
+
+def _ambiguous(pairs: pd.DataFrame, is_match: pd.Series, civil_nik: np.ndarray) -> np.ndarray:
+    """Match pairs of a record that matches two registry people about equally well.
+
+    Two SITI AMINAHs in one village are both in the registry; a list row carrying only the
+    name and the village fits either. Linking it to the one that happens to score a hair
+    higher would be a coin toss, so all its registry matches go to review instead.
+    """
+    m = pairs[is_match.to_numpy()]
+    a, b, w = m["left"].to_numpy(), m["right"].to_numpy(), m["weight"].to_numpy()
+    sides = pd.DataFrame(
+        {"rec": np.r_[a, b], "anchor": np.r_[civil_nik[b], civil_nik[a]], "weight": np.r_[w, w], "row": np.r_[m.index, m.index]}
+    )
+    sides = sides[sides["anchor"] >= 0]
+    best = sides.groupby(["rec", "anchor"])["weight"].max().reset_index().sort_values(["rec", "weight"], ascending=[True, False])
+    rank = best.groupby("rec").cumcount()
+    top = best[rank == 0].set_index("rec")["weight"]
+    second = best[rank == 1].set_index("rec")["weight"]
+    close = (top.loc[second.index] - second) < AMBIGUITY_MARGIN
+    unsure_recs = close.index[close.to_numpy()]
+    rows = sides.loc[sides["rec"].isin(unsure_recs), "row"].unique()
+    return pairs.index.isin(rows)
 
 
 def _decided_keys(must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None, n: int) -> np.ndarray:

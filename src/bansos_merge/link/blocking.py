@@ -110,34 +110,28 @@ def blocking_passes(f: LinkFrame) -> list[tuple[str, Callable[[], list[np.ndarra
 
 
 def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[pd.DataFrame, BlockingReport]:
-    """Deduplicated candidate pairs (left < right) with the first pass that found each."""
-    seen = np.empty(0, np.int64)
-    found_by = []
-    report = []
+    """Deduplicated candidate pairs (left < right), each with the first pass that found it."""
+    codes, passes, report = [], [], []
     for pass_no, (label, build) in enumerate(blocking_passes(f)):
-        lefts, rights, blocks_skipped, rows_skipped = [], [], 0, 0
+        found, blocks_skipped, rows_skipped = [], 0, 0
         for key in build():
             a, b, sb, sr = pairs_from_key(key, max_block)
-            lefts.append(a)
-            rights.append(b)
+            found.append(a * f.n + b)
             blocks_skipped += sb
             rows_skipped += sr
-        a, b = np.concatenate(lefts), np.concatenate(rights)
-        code = np.unique(a * f.n + b)
-        new = np.setdiff1d(code, seen, assume_unique=True)
-        seen = np.union1d(seen, new)
-        found_by.append(np.stack([new, np.full(len(new), pass_no, np.int64)]))
+        code = np.unique(np.concatenate(found))
+        codes.append(code)
+        passes.append(np.full(len(code), pass_no, np.int8))
         report.append(
-            {
-                "pass": label,
-                "pairs": int(len(code)),
-                "new_pairs": int(len(new)),
-                "blocks_skipped": blocks_skipped,
-                "rows_in_skipped_blocks": rows_skipped,
-            }
+            {"pass": label, "pairs": int(len(code)), "blocks_skipped": blocks_skipped, "rows_in_skipped_blocks": rows_skipped}
         )
-    both = np.concatenate(found_by, axis=1) if found_by else np.empty((2, 0), np.int64)
-    order = np.argsort(both[0], kind="stable")
-    code, pass_no = both[0][order], both[1][order]
-    pairs = pd.DataFrame({"left": code // f.n, "right": code % f.n, "pass": pass_no.astype(np.int8)})
+    all_codes = np.concatenate(codes)
+    # np.unique keeps the first occurrence: passes were concatenated in order, so the first pass wins.
+    code, first = np.unique(all_codes, return_index=True)
+    pass_no = np.concatenate(passes)[first]
+    for label_no, counts in zip(*np.unique(pass_no, return_counts=True)):
+        report[label_no]["new_pairs"] = int(counts)
+    for r in report:
+        r.setdefault("new_pairs", 0)
+    pairs = pd.DataFrame({"left": code // f.n, "right": code % f.n, "pass": pass_no})
     return pairs, BlockingReport(report)

@@ -48,7 +48,9 @@ MOTHER = Comparison("mother_name", ("different", "similar", "exact"), tf_level=2
 BIRTH_PLACE = Comparison("birth_place", ("different", "similar", "exact"))
 
 COMPARISONS: tuple[Comparison, ...] = (NIK, NAME, BIRTH_DATE, SEX, KK, ADDRESS, MOTHER, BIRTH_PLACE)
-NAME_DIFFERENT = 0  # NAME level at which two records cannot be matched without an analyst
+NAME_DIFFERENT = NAME.levels.index("different")
+NIK_AGREES = (NIK.levels.index("exact"), NIK.levels.index("damaged_15_digits_equal"))
+BIRTH_DATE_EXACT = BIRTH_DATE.levels.index("exact")
 
 
 def _string_similarity(left: np.ndarray, right: np.ndarray, scorer) -> np.ndarray:
@@ -129,7 +131,7 @@ def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         jw[todo] = _jw(na[todo], nb[todo])
         # A missing middle name or dropped clan name: one name's tokens within the other's.
         subset[todo] = _string_similarity(na[todo], nb[todo], fuzz.token_set_ratio) >= 100
-    longest = np.maximum(_lengths(na), _lengths(nb))
+    longest = np.maximum(f.name_len[a], f.name_len[b])
     level = np.full(len(a), MISSING, dtype=np.int8)
     level[present] = 0
     level[todo & ((dist <= 2) | (jw >= 0.92))] = 1
@@ -137,10 +139,6 @@ def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     level[tokens_same | (todo & subset)] = 3
     level[exact] = 4
     return level
-
-
-def _lengths(values: np.ndarray) -> np.ndarray:
-    return pd.Series(values, dtype=object).str.len().fillna(0).to_numpy()
 
 
 def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ..textcol import TEXT
 from ..normalize.text import on_unique
 
 MISSING = -1
@@ -19,14 +22,14 @@ DAY0 = np.datetime64("1800-01-01")  # dates are days since DAY0: never negative,
 
 
 def _int_codes(s: pd.Series) -> np.ndarray:
-    """Digit strings -> int64, null -> -1."""
-    return pd.to_numeric(s, errors="coerce").fillna(MISSING).astype(np.int64).to_numpy()
+    """Digit strings -> int64, null -> -1 (the normalisers guarantee digits or null)."""
+    arr = pc.cast(pa.array(s.astype(TEXT).array), pa.int64())
+    return pc.fill_null(arr, MISSING).to_numpy(zero_copy_only=False)
 
 
 def _days(s: pd.Series) -> np.ndarray:
-    d = pd.to_datetime(s, errors="coerce")
-    days = (d.to_numpy(dtype="datetime64[D]") - DAY0).astype(np.int64)
-    return np.where(d.isna().to_numpy(), MISSING, days)
+    d = s.to_numpy(dtype="datetime64[D]") if s.dtype.kind == "M" else pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(d), MISSING, (d - DAY0).astype(np.int64))
 
 
 def _strings(s: pd.Series) -> np.ndarray:
@@ -48,6 +51,7 @@ class LinkFrame:
     kk: np.ndarray
     kk15: np.ndarray
     name: np.ndarray  # name_key strings
+    name_len: np.ndarray
     alias: np.ndarray
     name_first: np.ndarray  # first token
     name_last: np.ndarray  # last token
@@ -104,6 +108,7 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         kk=kk,
         kk15=kk15,
         name=_strings(key),
+        name_len=key.str.len().fillna(0).astype(np.int64).to_numpy(),
         alias=_strings(r["name_alias"]),
         name_first=_strings(key.str.extract(r"^(?P<first>\S+)")["first"]),
         name_last=_strings(key.str.extract(r"(?P<last>\S+)$")["last"]),

@@ -113,7 +113,7 @@ def _serial_u(f: LinkFrame, rng: np.random.Generator, size: int) -> tuple[float,
     return max(sibling, _FLOOR), max(one_edit, _FLOOR)
 
 
-def estimate_u(f: LinkFrame, seed: int, sample: int = 1_000_000) -> dict[str, np.ndarray]:
+def estimate_u(f: LinkFrame, seed: int, sample: int = 400_000) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     a, b = random_pairs(f.n, min(sample, max(f.n * 20, 10_000)), rng)
     freqs = _level_frequencies(compare_pairs(f, a, b), [len(c.levels) for c in COMPARISONS])
@@ -141,6 +141,15 @@ def _log_probs(patterns: np.ndarray, probs: dict[str, np.ndarray], names: list[s
     return out
 
 
+def distinct_patterns(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of `gamma` and their counts, via one int64 code per row (fast to sort)."""
+    code = np.zeros(len(gamma), dtype=np.int64)
+    for k in range(gamma.shape[1]):
+        code = code * 16 + (gamma[:, k].astype(np.int64) + 1)
+    uniq, first, counts = np.unique(code, return_index=True, return_counts=True)
+    return gamma[first], counts.astype(float)
+
+
 def em_train(
     gamma: np.ndarray,
     u: dict[str, np.ndarray],
@@ -152,8 +161,7 @@ def em_train(
     """EM over the distinct patterns of `gamma` with u fixed: returns m, the match prior and
     the iterations used. Columns of -1 carry no evidence; with `update_m=False` only the
     prior is estimated (m given)."""
-    patterns, counts = np.unique(gamma, axis=0, return_counts=True)
-    counts = counts.astype(float)
+    patterns, counts = distinct_patterns(gamma)
     names = [c.name for c in COMPARISONS]
     m = {c.name: _initial_m(len(c.levels)) for c in COMPARISONS} if m is None else dict(m)
     prior = 0.5

@@ -1,0 +1,39 @@
+"""What the previous published run left: person IDs by record, and the ID history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .run_folder import latest_run
+
+
+@dataclass
+class PreviousRun:
+    folder: Path
+    records: pd.DataFrame  # source, record_id, person_id
+    id_history: pd.DataFrame
+
+    @property
+    def known_ids(self) -> set[str]:
+        ids = set(self.records["person_id"].dropna())
+        for col in ("old_id", "new_id"):
+            ids |= set(self.id_history[col].dropna())
+        return ids
+
+
+def load_previous(output_dir: Path) -> PreviousRun | None:
+    folder = latest_run(output_dir)
+    if folder is None or not (folder / "records.parquet").exists():
+        return None
+    records = pq.read_table(folder / "records.parquet", columns=["source", "record_id", "person_id"]).to_pandas()
+    history_file = folder / "id_history.parquet"
+    history = (
+        pq.read_table(history_file).to_pandas()
+        if history_file.exists()
+        else pd.DataFrame(columns=["old_id", "new_id", "reason", "run_id"])
+    )
+    return PreviousRun(folder, records, history)

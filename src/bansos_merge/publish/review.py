@@ -1,0 +1,46 @@
+"""review.parquet: each pair awaiting an analyst, both records side by side, the evidence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from ..link.comparisons import COMPARISONS
+
+_SIDE_FIELDS = ("nik", "name", "birth_date", "sex", "kk", "address", "village")
+
+
+def evidence_json(pairs: pd.DataFrame) -> list[str]:
+    """Per pair: {comparison: {"level": label, "weight": w}}; -1 is "no evidence"."""
+    labels = {c.name: np.array(("no_evidence",) + c.levels, dtype=object) for c in COMPARISONS}
+    columns = {c.name: (labels[c.name][pairs[c.name].to_numpy() + 1], pairs[f"w_{c.name}"].to_numpy()) for c in COMPARISONS}
+    return [
+        json.dumps({name: {"level": lv[i], "weight": round(float(w[i]), 2)} for name, (lv, w) in columns.items()})
+        for i in range(len(pairs))
+    ]
+
+
+def review_table(records: pd.DataFrame, review: pd.DataFrame, person_id: np.ndarray) -> pd.DataFrame:
+    a, b = review["left"].to_numpy(), review["right"].to_numpy()
+    left, right = records.iloc[a].reset_index(drop=True), records.iloc[b].reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "pair_id": (left["source"] + ":" + left["record_id"] + "|" + right["source"] + ":" + right["record_id"]).to_numpy(),
+            "reason": review["reason"].to_numpy(),
+            "weight": review["weight"].to_numpy(),
+            "probability": 1 / (1 + np.exp2(-review["weight"].to_numpy())),
+            "left_person_id": person_id[a],
+            "right_person_id": person_id[b],
+            "left_source": left["source"].to_numpy(),
+            "left_record_id": left["record_id"].to_numpy(),
+            "right_source": right["source"].to_numpy(),
+            "right_record_id": right["record_id"].to_numpy(),
+        }
+    )
+    for field in _SIDE_FIELDS:
+        out[f"left_{field}"] = left[field].to_numpy()
+        out[f"right_{field}"] = right[field].to_numpy()
+    out["evidence"] = evidence_json(review)
+    return out
