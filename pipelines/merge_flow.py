@@ -24,7 +24,7 @@ from bansos_merge.link.linker import Links, link_records
 from bansos_merge.link.model import FSModel
 from bansos_merge.normalize.source import NormalizedSource, normalize_source
 from bansos_merge.publish.manifest import now_utc
-from bansos_merge.publish.outputs import MergedRun, combine, run_manifest, write_run
+from bansos_merge.publish.outputs import RunOutputs, assemble, combine, run_manifest, write_run
 from bansos_merge.publish.previous import PreviousRun, load_previous
 from bansos_merge.publish.run_folder import RunFolder
 
@@ -48,19 +48,21 @@ def _install_log_filter() -> None:
 _install_log_filter()
 
 
-def _retry_unless_user_error(task, task_run, state) -> bool:
-    """Retry I/O hiccups; a user error will not fix itself on retry."""
+def _retry_on_os_error(task, task_run, state) -> bool:
+    """Retry I/O hiccups (a file briefly locked, a share dropping); nothing else fixes itself."""
     try:
         state.result()
     except UserError:
         return False
-    except Exception:
+    except OSError:
         return True
+    except Exception:
+        return False
     return False
 
 
 _TASK = dict(cache_policy=NO_CACHE, persist_result=False)
-_IO_TASK = dict(_TASK, retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_unless_user_error)
+_IO_TASK = dict(_TASK, retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_os_error)
 
 
 @task(name="read", task_run_name="read-{src.name}", **_IO_TASK)
@@ -96,11 +98,16 @@ def cluster_task(
     )
 
 
+@task(name="assemble", **_TASK)
+def assemble_task(sources, records, rejects, links, resolution, previous) -> RunOutputs:
+    return assemble(sources, records, rejects, links, resolution, previous)
+
+
 @task(name="publish", **_IO_TASK)
-def publish_task(run: RunFolder, config: MergeConfig, merged: MergedRun, manifest: dict) -> str:
+def publish_task(run: RunFolder, config: MergeConfig, outputs: RunOutputs, manifest: dict) -> str:
     folder = run.start()
     try:
-        write_run(folder, merged, manifest)
+        write_run(folder, outputs, manifest)
     except BaseException:
         run.abandon()
         raise
@@ -127,9 +134,10 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     previous = load_previous(Path(config.output_dir))
     resolution = cluster_task(records, links, config, run.run_id, previous)
     log.info("persons: %d, review queue: %d pairs", resolution.counts["persons"], resolution.counts["review_pairs"])
-    merged = MergedRun(records, rejects, links, resolution, previous)
-    manifest = run_manifest(run.run_id, started, config, config_path, sources, merged)
-    run_dir = publish_task(run, config, merged, manifest)
+    outputs = assemble_task(sources, records, rejects, links, resolution, previous)
+    manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
+    log.info("conflicts: %s", ", ".join(f"{k} {v}" for k, v in manifest["conflicts"].items() if v))
+    run_dir = publish_task(run, config, outputs, manifest)
     log.info("run published: %s", run_dir)
     return run_dir
 

@@ -6,6 +6,7 @@ together. Everything downstream receives a validated, absolute `MergeConfig`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -73,6 +74,9 @@ class SourceConfig(_Strict):
     delimiter: str | None = Field(None, min_length=1, max_length=1, description="CSV delimiter; unset: detected")
     date_order: Literal["DMY", "MDY", "YMD"] = Field(
         "DMY", description="How to read an ambiguous date like 03/04/1970 when the NIK cannot decide"
+    )
+    as_of: dt.date | None = Field(
+        None, description="Date of the extract, for survivorship recency; unset: the file's modification date"
     )
 
     _path = field_validator("path")(_resolve)

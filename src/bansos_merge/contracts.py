@@ -116,6 +116,58 @@ class ReviewRow(BaseModel):
     evidence: str = Field(description="JSON: per comparison, its level and weight")
 
 
+class RegistryRow(BaseModel):
+    """registry.parquet: one row per person, the golden record (survivorship rules: README)."""
+
+    person_id: str
+    nik: str | None
+    kk: str | None
+    name: str | None
+    birth_place: str | None
+    birth_date: dt.date | None
+    sex: str | None
+    address: str | None
+    rt: str | None
+    rw: str | None
+    village: str | None
+    district: str | None
+    regency: str | None
+    province: str | None
+    village_code: str | None
+    district_code: str | None
+    regency_code: str | None
+    province_code: str | None
+    status: str = Field(description="alive | deceased | unknown (deceased only on the civil registry's word)")
+    death_date: dt.date | None
+    programs: list[str] = Field(description="Programs the person is listed in")
+    n_sources: int
+    n_records: int
+    in_civil_registry: bool
+    sources: list[str]
+    field_sources: str = Field(description="JSON: golden field -> source:record_id it came from")
+    field_conflicts: list[str] = Field(description="Golden fields whose best candidates tied with different values")
+
+
+class ConflictRow(BaseModel):
+    """conflicts.parquet: one row per record involved in a conflict."""
+
+    conflict_id: str = Field(description="Stable id of the conflict (kind + the records involved)")
+    kind: str = Field(
+        description="nik_shared | multiple_nik | invalid_nik | attribute_mismatch | deceased | duplicate_in_source | "
+        "multi_region | unmatched_civil_registry | review_needed"
+    )
+    severity: str = Field(description="high | medium | low")
+    person_id: str
+    source: str
+    record_id: str
+    field: str | None = Field(description="The field in conflict (nik, birth_date, sex, regency ...)")
+    values: str | None = Field(description="The conflicting values across the conflict's records, '; '-separated")
+    value: str | None = Field(description="This record's value of the field")
+    regency_code: str | None
+    regency: str | None
+    explanation: str = Field(description="Human explanation (English; reports render their own language)")
+
+
 class IdHistoryRow(BaseModel):
     """id_history.parquet: how person IDs changed, cumulative over runs."""
 
@@ -162,4 +214,6 @@ OUTPUTS: dict[str, type[BaseModel]] = {
     "rejects": RejectRow,
     "review": ReviewRow,
     "id_history": IdHistoryRow,
+    "registry": RegistryRow,
+    "conflicts": ConflictRow,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import hashlib
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ class SourceRead:
     @property
     def rows_read(self) -> int:
         return sum(t.rows_read for t in self.tables)
+
+    @property
+    def as_of(self) -> str:
+        """The extract's date: configured, else its newest file's modification date."""
+        if self.source.as_of is not None:
+            return self.source.as_of.isoformat()
+        return max((f["modified"] for f in self.files), default="")
 
 
 def is_glob(path: str) -> bool:
@@ -93,6 +101,7 @@ def read_source(src: SourceConfig) -> SourceRead:
                 "path": str(path),
                 "sha256": _sha256(path),
                 "bytes": path.stat().st_size,
+                "modified": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat(),
                 "sheets_read": [t.sheet for t in got if t.sheet is not None],
                 "sheets_skipped": skipped,
                 "rows_read": sum(t.rows_read for t in got),

@@ -158,8 +158,8 @@ def _digits_differ(x: np.ndarray, y: np.ndarray, width: int) -> np.ndarray:
     return n
 
 
-def compare_birth_date(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    da, db = f.birth_date[a], f.birth_date[b]
+def birth_date_levels(da: np.ndarray, db: np.ndarray, nik_a: np.ndarray, nik_b: np.ndarray) -> np.ndarray:
+    """BIRTH_DATE levels of dates given as days since DAY0 (-1 missing), with each side's NIK date."""
     present = (da >= 0) & (db >= 0)
     ya, ma, dda = _ymd(da)
     yb, mb, ddb = _ymd(db)
@@ -167,13 +167,17 @@ def compare_birth_date(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray
     swap = present & (ya == yb) & (ma == ddb) & (dda == mb)
     one_digit = present & (_digits_differ(ya * 10000 + ma * 100 + dda, yb * 10000 + mb * 100 + ddb, 8) == 1)
     # The NIK keeps the first registered date; a corrected birth date may equal the other's NIK date.
-    nik_date = present & (((f.nik_date[a] >= 0) & (f.nik_date[a] == db)) | ((f.nik_date[b] >= 0) & (f.nik_date[b] == da)))
-    level = np.full(len(a), MISSING, dtype=np.int8)
+    nik_date = present & (((nik_a >= 0) & (nik_a == db)) | ((nik_b >= 0) & (nik_b == da)))
+    level = np.full(len(da), MISSING, dtype=np.int8)
     level[present] = 0
     level[present & (ya == yb)] = 1
     level[swap | one_digit | nik_date] = 2
     level[exact] = 3
     return level
+
+
+def compare_birth_date(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return birth_date_levels(f.birth_date[a], f.birth_date[b], f.nik_date[a], f.nik_date[b])
 
 
 def compare_sex(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:

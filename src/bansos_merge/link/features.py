@@ -27,7 +27,7 @@ def _int_codes(s: pd.Series) -> np.ndarray:
     return pc.fill_null(arr, MISSING).to_numpy(zero_copy_only=False)
 
 
-def _days(s: pd.Series) -> np.ndarray:
+def to_days(s: pd.Series) -> np.ndarray:
     d = s.to_numpy(dtype="datetime64[D]") if s.dtype.kind == "M" else pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
     return np.where(np.isnat(d), MISSING, (d - DAY0).astype(np.int64))
 
@@ -92,8 +92,8 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
     kk15 = np.where(kk >= 0, kk // 10, _int_codes(kk_known.str.slice(0, 15)))
 
     key = r["name_key"]
-    birth = _days(r["birth_date"])
-    nik_date = _days(r["nik_birth_date"])
+    birth = to_days(r["birth_date"])
+    nik_date = to_days(r["nik_birth_date"])
     sex_map = {"L": 0, "P": 1}
     sex = r["sex"].map(sex_map).astype("Float64").fillna(MISSING).astype(np.int8).to_numpy()
     district = _int_codes(r["district_code"])

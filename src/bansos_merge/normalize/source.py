@@ -19,6 +19,7 @@ class NormalizedSource:
     rejects: pd.DataFrame
     rows_read: int
     files: list[dict]
+    as_of: str  # the extract's date (ISO), for survivorship recency
 
     def accounting(self) -> dict:
         reasons = self.rejects["reason_code"].value_counts().sort_index()
@@ -49,7 +50,7 @@ def normalize_source(read: SourceRead) -> NormalizedSource:
         rejs.append(j)
     records = pd.concat(recs, ignore_index=True)
     rejects = pd.concat(rejs, ignore_index=True)
-    out = NormalizedSource(read.source.name, read.source.kind, records, rejects, read.rows_read, read.files)
+    out = NormalizedSource(read.source.name, read.source.kind, records, rejects, read.rows_read, read.files, read.as_of)
     if len(records) + len(rejects) != read.rows_read:
         raise AccountingError(
             f"source '{read.source.name}': {read.rows_read} rows read but {len(records)} accepted + "

@@ -1,4 +1,4 @@
-"""Write a run: every output file, into the run's partial folder."""
+"""Assemble a run's outputs from the linked records, and write them into the run folder."""
 
 from __future__ import annotations
 
@@ -9,23 +9,28 @@ import pandas as pd
 
 from ..cluster.resolve import Resolution
 from ..config import MergeConfig
-from ..contracts import SCHEMA_VERSION, IdHistoryRow, RecordRow, RejectRow, ReviewRow
+from ..contracts import SCHEMA_VERSION, ConflictRow, IdHistoryRow, RecordRow, RegistryRow, RejectRow, ReviewRow
 from ..link.linker import Links
+from ..link.model import FSModel
 from ..normalize.cross_source import mark_kk_pasted_as_nik
 from ..normalize.source import NormalizedSource
+from .conflicts import KINDS, find_conflicts
 from .manifest import now_utc, versions, write_json
 from .parquet import write_parquet
 from .previous import PreviousRun
+from .registry import build_registry
 from .review import review_table
 
 
 @dataclass
-class MergedRun:
+class RunOutputs:
     records: pd.DataFrame
     rejects: pd.DataFrame
-    links: Links
-    resolution: Resolution
-    previous: PreviousRun | None = None
+    review: pd.DataFrame
+    id_history: pd.DataFrame
+    registry: pd.DataFrame
+    conflicts: pd.DataFrame
+    model: FSModel
 
 
 def combine(sources: list[NormalizedSource]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -35,14 +40,42 @@ def combine(sources: list[NormalizedSource]) -> tuple[pd.DataFrame, pd.DataFrame
     return mark_kk_pasted_as_nik(records), rejects
 
 
-def source_summary(sources: list[NormalizedSource]) -> list[dict]:
-    return [{"source": s.name, "kind": s.kind, "files": s.files, **s.accounting()} for s in sources]
+def assemble(
+    sources: list[NormalizedSource],
+    records: pd.DataFrame,
+    rejects: pd.DataFrame,
+    links: Links,
+    resolution: Resolution,
+    previous: PreviousRun | None,
+) -> RunOutputs:
+    linked = records.assign(person_id=resolution.person_id, link_score=resolution.link_score)
+    registry = build_registry(linked, {s.name: s.as_of for s in sources})
+    history = resolution.id_history
+    if previous is not None and len(previous.id_history):
+        history = pd.concat([previous.id_history, history], ignore_index=True)
+    return RunOutputs(
+        records=linked,
+        rejects=rejects,
+        review=review_table(records, resolution.review, resolution.person_id),
+        id_history=history,
+        registry=registry,
+        conflicts=find_conflicts(linked, registry, resolution.review),
+        model=links.model,
+    )
 
 
 def run_manifest(
-    run_id: str, started: str, config: MergeConfig, config_path: str, sources: list[NormalizedSource], merged: MergedRun
+    run_id: str,
+    started: str,
+    config: MergeConfig,
+    config_path: str,
+    sources: list[NormalizedSource],
+    links: Links,
+    resolution: Resolution,
+    outputs: RunOutputs,
 ) -> dict:
-    summary = source_summary(sources)
+    summary = [{"source": s.name, "kind": s.kind, "as_of": s.as_of, "files": s.files, **s.accounting()} for s in sources]
+    by_kind = outputs.conflicts.groupby("kind")["conflict_id"].nunique()
     return {
         "run_id": run_id,
         "started_at": started,
@@ -52,24 +85,26 @@ def run_manifest(
         "sources": summary,
         "totals": {k: sum(s[k] for s in summary) for k in ("rows_read", "accepted", "rejected")},
         "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
+        "persons": int(len(outputs.registry)),
+        "links": int(resolution.counts["match_pairs"]),
+        "review_queue": int(len(outputs.review)),
+        "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
+        "conflict_rows": int(len(outputs.conflicts)),
         "linkage": {
-            "blocking": merged.links.blocking.as_dict(),
-            "model": {"prior": merged.links.model.prior, **merged.links.model.trained_on},
-            **merged.resolution.counts,
-            "id_changes": merged.resolution.id_history["reason"].value_counts().to_dict(),
+            "blocking": links.blocking.as_dict(),
+            "model": {"prior": links.model.prior, **links.model.trained_on},
+            **resolution.counts,
+            "id_changes": resolution.id_history["reason"].value_counts().to_dict(),
         },
     }
 
 
-def write_run(folder: Path, merged: MergedRun, manifest: dict) -> None:
-    res = merged.resolution
-    records = merged.records.assign(person_id=res.person_id, link_score=res.link_score)
-    write_parquet(records, RecordRow, folder / "records.parquet")
-    write_parquet(merged.rejects, RejectRow, folder / "rejects.parquet")
-    write_parquet(review_table(merged.records, res.review, res.person_id), ReviewRow, folder / "review.parquet")
-    history = res.id_history
-    if merged.previous is not None and len(merged.previous.id_history):
-        history = pd.concat([merged.previous.id_history, history], ignore_index=True)
-    write_parquet(history, IdHistoryRow, folder / "id_history.parquet")
-    merged.links.model.save(folder / "model.json")
+def write_run(folder: Path, outputs: RunOutputs, manifest: dict) -> None:
+    write_parquet(outputs.records, RecordRow, folder / "records.parquet")
+    write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
+    write_parquet(outputs.review, ReviewRow, folder / "review.parquet")
+    write_parquet(outputs.id_history, IdHistoryRow, folder / "id_history.parquet")
+    write_parquet(outputs.registry, RegistryRow, folder / "registry.parquet")
+    write_parquet(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
+    outputs.model.save(folder / "model.json")
     write_json({"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}, folder / "manifest.json")
