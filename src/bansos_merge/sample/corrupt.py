@@ -299,6 +299,15 @@ def _valid(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.
     return np.where(ok, dt, np.datetime64("NaT")), ok
 
 
+def _digits_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many of the 8 YYYYMMDD digits differ between two date arrays."""
+    fa = np.char.replace(np.datetime_as_string(a, unit="D").astype(str), "-", "")
+    fb = np.char.replace(np.datetime_as_string(b, unit="D").astype(str), "-", "")
+    ca = fa.astype("S8").view(np.uint8).reshape(-1, 8)
+    cb = fb.astype("S8").view(np.uint8).reshape(-1, 8)
+    return (ca != cb).sum(axis=1)
+
+
 def corrupt_birth_dates(
     rng: np.random.Generator, dates: np.ndarray, rates: CorruptionRates, ref: np.datetime64, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -319,6 +328,9 @@ def corrupt_birth_dates(
     years = rng.uniform(2, 15, len(idx)) * np.where(rng.random(len(idx)) < 0.5, -1, 1)
     new = out[idx] + (years * 365.25).astype(np.int64)
     new = np.where(new >= ref, out[idx] - (np.abs(years) * 365.25).astype(np.int64), new)
+    # "Genuinely different": never one digit or a day/month swap away, which reads as a typo.
+    typo_like = _digits_apart(new, out[idx]) <= 1
+    new = np.where(typo_like, new - np.timedelta64(400, "D"), new)
     out[idx], label[idx] = new, "mismatch"
 
     swappable = free & (d <= 12) & (d != m)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from .corrupt import excel_number, nik_problem
 from .extracts import Extract
 from .population import Population
+from .writers import HEADERS
 
 ROW_SCHEMA = pa.schema(
     [("source", pa.string()), ("record_id", pa.string()), ("row_number", pa.int64()), ("person_id", pa.string()),
@@ -72,8 +73,9 @@ def _records(extracts: list[Extract], pop: Population) -> pd.DataFrame:
                     "nik": df["nik"].fillna("").astype(str).to_numpy(),
                     "numeric": df["nik_numeric"].to_numpy(dtype=bool),
                     "regency": df["regency_code"].to_numpy() if aid else people["regency_code"].to_numpy()[person],
-                    "bd_kind": df["bd_kind"].to_numpy() if aid else "",
-                    "sex_kind": df["sex_kind"].to_numpy() if aid else "",
+                    # a mismatch only exists where the file has the column to show it
+                    "bd_kind": df["bd_kind"].to_numpy() if aid and _writes(ex, "TANGGAL", "TGL") else "",
+                    "sex_kind": df["sex_kind"].to_numpy() if aid and _writes(ex, "KELAMIN", "JK") else "",
                 }
             )
         )
@@ -83,6 +85,11 @@ def _records(extracts: list[Extract], pop: Population) -> pd.DataFrame:
     rec.loc[num, "nik"] = [str(int(excel_number(x))) for x in rec.loc[num, "nik"]]
     rec["person_id"] = people["person_id"].to_numpy()[rec["person"].to_numpy()]
     return rec
+
+
+def _writes(ex: Extract, *header_words: str) -> bool:
+    """Does this extract's file carry a column whose header contains one of the words?"""
+    return any(word in h for h in HEADERS[ex.fmt] for word in header_words)
 
 
 def conditions(extracts: list[Extract], pop: Population) -> pd.DataFrame:
