@@ -49,6 +49,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .explain import explain_pair, format_explanation
+
+    if args.output is None and args.config is None:
+        raise UserError("explain needs --output DIR (the merge's output directory) or --config merge.yaml")
+    output = Path(args.output) if args.output else Path(load_config(args.config).output_dir)
+    result = explain_pair(output, args.left, args.right, show_full_nik=args.show_nik)
+    print(format_explanation(result, args.left, args.right))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bansos-merge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -70,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--labels", help="CSV/Parquet of labelled pairs: left, right, decision")
     ev.add_argument("--json", help="also write the scores as JSON here")
     ev.set_defaults(func=_evaluate)
+    ex = sub.add_parser("explain", help="show the evidence for or against linking two records")
+    ex.add_argument("left", help="SOURCE:RECORD_ID")
+    ex.add_argument("right", help="SOURCE:RECORD_ID")
+    ex.add_argument("--output", help="the merge's output directory (uses latest)")
+    ex.add_argument("--config", type=Path, help="or: merge.yaml, to find the output directory")
+    ex.add_argument("--show-nik", action="store_true", help="show NIK and KK in full (default: masked)")
+    ex.set_defaults(func=_explain)
     return p
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..link.comparisons import BIRTH_DATE_EXACT, NAME_DIFFERENT, NIK_AGREES
+from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
 from .ids import assign_person_ids
@@ -39,16 +40,11 @@ def resolve(
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
-    # Two registry records with different NIKs are two people: the registry is authoritative.
-    registry_apart = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
-    # Completely different names are not merged without an analyst unless the NIK and the
-    # birth date both agree exactly: otherwise it is a family sharing a NIK, a card or an
-    # address (twins share everything but the name and the NIK serial), not one person.
-    identity = np.isin(pairs["nik"].to_numpy(), NIK_AGREES) & (pairs["birth_date"].to_numpy() == BIRTH_DATE_EXACT)
-    names_differ = (pairs["name"].to_numpy() == NAME_DIFFERENT) & ~identity
-    high = (pairs["weight"] >= match_threshold) & undecided & ~registry_apart
-    ambiguous = _ambiguous(pairs, high & ~names_differ, np.where(f.civil, f.nik, -1))
-    match = pairs[high & ~names_differ & ~ambiguous]
+    decision = decide(pairs, f, match_threshold, review_threshold)
+    high = (decision == "match") & undecided
+    names_differ = (decision == "names_differ") & undecided
+    ambiguous = _ambiguous(pairs, high, np.where(f.civil, f.nik, -1))
+    match = pairs[high & ~ambiguous]
     edges = match[["left", "right", "weight"]]
     if must_link is not None and len(must_link):
         edges = pd.concat([edges, must_link[["left", "right"]].assign(weight=np.inf)], ignore_index=True)
@@ -62,10 +58,9 @@ def resolve(
     clusters = cluster(f.n, edges, against, civil_nik)
 
     label = clusters.label
-    in_band = (pairs["weight"] >= review_threshold) & (pairs["weight"] < match_threshold) & undecided & ~registry_apart
     apart = label[a] != label[b]
-    band = pairs[in_band & apart].assign(reason="review_band")
-    differ = pairs[high & names_differ & apart].assign(reason="names_differ")
+    band = pairs[(decision == "review_band") & undecided & apart].assign(reason="review_band")
+    differ = pairs[names_differ & apart].assign(reason="names_differ")
     unsure = pairs[high & ambiguous & apart].assign(reason="ambiguous_match")
     cut = clusters.cut_edges
     cut_pairs = pairs.merge(cut[["left", "right", "reason"]], on=["left", "right"]) if len(cut) else band.iloc[:0]
@@ -82,17 +77,38 @@ def resolve(
     return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
 
 
+def decide(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_threshold: float) -> np.ndarray:
+    """The pair-level decision: match, names_differ, registry_apart, review_band or non_match.
+
+    - registry_apart: two civil-registry records with different NIKs are two people; the
+      registry is authoritative, so they are neither matched nor reviewed.
+    - names_differ: completely different names are not merged without an analyst unless the
+      NIK and the birth date both agree exactly; otherwise it is a family sharing a NIK, a card
+      or an address (twins share everything but the name and the NIK serial), not one person.
+    """
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    w = pairs["weight"].to_numpy()
+    registry_apart = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
+    identity = np.isin(pairs["nik"].to_numpy(), NIK_AGREES) & (pairs["birth_date"].to_numpy() == BIRTH_DATE_EXACT)
+    names_differ = (pairs["name"].to_numpy() == NAME_DIFFERENT) & ~identity
+    return np.select(
+        [registry_apart, (w >= match_threshold) & names_differ, w >= match_threshold, w >= review_threshold],
+        ["registry_apart", "names_differ", "match", "review_band"],
+        default="non_match",
+    )
+
+
 AMBIGUITY_MARGIN = 3.0  # log2: the best registry candidate must be 8x likelier than the next
 
 
-def _ambiguous(pairs: pd.DataFrame, is_match: pd.Series, civil_nik: np.ndarray) -> np.ndarray:
+def _ambiguous(pairs: pd.DataFrame, is_match: np.ndarray, civil_nik: np.ndarray) -> np.ndarray:
     """Match pairs of a record that matches two registry people about equally well.
 
     Two SITI AMINAHs in one village are both in the registry; a list row carrying only the
     name and the village fits either. Linking it to the one that happens to score a hair
     higher would be a coin toss, so all its registry matches go to review instead.
     """
-    m = pairs[is_match.to_numpy()]
+    m = pairs[np.asarray(is_match, dtype=bool)]
     a, b, w = m["left"].to_numpy(), m["right"].to_numpy(), m["weight"].to_numpy()
     sides = pd.DataFrame(
         {"rec": np.r_[a, b], "anchor": np.r_[civil_nik[b], civil_nik[a]], "weight": np.r_[w, w], "row": np.r_[m.index, m.index]}

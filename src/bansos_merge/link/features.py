@@ -27,8 +27,16 @@ def _int_codes(s: pd.Series) -> np.ndarray:
     return pc.fill_null(arr, MISSING).to_numpy(zero_copy_only=False)
 
 
+_DAY0_SINCE_EPOCH = int((DAY0 - np.datetime64("1970-01-01")).astype(np.int64))
+
+
 def to_days(s: pd.Series) -> np.ndarray:
-    d = s.to_numpy(dtype="datetime64[D]") if s.dtype.kind == "M" else pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
+    """Dates (numpy datetimes, or Arrow dates/timestamps as read back from Parquet) -> days since DAY0."""
+    if isinstance(s.dtype, pd.ArrowDtype):
+        epoch_days = pc.cast(pc.cast(pa.array(s.array), pa.date32()), pa.int32())
+        days = pc.fill_null(epoch_days, np.iinfo(np.int32).min).to_numpy(zero_copy_only=False).astype(np.int64)
+        return np.where(days == np.iinfo(np.int32).min, MISSING, days - _DAY0_SINCE_EPOCH)
+    d = pd.to_datetime(s).to_numpy(dtype="datetime64[D]")
     return np.where(np.isnat(d), MISSING, (d - DAY0).astype(np.int64))
 
 

@@ -90,6 +90,7 @@ def run_manifest(
         "review_queue": int(len(outputs.review)),
         "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
         "conflict_rows": int(len(outputs.conflicts)),
+        "linkage_config": config.linkage.model_dump(mode="json"),
         "linkage": {
             "blocking": links.blocking.as_dict(),
             "model": {"prior": links.model.prior, **links.model.trained_on},

@@ -1,0 +1,130 @@
+"""`bansos-merge explain A B`: why two records were (or were not) linked, field by field.
+
+Rescores the pair with the run's saved model on the run's own records (so term frequencies
+are those the run used), and says what the run decided.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .cluster.resolve import decide
+from .link.comparisons import COMPARISONS
+from .link.features import build_link_frame
+from .link.linker import score_candidates
+from .link.model import FSModel
+from .publish.masking import mask_nik
+from .publish.run_folder import latest_run
+
+# Which record fields each comparison looks at, for showing the values side by side.
+_SHOWN = {
+    "nik": ("nik", "nik_raw"),
+    "name": ("name", "name_raw"),
+    "birth_date": ("birth_date",),
+    "sex": ("sex",),
+    "kk": ("kk",),
+    "address": ("village", "rt", "rw", "address"),
+    "mother_name": ("mother_name",),
+    "birth_place": ("birth_place",),
+}
+
+
+@dataclass
+class Explanation:
+    rows: pd.DataFrame  # comparison, left, right, level, weight
+    prior: float
+    total: float
+    probability: float
+    decision: str
+    same_person: bool
+
+
+def _parse_key(key: str) -> tuple[str, str]:
+    source, sep, record_id = key.partition(":")
+    if not sep or not source or not record_id:
+        raise UserError(f"{key!r}: expected SOURCE:RECORD_ID, e.g. dukcapil:17")
+    return source, record_id
+
+
+def _run_folder(output_dir: Path) -> Path:
+    folder = latest_run(output_dir) if (output_dir / "latest").exists() else output_dir
+    if folder is None or not (folder / "records.parquet").exists():
+        raise UserError(f"{output_dir}: no published run here (expected latest/records.parquet)")
+    if not (folder / "model.json").exists():
+        raise UserError(f"{folder}: the run has no model.json; rerun the merge")
+    return folder
+
+
+def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = False) -> Explanation:
+    folder = _run_folder(Path(output_dir))
+    records = pd.read_parquet(folder / "records.parquet", dtype_backend="pyarrow")
+    model = FSModel.load(folder / "model.json")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    keys = records["source"].astype(str) + ":" + records["record_id"].astype(str)
+    positions = []
+    for key in (left, right):
+        _parse_key(key)
+        hit = np.flatnonzero((keys == key).to_numpy())
+        if len(hit) == 0:
+            raise UserError(f"{key}: no such record in the run {folder.name} (rejected rows are in rejects.parquet)")
+        positions.append(int(hit[0]))
+    a, b = sorted(positions)
+    frame = build_link_frame(records)
+    pair = score_candidates(frame, pd.DataFrame({"left": [a], "right": [b]}), model)
+    scored = pair.iloc[0]
+
+    rows = []
+    for comp in COMPARISONS:
+        level = int(scored[comp.name])
+        values = []
+        for pos in (positions[0], positions[1]):
+            parts = []
+            for field in _SHOWN[comp.name]:
+                v = records[field].iloc[pos]
+                if v is None or (not isinstance(v, str) and pd.isna(v)):
+                    continue
+                text = str(v)[:10] if field.endswith("date") else str(v)
+                if field in ("nik", "nik_raw", "kk") and not show_full_nik:
+                    text = str(mask_nik(pd.Series([text])).iloc[0])
+                parts.append(text)
+            values.append(" / ".join(dict.fromkeys(parts)) or "-")
+        rows.append(
+            {
+                "comparison": comp.name,
+                "left": values[0],
+                "right": values[1],
+                "level": "no evidence" if level < 0 else comp.levels[level],
+                "weight": float(scored[f"w_{comp.name}"]),
+            }
+        )
+    total = float(scored["weight"])
+    thresholds = manifest.get("linkage_config", {})
+    decision = str(decide(pair, frame, thresholds.get("match_threshold", 6.0), thresholds.get("review_threshold", 0.0))[0])
+    same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
+    return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same))
+
+
+_DECISIONS = {
+    "match": "match",
+    "names_differ": "review: the weight says match, but the names differ completely",
+    "registry_apart": "non-match: two civil-registry people with different NIKs",
+    "review_band": "review: between the review and match thresholds",
+    "non_match": "non-match",
+}
+
+
+def format_explanation(e: Explanation, left: str, right: str) -> str:
+    width = max(12, *(len(x) for x in e.rows["left"]))
+    lines = [f"{'comparison':<12}  {left[:width]:<{width}}  {right[:30]:<30}  {'level':<26}  weight"]
+    for r in e.rows.itertuples():
+        lines.append(f"{r.comparison:<12}  {r.left[:width]:<{width}}  {r.right[:30]:<30}  {r.level:<26}  {r.weight:+6.2f}")
+    lines.append(f"{'prior':<12}  {'':<{width}}  {'':<30}  {'':<26}  {e.prior:+6.2f}")
+    lines.append(f"total match weight {e.total:+.2f} (probability {e.probability:.4f}) -> {_DECISIONS[e.decision]}")
+    lines.append("in the run: " + ("the same person" if e.same_person else "different persons"))
+    return "\n".join(lines)
