@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 import pandas as pd
@@ -27,6 +28,7 @@ from bansos_merge.publish.manifest import now_utc
 from bansos_merge.publish.outputs import RunOutputs, assemble, combine, run_manifest, write_run
 from bansos_merge.publish.previous import PreviousRun, load_previous
 from bansos_merge.publish.run_folder import RunFolder
+from bansos_merge.publish.summary import run_summary_markdown
 
 
 
@@ -122,24 +124,47 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     config = load_config(config_path, output_dir)
     preflight(config)
     run = RunFolder(Path(config.output_dir))
-    # Sources are read in parallel; a read error surfaces here as itself, before any normalising.
+    stage = _Stages(log, 5)
+
+    stage("read and normalise", f"{len(config.sources)} sources in parallel")
+    # A read error surfaces here as itself, before any normalising.
     reads = [f.result() for f in [read_task.submit(src) for src in config.sources]]
     sources = [f.result() for f in [normalise_task.submit(r) for r in reads]]
     for s in sources:
         acc = s.accounting()
-        log.info("source %s: %d rows read, %d accepted, %d rejected", s.name, acc["rows_read"], acc["accepted"], acc["rejected"])
+        log.info("  %s: %s rows read, %s accepted, %s rejected", s.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
     records, rejects = combine(sources)
+
+    stage("link", f"{len(records):,} records")
     links = link_task(records, config)
-    log.info("linkage: %d candidate pairs", len(links.pairs))
+    log.info("  %s candidate pairs", f"{len(links.pairs):,}")
+
+    stage("cluster", "persons and stable IDs")
     previous = load_previous(Path(config.output_dir))
     resolution = cluster_task(records, links, config, run.run_id, previous)
-    log.info("persons: %d, review queue: %d pairs", resolution.counts["persons"], resolution.counts["review_pairs"])
+    log.info("  %s persons, %s pairs for review", f"{resolution.counts['persons']:,}", f"{resolution.counts['review_pairs']:,}")
+
+    stage("assemble", "registry and conflicts")
     outputs = assemble_task(sources, records, rejects, links, resolution, previous)
     manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
-    log.info("conflicts: %s", ", ".join(f"{k} {v}" for k, v in manifest["conflicts"].items() if v))
+    log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")
+
+    stage("publish", str(run.final))
     run_dir = publish_task(run, config, outputs, manifest)
+    create_markdown_artifact(run_summary_markdown(manifest), key="bansos-merge-run", description="bansos-merge run summary")
     log.info("run published: %s", run_dir)
     return run_dir
+
+
+class _Stages:
+    """Numbered stage lines on the console, so a long run shows where it is."""
+
+    def __init__(self, log, total: int) -> None:
+        self.log, self.total, self.n = log, total, 0
+
+    def __call__(self, name: str, detail: str) -> None:
+        self.n += 1
+        self.log.info("[%d/%d] %s: %s", self.n, self.total, name, detail)
 
 
 def run_merge(config_path: str, output_dir: str | None = None) -> str:

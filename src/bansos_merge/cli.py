@@ -26,13 +26,53 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .config import load_config
+    from .ingest.source import preflight
+
+    config_path = args.config.resolve()
+    preflight(load_config(config_path))
+    if not os.environ.get("PREFECT_API_URL"):
+        raise UserError(
+            "serve needs a running Prefect server to hold the schedule: start one with "
+            "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api (see README)"
+        )
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from prefect.schedules import Cron
+
+    try:
+        ZoneInfo(args.timezone)
+        schedule = Cron(args.cron, timezone=args.timezone)
+    except ZoneInfoNotFoundError:
+        raise UserError(f"--timezone {args.timezone!r} is not a time zone (e.g. Asia/Jakarta)") from None
+    except ValueError:
+        raise UserError(f"--cron {args.cron!r} is not a cron expression (e.g. '0 2 * * *': every day at 02:00)") from None
+    from pipelines.merge_flow import merge
+
+    print(f"serving deployment bansos-merge/{args.name} ({args.cron}, {args.timezone}); Ctrl-C to stop")
+    merge.serve(
+        name=args.name,
+        schedule=schedule,
+        parameters={"config_path": str(config_path)},
+        tags=["bansos-merge"],
+    )
+    return 0
+
+
 def _sample(args: argparse.Namespace) -> int:
     from .sample.generate import generate_sample
 
+    if args.people < 10:
+        raise UserError("--people must be at least 10")
     summary = generate_sample(args.people, args.seed, Path(args.out))
-    print(f"wrote synthetic extracts for {args.people} people to {args.out}")
-    for key, value in summary.items():
-        print(f"  {key}: {value}")
+    print(f"wrote synthetic extracts for {args.people} people (seed {args.seed}) to {args.out}")
+    for name, info in summary["sources"].items():
+        print(f"  {info['file']:<50} {info['rows']:>9,} rows")
+    print("  planted conditions: " + ", ".join(f"{k} {v}" for k, v in summary["conditions"].items()))
+    print(f"  ground truth in {Path(args.out) / 'truth'}; merge with: bansos-merge run --config {Path(args.out) / 'merge.yaml'}")
     return 0
 
 
@@ -70,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, help="override output_dir")
     run.set_defaults(func=_run)
 
+    serve = sub.add_parser("serve", help="run the merge on a cron schedule (needs a Prefect server)")
+    serve.add_argument("--config", required=True, type=Path, help="merge.yaml")
+    serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: daily at 02:00)")
+    serve.add_argument("--timezone", default="Asia/Jakarta", help="time zone of the schedule")
+    serve.add_argument("--name", default="scheduled-merge", help="deployment name")
+    serve.set_defaults(func=_serve)
+
     sample = sub.add_parser("sample", help="write synthetic agency extracts with ground truth")
     sample.add_argument("--people", type=int, default=3000)
     sample.add_argument("--seed", type=int, default=1)
@@ -99,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"bansos-merge: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print("bansos-merge: interrupted; nothing was published", file=sys.stderr)
         return 130
