@@ -97,6 +97,7 @@ def cluster_task(
         previous.records if previous else None,
         run_id,
         previous.known_ids if previous else set(),
+        sources_with_ids={s.name for s in config.sources if s.id_column},
     )
 
 
@@ -109,7 +110,7 @@ def assemble_task(sources, records, rejects, links, resolution, previous) -> Run
 def publish_task(run: RunFolder, config: MergeConfig, outputs: RunOutputs, manifest: dict) -> str:
     folder = run.start()
     try:
-        write_run(folder, outputs, manifest)
+        write_run(folder, outputs, manifest, config.publish)
     except BaseException:
         run.abandon()
         raise

@@ -118,6 +118,9 @@ class PublishConfig(_Strict):
     language: Literal["id", "en"] = Field("id", description="Language of the workbook and the report page")
     show_full_nik: bool = Field(False, description="Show NIKs unmasked in human-facing reports")
     keep_runs: int = Field(10, ge=1, description="How many past run folders to keep")
+    workbook_rows_per_kind: int = Field(
+        20_000, ge=1, description="Rows per conflict-kind sheet in conflicts.xlsx, most severe first (parquet has all)"
+    )
 
 
 class MergeConfig(_Strict):

@@ -42,21 +42,60 @@ def _greedy_inherit(overlap: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(taken)[["label", "old"]] if taken else pd.DataFrame(columns=["label", "old"])
 
 
+FINGERPRINT_FIELDS = ("name_raw", "birth_date_raw", "kk_raw", "address_raw", "nik_raw")
+
+
+def stable_record_keys(records: pd.DataFrame, sources_with_ids: set[str]) -> pd.Series:
+    """The key by which a record is recognised in the next run.
+
+    A source's own id column is stable. A data row number is not: delete row 10 and every
+    later row's number shifts. For sources without ids the key is the record's usable NIK, else
+    a fingerprint of its raw identifying values, so that deleting a row moves no one's ID.
+    """
+    src = records["source"].astype(str)
+    own = src + ":" + records["record_id"].astype(str)
+    raw = records.reindex(columns=list(FINGERPRINT_FIELDS)).astype(object).fillna("").astype(str)
+    content = pd.util.hash_pandas_object(_joined(raw), index=False)
+    fingerprint = src + ":fp:" + pd.Series(content.to_numpy(), index=records.index).map("{:016x}".format)
+    by_nik = src + ":nik:" + records["nik"].astype(object).where(records["nik"].notna(), "").astype(str)
+    derived = by_nik.where(records["nik"].notna(), fingerprint)
+    return own.where(src.isin(sources_with_ids), derived)
+
+
+def _joined(frame: pd.DataFrame) -> pd.Series:
+    out = frame.iloc[:, 0]
+    for col in frame.columns[1:]:
+        out = out + "\x1f" + frame[col]
+    return out
+
+
 def assign_person_ids(
-    records: pd.DataFrame, label: np.ndarray, previous: pd.DataFrame | None, run_id: str, known_ids: set[str]
+    records: pd.DataFrame,
+    label: np.ndarray,
+    previous: pd.DataFrame | None,
+    run_id: str,
+    known_ids: set[str],
+    sources_with_ids: set[str] | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """`records` has source and record_id; `previous` has source, record_id, person_id (or None).
+    Records are recognised across runs by `source:record_id`; with `sources_with_ids`, by
+    `stable_record_keys` instead (then both frames need the fingerprint columns and `nik`).
 
     Returns the person_id per record and the history rows (old_id, new_id, reason, run_id):
     `new` (no earlier id), `split` (some of old_id's records are now new_id; old_id lives on),
     `merged` (old_id is retired, its records are in new_id), `removed` (old_id's records are gone).
     """
-    keys = records["source"].astype(str) + ":" + records["record_id"].astype(str)
+    def keys_of(frame: pd.DataFrame) -> pd.Series:
+        if sources_with_ids is None:
+            return frame["source"].astype(str) + ":" + frame["record_id"].astype(str)
+        return stable_record_keys(frame, sources_with_ids)
+
+    keys = keys_of(records)
     frame = pd.DataFrame({"key": keys.to_numpy(), "label": label})
     previous_ids: set[str] = set()
     overlap = pd.DataFrame({"label": pd.Series(dtype=np.int64), "old": pd.Series(dtype=object), "n": pd.Series(dtype=np.int64)})
     if previous is not None and len(previous):
-        prev_keys = previous["source"].astype(str) + ":" + previous["record_id"].astype(str)
+        prev_keys = keys_of(previous)
         old = pd.Series(previous["person_id"].astype(str).to_numpy(), index=prev_keys.to_numpy())
         old = old[~old.index.duplicated()]
         previous_ids = set(old.unique())

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..link.comparisons import BIRTH_DATE_EXACT, NAME_DIFFERENT, NIK_AGREES
+from ..link.comparisons import (
+    BIRTH_DATE_DIFFERENT,
+    BIRTH_DATE_EXACT,
+    MOTHER_EXACT,
+    NAME_DIFFERENT,
+    NAME_EXACT,
+    NAME_SAME_TOKENS,
+    NIK_AGREES,
+    NIK_SERIAL_ONE_EDIT,
+    NIK_SIBLING,
+)
 from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
@@ -34,84 +44,134 @@ def resolve(
     known_ids: set[str],
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
+    sources_with_ids: set[str] | None = None,
 ) -> Resolution:
-    """`must_link` / `cannot_link`: analysts' decisions as left, right record positions."""
+    """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
+    `sources_with_ids`: see ids.assign_person_ids."""
     pairs = links.pairs
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
-    decision = decide(pairs, f, match_threshold, review_threshold)
-    high = (decision == "match") & undecided
-    names_differ = (decision == "names_differ") & undecided
-    ambiguous = _ambiguous(pairs, high, np.where(f.civil, f.nik, -1))
-    match = pairs[high & ~ambiguous]
-    edges = match[["left", "right", "weight"]]
-    if must_link is not None and len(must_link):
-        edges = pd.concat([edges, must_link[["left", "right"]].assign(weight=np.inf)], ignore_index=True)
-    # A pair that is not a match on its own and whose birth dates disagree outright is two
-    # people: other links must not chain them together (father and son sharing a name and a card).
-    dob_conflict = (pairs["birth_date"] == 0) & (pairs["weight"] < match_threshold)
-    against = pairs[((pairs["weight"] < cannot_link_threshold) | dob_conflict) & undecided][["left", "right"]]
+    decision = np.where(undecided, decide(pairs, f, match_threshold, review_threshold), "decided")
+    civil_nik = np.where(f.civil, f.nik, -1)
+
+    # A record fitting two registry people about equally well is linked to neither.
+    weight = pairs["weight"].to_numpy()
+    unsure = _ambiguous(a, b, weight, decision == "match", civil_nik)
+    weak_or_against = np.isin(decision, ("non_match", "review_band")) & _strongly_against(pairs, cannot_link_threshold)
+    against = pairs.loc[np.isin(decision, _APART) | weak_or_against, ["left", "right"]]
     if cannot_link is not None and len(cannot_link):
         against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
-    civil_nik = np.where(f.civil, f.nik, -1)
-    clusters = cluster(f.n, edges, against, civil_nik)
+    must = (must_link if must_link is not None else pd.DataFrame({"left": [], "right": []}, dtype=np.int64))[["left", "right"]]
+    must = must.astype(np.int64).assign(weight=np.inf)
+    edges = pairs.loc[(decision == "match") & ~unsure, ["left", "right", "weight"]]
+    clusters = cluster(f.n, _with(edges, must), against, civil_nik)
+
+    # Then a record whose match into another cluster is as good as into its own (namesakes
+    # in a village, listed without NIK) is detached and reviewed, and the rest reclustered.
+    detached = _ambiguous(
+        edges["left"].to_numpy(), edges["right"].to_numpy(), edges["weight"].to_numpy(), np.ones(len(edges), bool), clusters.label
+    )
+    if detached.any():
+        unsure |= pairs.index.isin(edges.index[detached])
+        edges = edges[~detached]
+        clusters = cluster(f.n, _with(edges, must), against, civil_nik)
 
     label = clusters.label
     apart = label[a] != label[b]
-    band = pairs[(decision == "review_band") & undecided & apart].assign(reason="review_band")
-    differ = pairs[names_differ & apart].assign(reason="names_differ")
-    unsure = pairs[high & ambiguous & apart].assign(reason="ambiguous_match")
+    reason = np.select(
+        [unsure & apart, (decision == "names_differ") & apart, (decision == "dates_differ") & apart, (decision == "review_band") & apart],
+        ["ambiguous_match", "names_differ", "dates_differ", "review_band"],
+        default="",
+    )
+    queued = pairs[reason != ""].assign(reason=reason[reason != ""])
     cut = clusters.cut_edges
-    cut_pairs = pairs.merge(cut[["left", "right", "reason"]], on=["left", "right"]) if len(cut) else band.iloc[:0]
-    review = pd.concat([cut_pairs, differ, unsure, band], ignore_index=True).sort_values("weight", ascending=False, kind="stable")
+    cut_pairs = pairs.merge(cut[["left", "right", "reason"]], on=["left", "right"]) if len(cut) else queued.iloc[:0]
+    review = pd.concat([cut_pairs, queued], ignore_index=True).drop_duplicates(["left", "right"])
+    review = review.sort_values("weight", ascending=False, kind="stable")
 
-    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids)
+    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids)
     counts = {
         "candidate_pairs": int(len(pairs)),
-        "match_pairs": int(len(match)),
+        "match_pairs": int(len(edges)),
         "review_pairs": int(len(review)),
         "cut_edges": int(len(cut)),
+        "detached_ambiguous": int(detached.sum()),
         "persons": int(len(np.unique(label))),
+        "decisions": pd.Series(decision).value_counts().to_dict(),
     }
     return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
 
 
+def _with(edges: pd.DataFrame, must: pd.DataFrame) -> pd.DataFrame:
+    """Match edges plus analysts' must-links (weight +inf)."""
+    return pd.concat([edges, must], ignore_index=True) if len(must) else edges.reset_index(drop=True)
+
+
+# Decisions that mean "two people": the pair is a cannot-link for the clustering.
+_APART = ("registry_apart", "serial_apart", "dates_differ")
+
+
+def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float) -> np.ndarray:
+    """A pair's own evidence is strongly against one person (so no chain may join them):
+    a very low weight, or birth dates that disagree outright."""
+    return ((pairs["weight"] < cannot_link_threshold) | (pairs["birth_date"] == BIRTH_DATE_DIFFERENT)).to_numpy()
+
+
 def decide(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_threshold: float) -> np.ndarray:
-    """The pair-level decision: match, names_differ, registry_apart, review_band or non_match.
+    """The pair-level decision, from the weight and a few rules that naive Bayes cannot see
+    (a family shares a card, an address, a mother and, for twins, a birth date):
 
     - registry_apart: two civil-registry records with different NIKs are two people; the
       registry is authoritative, so they are neither matched nor reviewed.
-    - names_differ: completely different names are not merged without an analyst unless the
-      NIK and the birth date both agree exactly; otherwise it is a family sharing a NIK, a card
-      or an address (twins share everything but the name and the NIK serial), not one person.
+    - serial_apart: NIKs registered the same day in the same district with other serials,
+      names that are not the same, and no sign of a typo: twins or neighbours, two people (not
+      reviewed). A typo shows as one NIK the registry knows and one it does not.
+    - names_differ: completely different names, above the match threshold: reviewed unless
+      the NIK and the birth date both agree exactly.
+    - dates_differ: birth dates that disagree outright, above the match threshold: reviewed
+      (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
+      son share a name and a card, but not a mother.
+    - match, review_band, non_match: by the thresholds.
     """
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     w = pairs["weight"].to_numpy()
+    nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
     registry_apart = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
-    identity = np.isin(pairs["nik"].to_numpy(), NIK_AGREES) & (pairs["birth_date"].to_numpy() == BIRTH_DATE_EXACT)
-    names_differ = (pairs["name"].to_numpy() == NAME_DIFFERENT) & ~identity
+    nik_agrees = np.isin(nik, NIK_AGREES)
+    serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
+    one_unregistered = f.nik_registered[a] != f.nik_registered[b]
+    serial_apart = serial_levels & ~one_unregistered
+    names_differ = (name == NAME_DIFFERENT) & ~(nik_agrees & (dob == BIRTH_DATE_EXACT))
+    same_mother = pairs["mother_name"].to_numpy() == MOTHER_EXACT
+    dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~nik_agrees & ~same_mother
+    high = w >= match_threshold
     return np.select(
-        [registry_apart, (w >= match_threshold) & names_differ, w >= match_threshold, w >= review_threshold],
-        ["registry_apart", "names_differ", "match", "review_band"],
+        [registry_apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],
+        ["registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band"],
         default="non_match",
     )
 
 
-AMBIGUITY_MARGIN = 3.0  # log2: the best registry candidate must be 8x likelier than the next
+AMBIGUITY_MARGIN = 3.0  # log2: the best candidate must be 8x likelier than the next
 
 
-def _ambiguous(pairs: pd.DataFrame, is_match: np.ndarray, civil_nik: np.ndarray) -> np.ndarray:
-    """Match pairs of a record that matches two registry people about equally well.
+def _ambiguous(a: np.ndarray, b: np.ndarray, w: np.ndarray, usable: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """Edges of records that fit two anchors (registry people, or clusters) about equally well.
 
     Two SITI AMINAHs in one village are both in the registry; a list row carrying only the
-    name and the village fits either. Linking it to the one that happens to score a hair
-    higher would be a coin toss, so all its registry matches go to review instead.
+    name and the village fits either. Linking it to the one that scores a hair higher would be
+    a coin toss, so all of that record's edges go to review. `anchor[i]` is who record i
+    stands for (-1: nobody in particular); a record's candidates are its partners' anchors.
     """
-    m = pairs[np.asarray(is_match, dtype=bool)]
-    a, b, w = m["left"].to_numpy(), m["right"].to_numpy(), m["weight"].to_numpy()
+    idx = np.flatnonzero(usable)
     sides = pd.DataFrame(
-        {"rec": np.r_[a, b], "anchor": np.r_[civil_nik[b], civil_nik[a]], "weight": np.r_[w, w], "row": np.r_[m.index, m.index]}
+        {
+            "rec": np.r_[a[idx], b[idx]],
+            "anchor": np.r_[anchor[b[idx]], anchor[a[idx]]],
+            "weight": np.r_[w[idx], w[idx]],
+            "edge": np.r_[idx, idx],
+        }
     )
     sides = sides[sides["anchor"] >= 0]
     best = sides.groupby(["rec", "anchor"])["weight"].max().reset_index().sort_values(["rec", "weight"], ascending=[True, False])
@@ -119,9 +179,9 @@ def _ambiguous(pairs: pd.DataFrame, is_match: np.ndarray, civil_nik: np.ndarray)
     top = best[rank == 0].set_index("rec")["weight"]
     second = best[rank == 1].set_index("rec")["weight"]
     close = (top.loc[second.index] - second) < AMBIGUITY_MARGIN
-    unsure_recs = close.index[close.to_numpy()]
-    rows = sides.loc[sides["rec"].isin(unsure_recs), "row"].unique()
-    return pairs.index.isin(rows)
+    out = np.zeros(len(a), dtype=bool)
+    out[sides.loc[sides["rec"].isin(close.index[close.to_numpy()]), "edge"].unique()] = True
+    return out
 
 
 def _decided_keys(must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None, n: int) -> np.ndarray:

@@ -48,9 +48,16 @@ MOTHER = Comparison("mother_name", ("different", "similar", "exact"), tf_level=2
 BIRTH_PLACE = Comparison("birth_place", ("different", "similar", "exact"))
 
 COMPARISONS: tuple[Comparison, ...] = (NIK, NAME, BIRTH_DATE, SEX, KK, ADDRESS, MOTHER, BIRTH_PLACE)
+# Levels the pair decisions refer to by name (cluster/resolve.py).
 NAME_DIFFERENT = NAME.levels.index("different")
+NAME_SAME_TOKENS = NAME.levels.index("same_tokens")
+NAME_EXACT = NAME.levels.index("exact")
 NIK_AGREES = (NIK.levels.index("exact"), NIK.levels.index("damaged_15_digits_equal"))
+NIK_SIBLING = NIK.levels.index("sibling_serial")
+NIK_SERIAL_ONE_EDIT = NIK.levels.index("serial_one_edit")
 BIRTH_DATE_EXACT = BIRTH_DATE.levels.index("exact")
+BIRTH_DATE_DIFFERENT = BIRTH_DATE.levels.index("different")
+MOTHER_EXACT = MOTHER.levels.index("exact")
 
 
 def _string_similarity(left: np.ndarray, right: np.ndarray, scorer) -> np.ndarray:

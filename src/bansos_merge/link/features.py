@@ -53,6 +53,7 @@ class LinkFrame:
     source: np.ndarray  # int code of source
     civil: np.ndarray  # bool: from the civil registry
     nik: np.ndarray  # int64 usable NIK or -1
+    nik_registered: np.ndarray  # bool: the NIK is held by a civil-registry record
     nik15: np.ndarray  # int64 first 15 reliable digits (usable or damaged NIK) or -1
     nik_digits: np.ndarray  # (n, 16) int8 digits of `nik`, -1 where there is none
     nik_date: np.ndarray  # days of the NIK's birth date or -1
@@ -105,11 +106,13 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
     sex_map = {"L": 0, "P": 1}
     sex = r["sex"].map(sex_map).astype("Float64").fillna(MISSING).astype(np.int8).to_numpy()
     district = _int_codes(r["district_code"])
+    civil = (r["source_kind"] == "civil_registry").to_numpy(dtype=bool)
     return LinkFrame(
         n=len(r),
         source=pd.factorize(r["source"])[0].astype(np.int16),
-        civil=(r["source_kind"] == "civil_registry").to_numpy(dtype=bool),
+        civil=civil,
         nik=nik,
+        nik_registered=(nik >= 0) & np.isin(nik, nik[civil & (nik >= 0)]),
         nik15=nik15,
         nik_digits=digit_matrix(nik),
         nik_date=nik_date,

@@ -28,7 +28,7 @@ from ..errors import UserError
 from .comparisons import COMPARISONS, NIK, compare_nik, compare_pairs
 from .features import MISSING, LinkFrame
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 _FLOOR = 1e-6
 _PSEUDO = 0.5  # Dirichlet pseudo-count per level: a level unseen in training is rare, not impossible
 
@@ -41,16 +41,27 @@ class FSModel:
     u: dict[str, list[float]]
     prior: float  # share of candidate pairs that are matches
     seed: int
+    observed: dict[str, list[bool]] = field(default_factory=dict)  # seen among random pairs or in training
     trained_on: dict = field(default_factory=dict)
     version: int = MODEL_VERSION
 
     def weights(self) -> dict[str, np.ndarray]:
-        """log2(m/u) per comparison level; monotone comparisons never weigh less at a higher level."""
+        """log2(m/u) per comparison level.
+
+        A level seen neither among random pairs nor in training says nothing (weight 0), and is
+        left out when a monotone comparison's weights are made non-decreasing: otherwise its
+        smoothing floor would lift every level above it.
+        """
         monotone = {c.name: c.monotone for c in COMPARISONS}
         out = {}
         for c in self.comparisons:
             w = np.log2(np.maximum(self.m[c], _FLOOR) / np.maximum(self.u[c], _FLOOR))
-            out[c] = np.maximum.accumulate(w) if monotone.get(c, True) else w
+            seen = np.asarray(self.observed.get(c, [True] * len(w)), dtype=bool)
+            w = np.where(seen, w, 0.0)
+            if monotone.get(c, True) and seen.any():
+                running = np.maximum.accumulate(np.where(seen, w, -np.inf))
+                w = np.where(seen, running, 0.0)
+            out[c] = w
         return out
 
     @property
@@ -73,13 +84,13 @@ class FSModel:
         return model
 
 
-def _level_frequencies(gamma: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
-    out = []
-    for k, n in enumerate(n_levels):
-        col = gamma[:, k]
-        counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n).astype(float)
-        out.append((counts + 0.5) / (counts.sum() + 0.5 * n))  # smoothed: a level never seen is rare, not impossible
-    return out
+def _level_counts(gamma: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
+    return [np.bincount(gamma[:, k][gamma[:, k] >= 0].astype(np.int64), minlength=n).astype(float) for k, n in enumerate(n_levels)]
+
+
+def _smoothed(counts: np.ndarray) -> np.ndarray:
+    """Frequencies with a pseudo-count: a level never seen is rare, not impossible."""
+    return (counts + _PSEUDO) / (counts.sum() + _PSEUDO * len(counts))
 
 
 def random_pairs(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -113,16 +124,17 @@ def _serial_u(f: LinkFrame, rng: np.random.Generator, size: int) -> tuple[float,
     return max(sibling, _FLOOR), max(one_edit, _FLOOR)
 
 
-def estimate_u(f: LinkFrame, seed: int, sample: int = 400_000) -> dict[str, np.ndarray]:
+def estimate_u(f: LinkFrame, seed: int, sample: int = 400_000) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """u-probabilities and the raw level counts among random pairs."""
     rng = np.random.default_rng(seed)
     a, b = random_pairs(f.n, min(sample, max(f.n * 20, 10_000)), rng)
-    freqs = _level_frequencies(compare_pairs(f, a, b), [len(c.levels) for c in COMPARISONS])
-    u = {c.name: freq for c, freq in zip(COMPARISONS, freqs)}
+    counts = _level_counts(compare_pairs(f, a, b), [len(c.levels) for c in COMPARISONS])
+    u = {c.name: _smoothed(n) for c, n in zip(COMPARISONS, counts)}
     serial = _serial_u(f, rng, 200_000)
     if serial is not None:
         u[NIK.name] = u[NIK.name].copy()
         u[NIK.name][1], u[NIK.name][2] = serial
-    return u
+    return u, {c.name: n for c, n in zip(COMPARISONS, counts)}
 
 
 def _initial_m(n_levels: int) -> np.ndarray:
@@ -188,6 +200,11 @@ def em_train(
     return m, prior, iterations
 
 
+def _pattern_mass(gamma: np.ndarray) -> dict[str, np.ndarray]:
+    """How many training pairs fall on each level (the level was observed in training)."""
+    return {c.name: n for c, n in zip(COMPARISONS, _level_counts(gamma, [len(c.levels) for c in COMPARISONS]))}
+
+
 def _session(gamma: np.ndarray, rows: np.ndarray, blind: list[str], u: dict[str, np.ndarray]) -> dict | None:
     """EM on the pairs a training rule selects, blind to the comparisons the rule used
     (Splink's training sessions): those comparisons learn nothing from pairs chosen by them."""
@@ -203,7 +220,7 @@ def _session(gamma: np.ndarray, rows: np.ndarray, blind: list[str], u: dict[str,
 
 def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
     """u from random pairs; m from two EM sessions; the prior from all candidate pairs."""
-    u = estimate_u(f, seed)
+    u, u_counts = estimate_u(f, seed)
     col = {c.name: k for k, c in enumerate(COMPARISONS)}
     nik_exact = gamma[:, col["nik"]] == NIK.levels.index("exact")
     name_dob = (gamma[:, col["name"]] == len(COMPARISONS[col["name"]].levels) - 1) & (
@@ -224,6 +241,7 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
             ]
             m[c.name] = np.mean(learned, axis=0) if learned else _initial_m(len(c.levels))
     _, prior, _ = em_train(gamma, u, m, update_m=False)
+    in_training = _pattern_mass(gamma)
     return FSModel(
         comparisons=[c.name for c in COMPARISONS],
         levels={c.name: list(c.levels) for c in COMPARISONS},
@@ -231,6 +249,7 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
         u={k: [float(x) for x in v] for k, v in u.items()},
         prior=prior,
         seed=seed,
+        observed={c.name: [bool(x) for x in (u_counts[c.name] > 0) | (in_training[c.name] > 0)] for c in COMPARISONS},
         trained_on={
             "records": int(f.n),
             "candidate_pairs": int(len(gamma)),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..cluster.resolve import Resolution
-from ..config import MergeConfig
+from ..config import MergeConfig, PublishConfig
 from ..contracts import SCHEMA_VERSION, ConflictRow, IdHistoryRow, RecordRow, RegistryRow, RejectRow, ReviewRow
 from ..link.linker import Links
 from ..link.model import FSModel
@@ -19,7 +19,9 @@ from .manifest import now_utc, versions, write_json
 from .parquet import write_parquet
 from .previous import PreviousRun
 from .registry import build_registry
+from .report import write_report
 from .review import review_table
+from .workbook import write_conflicts_workbook
 
 
 @dataclass
@@ -100,7 +102,7 @@ def run_manifest(
     }
 
 
-def write_run(folder: Path, outputs: RunOutputs, manifest: dict) -> None:
+def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig) -> None:
     write_parquet(outputs.records, RecordRow, folder / "records.parquet")
     write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
     write_parquet(outputs.review, ReviewRow, folder / "review.parquet")
@@ -108,4 +110,14 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict) -> None:
     write_parquet(outputs.registry, RegistryRow, folder / "registry.parquet")
     write_parquet(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
     outputs.model.save(folder / "model.json")
-    write_json({"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}, folder / "manifest.json")
+    write_conflicts_workbook(
+        outputs.conflicts,
+        outputs.records,
+        folder / "conflicts.xlsx",
+        publish.language,
+        publish.show_full_nik,
+        publish.workbook_rows_per_kind,
+    )
+    manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
+    write_report(manifest, outputs.records, outputs.rejects, outputs.conflicts, len(outputs.review), folder / "report.html", publish.language)
+    write_json(manifest, folder / "manifest.json")

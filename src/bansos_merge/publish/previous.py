@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..cluster.ids import FINGERPRINT_FIELDS
 from .run_folder import latest_run
 
 
@@ -29,7 +30,8 @@ def load_previous(output_dir: Path) -> PreviousRun | None:
     folder = latest_run(output_dir)
     if folder is None or not (folder / "records.parquet").exists():
         return None
-    records = pq.read_table(folder / "records.parquet", columns=["source", "record_id", "person_id"]).to_pandas()
+    columns = ["source", "record_id", "person_id", "nik", *FINGERPRINT_FIELDS]
+    records = pq.read_table(folder / "records.parquet", columns=columns).to_pandas()
     history_file = folder / "id_history.parquet"
     history = (
         pq.read_table(history_file).to_pandas()

@@ -1,0 +1,284 @@
+"""The linkage traps, each as hand-made rows in a realistic background population.
+
+Every trap asserts the exact clusters of its records: which share a person_id, which do
+not, and that no other record joins them. The rows are embedded in a synthetic sample of
+3,000 people (two villages, where SUPARMAN, ENENG SUMARNI and MUHAMMAD RIZKI are common
+names), so the model is trained by EM on realistic data, as in a real run.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from bansos_merge.normalize.names import normalize_names
+from bansos_merge.textcol import as_text
+from linkage_fixtures import (
+    KEBUMEN,
+    SUKABUMI,
+    Extracts,
+    Person,
+    assert_clusters,
+    background,
+    bnba_row,
+    bpnt_row,
+    build_world,
+    dtks_row,
+    excel_number,
+    make_kk,
+    make_nik,
+    run_library,
+)
+
+DTKS, BPNT, BNBA = "trap_dtks", "trap_bpnt", "trap_bnba"
+DUMMY_NIK = "2222222222222222"
+
+
+def name_key_of(name: str) -> str:
+    return normalize_names(as_text(pd.Series([name])))["name_key"].iloc[0]
+
+
+def person(name, sex, born, place, serial, kk, **kw) -> Person:
+    return Person(name, sex, born, place, make_nik(place, born, sex, serial), kk, **kw)
+
+
+# --- twins in one household: same KK, address, birth date, mother; NIKs differ in the serial only
+TWIN_KK = make_kk(SUKABUMI, "14-03-2010", 91)
+TWIN_HOME = dict(mother="NENG ROSMIATI", address="KP. CIBOLANG", rt="003", rw="005", relation="ANAK")
+HASAN = person("HASAN SAPUTRA", "L", "12-03-2010", SUKABUMI, 11, TWIN_KK, **TWIN_HOME)
+HUSEIN = person("HUSEIN SAPUTRA", "L", "12-03-2010", SUKABUMI, 12, TWIN_KK, **TWIN_HOME)
+# twin girls with rhyming names (one letter apart), serials one digit apart
+RINA = person("RINA MARLINA", "P", "07-09-2005", SUKABUMI, 21, TWIN_KK, **TWIN_HOME)
+RINI = person("RINI MARLINA", "P", "07-09-2005", SUKABUMI, 22, TWIN_KK, **TWIN_HOME)
+
+# twins listed in an aid list but absent from the registry extract (no registry anchor to keep them apart)
+DEDI = person("DEDI SUPRIATNA", "L", "23-04-2007", SUKABUMI, 31, make_kk(SUKABUMI, "30-04-2007", 87),
+              mother="NENGSIH", address="KP. CIJERUK", rt="002", rw="006", relation="ANAK")
+DODI = DEDI.but(name="DODI SUPRIATNA", nik=make_nik(SUKABUMI, "23-04-2007", "L", 32))
+
+# --- father and son, same name but the son's suffix, same KK, different birth dates
+FS_KK = make_kk(KEBUMEN, "02-05-1995", 92)
+FS_HOME = dict(address="DUSUN KRAJAN", rt="002", rw="004")
+FATHER = person("SUPARMAN", "L", "10-04-1961", KEBUMEN, 7, FS_KK, mother="SAMINAH", **FS_HOME)
+SON = person("SUPARMAN JUNIOR", "L", "05-11-1990", KEBUMEN, 4, FS_KK, mother="SUMIATI", relation="ANAK", **FS_HOME)
+
+# the same, listed without NIKs and absent from the registry
+SUTRISNO = person("SUTRISNO", "L", "14-08-1963", KEBUMEN, 2, make_kk(KEBUMEN, "21-01-1992", 88),
+                  address="DUSUN SEMPU", rt="003", rw="002")
+SUTRISNO_JR = SUTRISNO.but(name="SUTRISNO JUNIOR", born="30-06-1992", nik=make_nik(KEBUMEN, "30-06-1992", "L", 1))
+
+# --- two (three) different people behind one dummy NIK in an aid list
+SRI = person("NENG SRI WAHYUNI", "P", "22-06-1975", SUKABUMI, 3, make_kk(SUKABUMI, "01-02-2001", 93),
+             mother="ENOK", address="KP. SUKAMAJU", rt="004", rw="002")
+UJANG = person("UJANG SUHERMAN", "L", "03-02-1981", SUKABUMI, 5, make_kk(SUKABUMI, "09-09-2009", 94),
+               mother="IMAS", address="KP. PASIR", rt="006", rw="001")
+DARSIH = person("DARSIH", "P", "15-01-1949", SUKABUMI, 9, "", address="KP. PASIR", rt="006", rw="001")
+
+# --- one person: registry NIK, a list with a typo outside the serial, a list with the last digit lost
+BAMBANG = person("BAMBANG HERMAWAN", "L", "05-07-1978", KEBUMEN, 3, make_kk(KEBUMEN, "12-03-2008", 95),
+                 mother="SUTINAH", address="DUSUN GLONGGONG", rt="001", rw="003")
+BAMBANG_TYPO_NIK = BAMBANG.nik[:5] + "9" + BAMBANG.nik[6:]  # district digit 2 -> 9, serial intact
+BAMBANG_LOST_NIK = BAMBANG.nik[:15] + "0"  # 0003 -> 0000: Excel's 15 digits, exported as text
+# a second one: the text export ends in 0000 (serial 0005 lost) and the list misspells the name by a letter
+WAGIMAN = person("WAGIMAN SUTRISNO", "L", "19-12-1970", KEBUMEN, 5, make_kk(KEBUMEN, "11-11-2011", 86),
+                 mother="TUMINAH", address="DUSUN LOR", rt="006", rw="003")
+WAGIMAN_LOST_NIK = WAGIMAN.nik[:15] + "0"
+TRI = person("TRI WAHYUNINGSIH", "P", "14-09-1984", KEBUMEN, 13, make_kk(KEBUMEN, "20-10-2010", 96),
+             mother="PAINEM", address="DUSUN KALIPUTIH", rt="003", rw="001")
+
+# --- old spelling and MUHAMMAD variants
+SOEPARMAN = person("SOEPARMAN", "L", "17-08-1957", KEBUMEN, 2, make_kk(KEBUMEN, "03-03-2003", 97),
+                   mother="KASMI", address="DUSUN KRAJAN", rt="005", rw="002")
+DJOKO = person("DJOKO SOESILO", "L", "02-02-1966", KEBUMEN, 1, make_kk(KEBUMEN, "04-04-2004", 98),
+               mother="SARINAH", address="DUSUN WETAN", rt="001", rw="001")
+RIZKI = person("MUHAMMAD RIZKI", "L", "30-01-1999", SUKABUMI, 4, make_kk(SUKABUMI, "05-05-2015", 99),
+               mother="EUIS", address="KP. BABAKAN", rt="002", rw="003")
+
+# --- a chain of weak links: A~B strong, B~C only by a common name and the village
+ENENG_A = person("ENENG SUMARNI", "P", "09-03-1978", SUKABUMI, 2, make_kk(SUKABUMI, "06-06-2006", 81),
+                 mother="ICIH", address="KP. CIPANAS", rt="001", rw="002")
+ENENG_C = person("ENENG SUMARNI", "P", "21-10-1990", SUKABUMI, 1, make_kk(SUKABUMI, "07-07-2017", 82),
+                 mother="OOM", address="KP. LEBAK", rt="007", rw="004")
+ENENG_D = person("ENENG SUMARNI", "P", "11-11-1985", SUKABUMI, 6, make_kk(SUKABUMI, "08-08-2018", 83),
+                 mother="ATIKAH", address="KP. CIKADU", rt="005", rw="005")  # in a list only, never registered
+
+# --- a deceased recipient still listed
+KASIMUN = person("KASIMUN", "L", "12-05-1940", KEBUMEN, 1, make_kk(KEBUMEN, "10-10-2010", 84),
+                 mother="SAINEM", address="DUSUN KULON", rt="004", rw="001", deceased_on="14-02-2023")
+
+# --- boy/girl twins: NIKs differ only in the day digit that encodes sex (08 vs 48)
+SEX_KK = make_kk(KEBUMEN, "01-06-2012", 85)
+SEX_HOME = dict(mother="SITI MARYAM", address="DUSUN TENGAH", rt="002", rw="002", relation="ANAK")
+ADITYA = person("ADITYA PRATAMA", "L", "08-05-2012", KEBUMEN, 3, SEX_KK, **SEX_HOME)
+ADINDA = person("ADINDA PRATIWI", "P", "08-05-2012", KEBUMEN, 3, SEX_KK, **SEX_HOME)
+
+REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA]
+
+EXTRACTS = Extracts(
+    registry=REGISTRY,
+    dtks=[
+        dtks_row("TW-1", HASAN),
+        dtks_row("TW-2", HUSEIN),
+        dtks_row("TW-3", RINA),
+        dtks_row("TW-4", RINI),
+        dtks_row("TW-5", DEDI),
+        dtks_row("TW-6", DODI),
+        dtks_row("FS-1", FATHER, NOMOR_NIK=None),  # the father listed without a NIK
+        dtks_row("FS-2", SON),
+        dtks_row("FS-3", SUTRISNO, NOMOR_NIK=None, NAMA_IBU_KANDUNG=None),
+        dtks_row("FS-4", SUTRISNO_JR, NOMOR_NIK=None, NAMA_IBU_KANDUNG=None),
+        dtks_row("DM-1", SRI, NOMOR_NIK=DUMMY_NIK),
+        dtks_row("DM-2", UJANG, NOMOR_NIK=DUMMY_NIK),
+        dtks_row("DM-3", DARSIH, NOMOR_NIK=DUMMY_NIK),
+        dtks_row("NK-1", BAMBANG, NOMOR_NIK=BAMBANG_TYPO_NIK),
+        dtks_row("OS-1", SOEPARMAN.but(name="SUPARMAN"), NOMOR_NIK=None, NOMOR_KK=None, NAMA_IBU_KANDUNG=None),
+        dtks_row("OS-2", DJOKO.but(name="JOKO SUSILO"), NOMOR_NIK=None, NOMOR_KK=None, NAMA_IBU_KANDUNG=None),
+        dtks_row("MR-1", RIZKI.but(name="M. RIZKI"), NOMOR_NIK=None, NOMOR_KK=None, NAMA_IBU_KANDUNG=None),
+        dtks_row("CH-C", ENENG_C),
+        dtks_row("CH-D", ENENG_D),
+        dtks_row("DC-1", KASIMUN),
+        dtks_row("SX-3", ADINDA, JENIS_KELAMIN=None),
+    ],
+    bpnt=[
+        bpnt_row("6013010000900001", FATHER.but(name="SUPARMAN"), NIK_KTP=SON.nik),  # the son, suffix dropped
+        bpnt_row("6013010000900002", BAMBANG, NIK_KTP=BAMBANG_LOST_NIK),
+        # B of the chain: A's NIK, the common name, the village; no birth date, no KK
+        bpnt_row("6013010000900003", ENENG_A, NOKK_DTKS=None),
+        # E: only the common name and the village: fits A and C equally
+        bpnt_row("6013010000900004", ENENG_A, NIK_KTP=None, NOKK_DTKS=None),
+        bpnt_row("6013010000900005", ADITYA),
+        bpnt_row("6013010000900007", WAGIMAN.but(name="WAGIMAN SUTRISMO"), NIK_KTP=WAGIMAN_LOST_NIK, NOKK_DTKS=None),
+        bpnt_row("6013010000900006", ADINDA),
+    ],
+    bnba=[bnba_row(TRI, excel_number(TRI.nik))],
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    bg = background(tmp_path_factory.getbasetemp())
+    config, reg_ids = build_world(tmp_path_factory.mktemp("traps"), bg, EXTRACTS)
+    w = run_library(config, reg_ids)
+    return w
+
+
+def test_trap_rows_are_fresh_people(world):
+    """Preconditions: no trap NIK or KK exists in the background; the common names are common."""
+    bg = world.records[~world.records["source"].str.startswith("trap_")]
+    bg = bg[~bg["record_id"].isin(world.registry_ids.values()) | (bg["source"] != world.registry_source)]
+    for p in REGISTRY:
+        assert p.nik not in set(bg["nik"].dropna()), p
+        assert p.kk not in set(bg["kk"].dropna()), p
+    names = bg["name_key"].value_counts()
+    for common in ("SUPARMAN", "ENENG SUMARNI", "MUHAMMAD RIZKI"):
+        assert names.get(name_key_of(common), 0) >= 10, common
+    # Every trap row became a record (none was rejected).
+    trap = world.records[world.records["source"].str.startswith("trap_")]
+    assert len(trap) == len(EXTRACTS.dtks) + len(EXTRACTS.bpnt) + len(EXTRACTS.bnba)
+
+
+def test_twins_in_one_household_are_two_persons(world):
+    w = world
+    assert_clusters(w, [{w.reg(HASAN.nik), f"{DTKS}:TW-1"}, {w.reg(HUSEIN.nik), f"{DTKS}:TW-2"}])
+    ev = w.evidence(f"{DTKS}:TW-1", w.reg(HUSEIN.nik))
+    assert ev["nik"][0] == "serial_one_edit" and ev["nik"][1] < 0, ev
+
+
+def test_twins_with_rhyming_names_are_two_persons(world):
+    w = world
+    assert_clusters(w, [{w.reg(RINA.nik), f"{DTKS}:TW-3"}, {w.reg(RINI.nik), f"{DTKS}:TW-4"}])
+
+
+def test_twins_listed_but_not_in_the_registry_are_two_persons(world):
+    assert_clusters(world, [{f"{DTKS}:TW-5"}, {f"{DTKS}:TW-6"}])
+
+
+def test_father_and_son_with_the_same_name_are_two_persons(world):
+    w = world
+    son_bpnt = f"{BPNT}:6013010000900001"
+    assert_clusters(w, [{w.reg(FATHER.nik), f"{DTKS}:FS-1"}, {w.reg(SON.nik), f"{DTKS}:FS-2", son_bpnt}])
+
+
+def test_father_and_son_listed_without_niks_are_two_persons(world):
+    assert_clusters(world, [{f"{DTKS}:FS-3"}, {f"{DTKS}:FS-4"}])
+
+
+def test_a_dummy_nik_does_not_merge_different_people(world):
+    w = world
+    assert_clusters(w, [{w.reg(SRI.nik), f"{DTKS}:DM-1"}, {w.reg(UJANG.nik), f"{DTKS}:DM-2"}, {f"{DTKS}:DM-3"}])
+    for rec in ("DM-1", "DM-2", "DM-3"):
+        assert w.record(f"{DTKS}:{rec}")["nik_status"] == "dummy"
+
+
+def test_typo_nik_and_precision_lost_nik_are_one_person(world):
+    w = world
+    typo, lost = f"{DTKS}:NK-1", f"{BPNT}:6013010000900002"
+    assert_clusters(w, [{w.reg(BAMBANG.nik), typo, lost}])
+    assert w.evidence(w.reg(BAMBANG.nik), typo)["nik"][0] == "typo_outside_serial"
+    assert w.record(lost)["nik_status"] == "serial_zero"
+    assert w.record(lost)["nik_known_digits"] == BAMBANG.nik[:15]
+
+
+def test_precision_lost_text_nik_is_compared_by_its_15_digits(world):
+    w = world
+    lost = f"{BPNT}:6013010000900007"
+    assert w.record(lost)["nik_status"] == "serial_zero"
+    assert w.evidence(w.reg(BAMBANG.nik), f"{BPNT}:6013010000900002")["nik"][0] == "damaged_15_digits_equal"
+    assert w.evidence(w.reg(WAGIMAN.nik), lost)["nik"][0] == "damaged_15_digits_equal"
+    assert_clusters(w, [{w.reg(WAGIMAN.nik), lost}])
+
+
+def test_excel_number_nik_is_one_person(world):
+    """The BNBA workbook holds the NIK as a number: ...0013 stored as ...0010."""
+    w = world
+    rec = f"{BNBA}:1"
+    assert w.record(rec)["nik_status"] == "precision_lost"
+    assert_clusters(w, [{w.reg(TRI.nik), rec}])
+    assert w.evidence(w.reg(TRI.nik), rec)["nik"][0] == "damaged_15_digits_equal"
+
+
+def test_old_spelling_is_one_person(world):
+    w = world
+    assert_clusters(w, [{w.reg(SOEPARMAN.nik), f"{DTKS}:OS-1"}])
+    assert_clusters(w, [{w.reg(DJOKO.nik), f"{DTKS}:OS-2"}])
+    assert w.evidence(w.reg(SOEPARMAN.nik), f"{DTKS}:OS-1")["name"][0] == "exact"
+
+
+def test_m_rizki_is_muhammad_rizki(world):
+    w = world
+    assert_clusters(w, [{w.reg(RIZKI.nik), f"{DTKS}:MR-1"}])
+    assert w.evidence(w.reg(RIZKI.nik), f"{DTKS}:MR-1")["name"][0] == "exact"
+
+
+def test_weak_chain_does_not_merge_different_people(world):
+    """A (registry) ~ B (list: A's NIK, name, village; no birth date) is strong; B ~ C (another
+    registry ENENG SUMARNI, another NIK) and B ~ D (a list-only ENENG SUMARNI with her own NIK and
+    birth date) rest on the common name and the village only."""
+    w = world
+    a, b, c, d = w.reg(ENENG_A.nik), f"{BPNT}:6013010000900003", w.reg(ENENG_C.nik), f"{DTKS}:CH-D"
+    assert w.evidence(a, b)["nik"][0] == "exact"
+    bc = w.evidence(b, c)
+    assert bc["name"][0] == "exact" and bc["address"][0] == "same_village" and bc["nik"][0] == "different", bc
+    assert_clusters(w, [{a, b}, {c, f"{DTKS}:CH-C"}, {d}])
+
+
+def test_name_and_village_only_row_is_not_merged_by_a_coin_toss(world):
+    w = world
+    e = f"{BPNT}:6013010000900004"
+    assert_clusters(w, [{e}])
+
+
+def test_deceased_recipient_is_kept_and_linked(world):
+    w = world
+    reg, listed = w.reg(KASIMUN.nik), f"{DTKS}:DC-1"
+    assert w.record(reg)["status"] == "deceased"
+    assert str(w.record(reg)["death_date"])[:10] == "2023-02-14"
+    assert_clusters(w, [{reg, listed}])
+
+
+def test_sex_digit_of_the_nik_separates_boy_and_girl_twins(world):
+    w = world
+    assert ADITYA.nik[:6] == ADINDA.nik[:6] and ADITYA.nik[7:] == ADINDA.nik[7:] and ADITYA.nik != ADINDA.nik
+    boy, girl = f"{BPNT}:6013010000900005", f"{BPNT}:6013010000900006"
+    assert_clusters(w, [{w.reg(ADITYA.nik), boy}, {w.reg(ADINDA.nik), girl, f"{DTKS}:SX-3"}])
+    assert w.evidence(w.reg(ADITYA.nik), w.reg(ADINDA.nik))["nik"][0] == "sibling_serial"

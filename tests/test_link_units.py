@@ -1,0 +1,238 @@
+"""Units of the linker: NIK levels, blocking passes, EM training, the saved model, term
+frequencies and missing values."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+from linkage_fixtures import KEBUMEN, SUKABUMI, background, load_records, make_nik, small_records, small_row
+
+from bansos_merge.link.blocking import candidate_pairs
+from bansos_merge.link.comparisons import COMPARISONS, NIK, compare_nik
+from bansos_merge.link.features import build_link_frame
+from bansos_merge.link.linker import link_records
+from bansos_merge.link.model import FSModel
+
+BASE = make_nik(SUKABUMI, "05-07-1978", "L", 3)  # 3202360507780003
+
+
+def _swap(s: str, i: int) -> str:
+    return s[:i] + s[i + 1] + s[i] + s[i + 2 :]
+
+
+def _sub(s: str, i: int, d: str) -> str:
+    assert s[i] != d
+    return s[:i] + d + s[i + 1 :]
+
+
+# other NIK -> expected level against BASE
+NIK_CASES = {
+    "exact": (BASE, "exact"),
+    "damaged_15_digits": ("3.20236050778000E+15", "damaged_15_digits_equal"),  # Excel's text of the number
+    "typo_in_region": (_sub(BASE, 4, "9"), "typo_outside_serial"),
+    "typo_in_birth_date": (_sub(BASE, 11, "9"), "typo_outside_serial"),
+    "transposition_outside_serial": (_swap(BASE, 8), "typo_outside_serial"),
+    "serial_one_edit": (_sub(BASE, 15, "4"), "serial_one_edit"),
+    "serial_transposed": (BASE[:12] + "0030", "serial_one_edit"),
+    "sibling_serial": (BASE[:12] + "0012", "sibling_serial"),
+    "sex_flip": (make_nik(SUKABUMI, "05-07-1978", "P", 3), "sibling_serial"),
+    "different": (make_nik(KEBUMEN, "21-10-1990", "P", 1), "different"),
+    "missing": ("", None),
+    "dummy": ("2222222222222222", None),
+}
+
+
+@pytest.fixture(scope="module")
+def nik_frame(tmp_path_factory):
+    rows = [small_row(BASE, "BAMBANG HERMAWAN")] + [small_row(nik, "BAMBANG HERMAWAN") for nik, _ in NIK_CASES.values()]
+    return build_link_frame(small_records(tmp_path_factory.mktemp("nik"), rows))
+
+
+def test_nik_cases_are_what_they_claim():
+    assert BASE == "3202360507780003"
+    assert _swap(BASE, 8) == "3202360570780003"  # month digits 07 -> 70: still one transposition, outside serial
+    assert NIK_CASES["sex_flip"][0] == "3202364507780003"
+
+
+@pytest.mark.parametrize("case", list(NIK_CASES))
+def test_compare_nik_levels(nik_frame, case):
+    k = list(NIK_CASES).index(case) + 1
+    level = compare_nik(nik_frame, np.array([0]), np.array([k]))[0]
+    expected = NIK_CASES[case][1]
+    assert (NIK.levels[level] if level >= 0 else None) == expected
+    # symmetric
+    assert compare_nik(nik_frame, np.array([k]), np.array([0]))[0] == level
+
+
+def test_serial_zero_text_nik_compares_by_its_15_digits(tmp_path):
+    recs = small_records(tmp_path, [small_row(BASE, "BAMBANG"), small_row(BASE[:15] + "0", "BAMBANG")])
+    assert recs["nik_status"].tolist() == ["valid", "serial_zero"]
+    f = build_link_frame(recs)
+    assert NIK.levels[compare_nik(f, np.array([0]), np.array([1]))[0]] == "damaged_15_digits_equal"
+
+
+# ----------------------------------------------------------------------------- blocking
+
+# (pass that must find the pair first, record x, record y): everything else differs between pairs
+BLOCKING_CASES = [
+    ("nik_exact", small_row(BASE, "ABDUL MANAF", "01-01-1950", SUKABUMI),
+     small_row(BASE, "ZAENAL ARIFIN", "02-02-1951", KEBUMEN)),
+    ("nik_one_edit", small_row("3305221203800012", "BUDI SETIAWAN", "03-03-1952", SUKABUMI),
+     small_row("3305221203800021", "YUSUF MAULANA", "04-04-1953", KEBUMEN)),
+    ("nik_15_digits", small_row("3305221506650004", "CECEP HIDAYAT", "05-05-1954", SUKABUMI),
+     small_row("3.30522150665000E+15", "WAWAN GUNAWAN", "06-06-1955", KEBUMEN)),
+    ("name_birth_date", small_row("", "DEDI KURNIAWAN", "07-07-1956", SUKABUMI),
+     small_row("", "KURNIAWAN DEDI", "07-07-1956", KEBUMEN)),
+    ("name_village", small_row("", "ENTIS SUTISNA", "08-08-1957", SUKABUMI),
+     small_row("", "ENTIS SUTISNA", "09-09-1958", SUKABUMI)),
+    ("kk_first_name", small_row("", "FAJAR NUGROHO", "10-10-1959", SUKABUMI, kk="3202360101100077"),
+     small_row("", "FAJAR SIDIK", "11-11-1960", KEBUMEN, kk="3202360101100077")),
+    ("birth_date_district", small_row("", "GUGUN GUNARDI", "12-12-1961", KEBUMEN),
+     small_row("", "HERU PRASETYO", "12-12-1961", KEBUMEN)),
+    ("birth_date_last_name", small_row("", "IWAN SUHENDAR", "13-01-1962", SUKABUMI),
+     small_row("", "JAJANG SUHENDAR", "13-01-1962", KEBUMEN)),
+    ("birth_date_first_name", small_row("", "KOKO WIJAYA", "14-02-1963", SUKABUMI),
+     small_row("", "KOKO SANTOSO", "14-02-1963", KEBUMEN)),
+]
+PASSES = [p for p, _, _ in BLOCKING_CASES]
+
+
+@pytest.fixture(scope="module")
+def blocked(tmp_path_factory):
+    rows = [r for _, x, y in BLOCKING_CASES for r in (x, y)]
+    f = build_link_frame(small_records(tmp_path_factory.mktemp("blocking"), rows))
+    return f, *candidate_pairs(f)
+
+
+def test_blocking_finds_each_pair_first_by_its_pass(blocked):
+    f, pairs, report = blocked
+    labels = [r["pass"] for r in report.as_dict()]
+    found = {(int(a), int(b)): labels[p] for a, b, p in pairs[["left", "right", "pass"]].itertuples(index=False)}
+    expected = {(2 * k, 2 * k + 1): label for k, label in enumerate(PASSES)}
+    assert found == expected
+
+
+def test_blocking_report_counts_pairs_per_pass(blocked):
+    _, _, report = blocked
+    got = {r["pass"]: (r["pairs"], r["new_pairs"], r["blocks_skipped"]) for r in report.as_dict()}
+    assert [r["pass"] for r in report.as_dict()] == PASSES
+    # A later pass may find an earlier pair again: `pairs` counts it, `new_pairs` does not.
+    assert got == {
+        "nik_exact": (1, 1, 0),
+        "nik_one_edit": (2, 1, 0),  # + the exact pair (equal NIKs share every edit key)
+        "nik_15_digits": (2, 1, 0),  # + the exact pair; 0012/0021 differ within the first 15 digits
+        "name_birth_date": (1, 1, 0),
+        "name_village": (1, 1, 0),
+        "kk_first_name": (1, 1, 0),
+        "birth_date_district": (1, 1, 0),
+        "birth_date_last_name": (1, 1, 0),  # DEDI KURNIAWAN / KURNIAWAN DEDI: the last tokens differ
+        "birth_date_first_name": (1, 1, 0),
+    }
+
+
+def test_blocking_skips_and_reports_oversized_blocks(tmp_path):
+    rows = [small_row("", "SITI AMINAH", f"{d:02d}-03-19{60 + d}", SUKABUMI) for d in range(1, 6)]
+    f = build_link_frame(small_records(tmp_path, rows))
+    pairs, report = candidate_pairs(f, max_block=4)
+    by_pass = {r["pass"]: r for r in report.as_dict()}
+    assert by_pass["name_village"]["pairs"] == 0
+    assert by_pass["name_village"]["blocks_skipped"] == 1
+    assert by_pass["name_village"]["rows_in_skipped_blocks"] == 5
+    pairs_all, _ = candidate_pairs(f, max_block=5)
+    assert len(pairs_all) == 10
+
+
+# ----------------------------------------------------------------------------- training and scoring
+
+
+@pytest.fixture(scope="module")
+def bg_records(tmp_path_factory):
+    _, records = load_records(background(tmp_path_factory.getbasetemp()) / "merge.yaml")
+    return records
+
+
+@pytest.fixture(scope="module")
+def bg_links(bg_records):
+    return link_records(bg_records, 20261129)
+
+
+def test_em_training_is_deterministic_for_a_seed(bg_records, bg_links):
+    again = link_records(bg_records, 20261129)
+    assert asdict(again.model) == asdict(bg_links.model)
+    pd.testing.assert_frame_equal(again.pairs, bg_links.pairs)
+
+
+def test_model_json_round_trips_and_reuse_gives_identical_scores(bg_records, bg_links, tmp_path):
+    path = tmp_path / "model.json"
+    bg_links.model.save(path)
+    loaded = FSModel.load(path)
+    assert asdict(loaded) == asdict(bg_links.model)
+    path2 = tmp_path / "model2.json"
+    loaded.save(path2)
+    assert path2.read_bytes() == path.read_bytes()
+    reused = link_records(bg_records, seed=7, model=loaded)  # the seed does not matter when a model is given
+    pd.testing.assert_frame_equal(reused.pairs, bg_links.pairs)
+
+
+def test_model_load_refuses_a_model_of_other_comparisons(bg_links, tmp_path):
+    from bansos_merge.errors import UserError
+
+    data = asdict(bg_links.model)
+    data["levels"] = {**data["levels"], "nik": ["different", "exact"]}
+    path = tmp_path / "old.json"
+    path.write_text(__import__("json").dumps(data))
+    with pytest.raises(UserError):
+        FSModel.load(path)
+
+
+def test_term_frequency_common_name_weighs_less_than_rare_name(bg_records, bg_links):
+    f, pairs = bg_links.frame, bg_links.pairs
+    exact = pairs[pairs["name"] == COMPARISONS[1].levels.index("exact")]
+    counts = pd.Series(f.name).value_counts()
+    freq = counts.reindex(f.name[exact["left"].to_numpy()]).to_numpy()
+    w = exact["w_name"].to_numpy()
+    common, rare = w[freq == freq.max()], w[freq == 2]
+    assert len(common) and len(rare)
+    assert common.max() < rare.min()
+    assert (w >= 0).all()  # a common name never counts against
+    # The weight falls with the frequency (ties aside).
+    by_freq = pd.DataFrame({"freq": freq, "w": w}).groupby("freq")["w"].max()
+    assert by_freq.is_monotonic_decreasing
+
+
+def test_missing_values_contribute_zero(bg_links, tmp_path):
+    pairs = bg_links.pairs
+    seen = set()
+    for c in COMPARISONS:
+        missing = pairs[c.name] == -1
+        seen |= {c.name} if missing.any() else set()
+        assert (pairs.loc[missing, f"w_{c.name}"] == 0).all(), c.name
+    assert {"nik", "birth_date", "sex", "kk", "mother_name", "birth_place"} <= seen
+    # A hand-made pair: one side has no birth date, no KK, no sex, no mother: those add nothing.
+    recs = small_records(tmp_path, [
+        small_row(BASE, "BAMBANG HERMAWAN", "05-07-1978", SUKABUMI, kk="3202360101100077", JK="L", IBU="SUTINAH"),
+        small_row(BASE, "BAMBANG HERMAWAN", "", SUKABUMI),
+    ])
+    from bansos_merge.link.linker import score_candidates
+
+    f = build_link_frame(recs)
+    scored = score_candidates(f, pd.DataFrame({"left": [0], "right": [1], "pass": [0]}), bg_links.model)
+    for name in ("birth_date", "kk", "sex", "mother_name", "birth_place"):
+        assert scored[name].iloc[0] == -1 and scored[f"w_{name}"].iloc[0] == 0.0, name
+    total = bg_links.model.prior_weight + sum(scored[f"w_{c.name}"].iloc[0] for c in COMPARISONS)
+    assert scored["weight"].iloc[0] == pytest.approx(total, abs=1e-4)
+
+
+def test_an_unobserved_level_does_not_inflate_the_levels_above_it(bg_links):
+    model = bg_links.model
+    m = np.array(model.m["address"])
+    u = np.array(model.u["address"])
+    same_village = model.levels["address"].index("same_village")
+    assert u[same_village] > 0.3  # the precondition: two villages, so half the random pairs share one
+    w = model.weights()["address"]
+    # At or above the village, the evidence is at most what the village and RT/RW levels themselves carry.
+    honest = np.log2((m[same_village:]).sum() / (u[same_village:]).sum())
+    assert w[same_village] <= honest + 0.5, (w, np.log2(m / u))
