@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..regions import load_regions
-from .text import TEXT, as_text
+from .text import TEXT, as_text, on_unique
 
 # Status of a NIK, most severe first. `precision_lost` keeps its reliable digits as evidence.
 NIK_STATUSES = (
@@ -29,15 +31,11 @@ _SCIENTIFIC = r"^(?P<mant>\d(?:[.,]\d+)?)E\+?(?P<exp>\d{1,2})$"
 _DUMMY_PATTERNS = ("1234567890123456", "0123456789012345", "1234567812345678")
 
 
-def _recover_digits(raw: pd.Series, numeric_cell: pd.Series) -> pd.DataFrame:
-    """Turn what the file holds into digits, and say which of them a spreadsheet destroyed.
-
-    A number cell keeps 15 significant digits (the 16th reads 0); `3.27301E+15` text keeps
-    only the 6 shown. `known` holds the reliable leading digits of such a value.
-    """
+def _messy_digits(raw: pd.Series) -> pd.DataFrame:
+    """Digits of values that are not plain digit strings: spacing, quotes, `.0`, `3.27301E+15`."""
     s = raw.str.upper().str.replace(r"[\s'`\"]+", "", regex=True)
     sci = s.str.extract(_SCIENTIFIC)
-    is_sci = sci["mant"].notna().to_numpy(dtype=bool)
+    is_sci = sci["mant"].notna()
     mant = sci["mant"].str.replace(r"[.,]", "", regex=True)
     exp = pd.to_numeric(sci["exp"], errors="coerce").fillna(0).astype(int).to_numpy()
     zeros = np.clip(exp + 1 - mant.str.len().fillna(0).astype(int).to_numpy(), 0, 32)
@@ -46,7 +44,24 @@ def _recover_digits(raw: pd.Series, numeric_cell: pd.Series) -> pd.DataFrame:
     # "3171011708450000.0" is how a float NIK prints; drop the fraction before taking digits.
     digits = s.str.replace(r"\.0+$", "", regex=True).str.replace(r"[^0-9]", "", regex=True)
     digits = digits.where(~is_sci, sci_digits)
+    return pd.DataFrame({"digits": digits, "is_sci": is_sci, "mant": mant}, index=raw.index)
+
+
+def _recover_digits(raw: pd.Series, numeric_cell: pd.Series) -> pd.DataFrame:
+    """Turn what the file holds into digits, and say which of them a spreadsheet destroyed.
+
+    A number cell keeps 15 significant digits (the 16th reads 0); `3.27301E+15` text keeps
+    only the 6 shown. `known` holds the reliable leading digits of such a value.
+    Most cells are plain digit strings already; only the others go through the regexes.
+    """
+    plain = raw.str.contains(r"^[0-9]+$", regex=True).fillna(False).astype(bool)
+    other = (~plain & raw.notna()).to_numpy(dtype=bool)
+    messy = _messy_digits(raw[other])
+    digits = _put(raw.where(plain), other, messy["digits"])
     digits = digits.mask(digits == "")
+    is_sci = np.zeros(len(raw), dtype=bool)
+    is_sci[other] = messy["is_sci"].to_numpy(dtype=bool)
+    mant = _put(pd.Series(pd.NA, index=raw.index, dtype=TEXT), other, messy["mant"])
 
     length = digits.str.len().fillna(0).astype(int).to_numpy()
     numeric = numeric_cell.to_numpy(dtype=bool) & (length == 16)
@@ -54,12 +69,27 @@ def _recover_digits(raw: pd.Series, numeric_cell: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"digits": digits, "lost": is_sci | numeric, "known": known}, index=raw.index)
 
 
+def _put(values: pd.Series, mask: np.ndarray, replacements: pd.Series) -> pd.Series:
+    """`values` with the masked positions replaced, in order, by `replacements` (an Arrow kernel,
+    no index alignment)."""
+    if not mask.any():
+        return values
+    arr = pa.chunked_array(pa.array(values.array)).combine_chunks()
+    new = pa.chunked_array(pa.array(replacements.array)).combine_chunks().cast(arr.type)
+    out = pc.replace_with_mask(arr, pa.array(mask), new)
+    return pd.Series(pd.arrays.ArrowExtensionArray(out), index=values.index)
+
+
 def _digit_matrix(values: pd.Series) -> np.ndarray:
-    """16-digit strings (others blanked) as an (n, 16) int8 matrix; rows of other lengths are zeros."""
+    """16-digit strings (others blanked) as an (n, 16) int8 matrix; rows of other lengths are zeros.
+
+    Every value is then exactly 16 ASCII bytes, so the Arrow data buffer is the matrix."""
     ok = (values.str.len() == 16).fillna(False).to_numpy(dtype=bool)
     fixed = values.where(pd.Series(ok, index=values.index), "0" * 16).fillna("0" * 16)
-    mat = np.frombuffer(fixed.to_numpy(dtype="S16").tobytes(), dtype=np.uint8).reshape(-1, 16)
-    return (mat - 48).astype(np.int8)
+    arr = pa.chunked_array(pa.array(fixed.array)).combine_chunks().cast(pa.string())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return (data.reshape(-1, 16) - 48).astype(np.int8)
 
 
 def _two(mat: np.ndarray, i: int) -> np.ndarray:
@@ -129,9 +159,11 @@ def parse_nik(
     readable = pd.Series(is16 & ~dummy & ~kk_pasted & date_ok, index=idx)
     if lost.any():
         readable &= known.str.len().fillna(16).ge(12).astype(bool)
-    usable = pd.Series(is16 & ~lost & ~dummy & ~kk_pasted, index=idx)
+    # Serial 0000 is a damaged NIK too: compared by its 15 known digits, never as a full value.
+    usable = pd.Series(is16 & ~lost & ~dummy & ~kk_pasted & (status != "serial_zero"), index=idx)
     region = digits.str.slice(0, 6).where(pd.Series(is16 & ~dummy, index=idx))
-    region_status = region.map(load_regions().district_status).astype(TEXT).fillna("unknown").where(region.notna())
+    status_of = load_regions().district_status
+    region_status = on_unique(region, lambda r: r.map(status_of).astype(TEXT)).fillna("unknown").where(region.notna())
     return pd.DataFrame(
         {
             "nik": digits.where(usable),
@@ -142,7 +174,9 @@ def parse_nik(
             "nik_day": pd.Series(day, index=idx, dtype="Int8").where(readable),
             "nik_month": pd.Series(month, index=idx, dtype="Int8").where(readable),
             "nik_yy": pd.Series(yy, index=idx, dtype="Int8").where(readable),
-            "nik_sex": pd.Series(np.where(female, "P", "L"), index=idx, dtype=TEXT).where(readable),
+            "nik_sex": pd.Series(
+                pd.arrays.ArrowExtensionArray(pc.if_else(pa.array(female), "P", "L")), index=idx
+            ).where(readable),
             "nik_serial": digits.str.slice(12, 16).where(usable),
         },
         index=idx,
