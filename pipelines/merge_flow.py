@@ -29,6 +29,7 @@ from bansos_merge.publish.outputs import RunOutputs, assemble, combine, run_mani
 from bansos_merge.publish.previous import PreviousRun, load_previous
 from bansos_merge.publish.run_folder import RunFolder
 from bansos_merge.publish.summary import run_summary_markdown
+from bansos_merge.review.decisions import constraints, load_decisions
 
 
 
@@ -85,7 +86,13 @@ def link_task(records: pd.DataFrame, config: MergeConfig) -> Links:
 
 @task(name="cluster", **_TASK)
 def cluster_task(
-    records: pd.DataFrame, links: Links, config: MergeConfig, run_id: str, previous: PreviousRun | None
+    records: pd.DataFrame,
+    links: Links,
+    config: MergeConfig,
+    run_id: str,
+    previous: PreviousRun | None,
+    must: pd.DataFrame,
+    cannot: pd.DataFrame,
 ) -> Resolution:
     lk = config.linkage
     return resolve(
@@ -97,6 +104,8 @@ def cluster_task(
         previous.records if previous else None,
         run_id,
         previous.known_ids if previous else set(),
+        must_link=must,
+        cannot_link=cannot,
         sources_with_ids={s.name for s in config.sources if s.id_column},
     )
 
@@ -140,14 +149,20 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     links = link_task(records, config)
     log.info("  %s candidate pairs", f"{len(links.pairs):,}")
 
-    stage("cluster", "persons and stable IDs")
+    stage("cluster", "persons and stable IDs, with the analysts' decisions")
     previous = load_previous(Path(config.output_dir))
-    resolution = cluster_task(records, links, config, run.run_id, previous)
+    must, cannot, decisions = constraints(load_decisions(config.state_path), records)
+    log.info(
+        "  analysts' decisions: %d same person, %d different people applied; %d no longer apply (records changed)",
+        decisions["applied_same"], decisions["applied_different"], decisions["stale_count"],
+    )
+    resolution = cluster_task(records, links, config, run.run_id, previous, must, cannot)
     log.info("  %s persons, %s pairs for review", f"{resolution.counts['persons']:,}", f"{resolution.counts['review_pairs']:,}")
 
     stage("assemble", "registry and conflicts")
     outputs = assemble_task(sources, records, rejects, links, resolution, previous)
     manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
+    manifest["decisions"] = decisions
     log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")
 
     stage("publish", str(run.final))

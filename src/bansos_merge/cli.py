@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--labels", help="CSV/Parquet of labelled pairs: left, right, decision")
     ev.add_argument("--json", help="also write the scores as JSON here")
     ev.set_defaults(func=_evaluate)
+    from .review.cli import register as register_review
+
+    register_review(sub)
+
     ex = sub.add_parser("explain", help="show the evidence for or against linking two records")
     ex.add_argument("left", help="SOURCE:RECORD_ID")
     ex.add_argument("right", help="SOURCE:RECORD_ID")

@@ -1,0 +1,178 @@
+"""End to end in a real browser: merge the sample, log in to the review app, decide items with
+the keyboard, merge again with the decisions applied, and check that the persons respect them.
+
+Playwright drives Debian's chromium (/usr/bin/chromium; never a downloaded browser). The app
+runs under uvicorn in a thread on 127.0.0.1 and a free port. Screenshots of the main screens
+go to docs/screenshots/review-*.png.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bansos_merge.review.auth import hash_password
+from bansos_merge.review.decisions import record_keys
+from bansos_merge.review.store import Store
+from review_fixtures import built_run, copy_output, merge_sample
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "kata-sandi-rina-1"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path_factory, tmp_path):
+    """The review app over a private copy of the sample's first run, with reviewer rina."""
+    import uvicorn
+
+    from bansos_merge.review.app import create_app
+
+    built = built_run(tmp_path_factory)
+    out = copy_output(built, tmp_path / "out")
+    state = out / "state"
+    Store(state).add_user("rina", "reviewer", hash_password(PASSWORD))
+    app = create_app(out, state)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the review app did not start"
+        time.sleep(0.05)
+    yield {"base": f"http://127.0.0.1:{port}", "app": app, "out": out, "state": state, "config": built.config}
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _pick_items(run):
+    """A review pair now apart (-> same), another review pair (-> different, unsure), and a
+    conflict pair now one person (-> different)."""
+    pid = run.records["person_id"].to_numpy()
+    person = lambda key: pid[run.position[key]]  # noqa: E731
+    review = [it for it in run.items if it.kind == "review" and person(it.left) != person(it.right)]
+    together = [it for it in run.items if it.kind != "review" and person(it.left) == person(it.right)]
+    assert len(review) >= 3 and together, "the sample should have review pairs and one-person conflicts"
+    return review[0], review[1], together[0], review[2]
+
+
+def _shot(page, name: str, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"review-{name}.png"), full_page=full_page)
+
+
+def _decide_with_key(page, base: str, item, key: str, comment: str | None = None) -> None:
+    page.goto(f"{base}/item/{item.item_id}")
+    if comment:
+        page.keyboard.press("c")  # the shortcut focuses the comment box
+        page.keyboard.type(comment)
+        page.keyboard.press("Escape")  # leave the box, so that the next key is a shortcut
+    with page.expect_navigation():
+        page.keyboard.press(key)
+    assert page.locator(".flash").first.is_visible()
+
+
+def test_decide_in_the_browser_then_rerun_respects_the_decisions(browser, server):
+    base, app = server["base"], server["app"]
+    run = app.state.runs.get()
+    same, different, one_person, unsure = _pick_items(run)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+
+    # Anonymous: the login page. Wrong password first, then the right one.
+    page.goto(base + "/")
+    assert "/login" in page.url
+    _shot(page, "login")
+    page.fill("input[name=name]", "rina")
+    page.fill("input[name=password]", "salah-sekali")
+    page.click("form.stack button[type=submit]")
+    assert page.locator(".error").is_visible()
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.stack button[type=submit]")
+    assert page.url == base + "/"
+    assert page.locator("h1").inner_text() == "Antrean tinjauan"
+    _shot(page, "queue", full_page=False)
+
+    # The item page: both records, the evidence, masked NIKs; then decide with the keyboard.
+    page.goto(f"{base}/item/{same.item_id}")
+    assert page.locator("table.side tr.diff").count() >= 1
+    assert page.locator("table.evidence tbody tr").count() == 8
+    nik = run.record(same.left)["nik"]
+    if isinstance(nik, str):
+        assert nik not in page.content()
+    _shot(page, "item")
+    _decide_with_key(page, base, same, "s", comment="KK, tanggal lahir dan ibu kandung cocok")
+    _decide_with_key(page, base, different, "d")
+    _decide_with_key(page, base, one_person, "d", comment="dua orang: tanggal lahir berbeda")
+    _decide_with_key(page, base, unsure, "u")
+
+    # N goes to the next undecided item; decided items show their decision.
+    page.goto(f"{base}/item/{same.item_id}")
+    assert "Orang yang sama" in page.locator(".current").inner_text()
+    assert "KK, tanggal lahir dan ibu kandung cocok" in page.content()
+    next_href = page.get_attribute("#next-link", "href")
+    with page.expect_navigation():
+        page.keyboard.press("n")
+    assert page.url.endswith(next_href)
+
+    # A viewer cannot use the app to decide: the reviewer's progress is on the queue page.
+    page.goto(base + "/?lang=en&status=all")
+    assert f"4 of {len(run.items)} pairs decided" in page.locator(".progress-text").inner_text()
+    _shot(page, "queue-en", full_page=False)
+    page.goto(f"{base}/item/{one_person.item_id}")
+    _shot(page, "item-en")
+
+    # Merge again with the decisions applied (as the flow will): persons respect them.
+    merged = merge_sample(server["config"], server["out"], decisions_state=server["state"])
+    report = merged.decisions_report
+    assert (report["applied_same"], report["applied_different"], report["unsure"], report["stale_count"]) == (1, 2, 1, 0)
+    keys = record_keys(merged.records).to_numpy()
+    person = dict(zip(keys, merged.records["person_id"].to_numpy()))
+    assert person[same.left] == person[same.right]
+    assert person[different.left] != person[different.right]
+    assert person[one_person.left] != person[one_person.right]
+    import pandas as pd
+
+    registry = pd.read_parquet(merged.run_dir / "registry.parquet")
+    joined = registry[registry["person_id"] == person[same.left]].iloc[0]
+    assert joined["n_records"] >= 2
+    assert {person[one_person.left], person[one_person.right]} <= set(registry["person_id"])
+
+    # The app serves the new run without a restart; the joined pair left the review queue.
+    page.goto(base + "/?status=all")
+    assert merged.manifest["run_id"] in page.content()
+    assert same.pair not in {it.pair for it in app.state.runs.get().items if it.kind == "review"}
+    page.close()

@@ -1,0 +1,374 @@
+"""The review web app against a real run folder (FastAPI's TestClient): login, sessions,
+CSRF, roles, masking, decisions, audit, filters, language."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import warnings
+
+import pandas as pd
+import pytest
+
+with warnings.catch_warnings():  # starlette's TestClient asks for httpx2; httpx works
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from bansos_merge.review.app import create_app  # noqa: E402
+from bansos_merge.review.auth import hash_password, new_token  # noqa: E402
+from bansos_merge.review.decisions import constraints, load_decisions, record_keys  # noqa: E402
+from bansos_merge.review.store import Store  # noqa: E402
+from review_fixtures import built_run  # noqa: E402
+
+PASSWORD = "kata-sandi-uji-1"
+USERS = {"ana": "admin", "rudi": "reviewer", "vera": "viewer"}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return built_run(tmp_path_factory)
+
+
+def _state(path, token_user: str | None = None) -> tuple[Store, str | None]:
+    store = Store(path)
+    hashed = hash_password(PASSWORD)
+    for name, role in USERS.items():
+        store.add_user(name, role, hashed)
+    token = None
+    if token_user:
+        token = new_token()
+        store.add_user(token_user, "reviewer", None)
+        store.add_token(token_user, token)
+    return store, token
+
+
+@pytest.fixture(scope="module")
+def env(run, tmp_path_factory):
+    """One app over the shared run, with its own state (users ana/rudi/vera, token user bot)."""
+    state = tmp_path_factory.mktemp("review_state")
+    store, token = _state(state, "bot")
+    app = create_app(run.output_dir, state)
+    return {"app": app, "store": store, "state": state, "token": token, "run": app.state.runs.get()}
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def login(app, name: str, password: str = PASSWORD) -> TestClient:
+    client = TestClient(app)
+    page = client.get("/login")
+    r = client.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text), "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+    return client
+
+
+def pair_items(env, kind: str | None = None):
+    return [it for it in env["run"].items if kind is None or it.kind == kind]
+
+
+def position(records: pd.DataFrame, key: str) -> int:
+    return int((record_keys(records) == key).to_numpy().nonzero()[0][0])
+
+
+# ----------------------------------------------------------------------------- access
+
+
+def test_anonymous_requests_are_redirected_or_refused(env):
+    client = TestClient(env["app"])
+    item = pair_items(env)[0]
+    for path in ("/", f"/item/{item.item_id}", "/export?format=csv", "/?kind=review"):
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), path
+    r = client.post(f"/item/{item.item_id}/decide", data={"decision": "same"}, follow_redirects=False)
+    assert r.status_code in (303, 403)
+    assert client.get("/api/items").status_code == 401
+    assert client.get("/login").status_code == 200
+    assert client.get("/static/review.css").status_code == 200
+    assert env["store"].current_decisions() == [] or all(d["analyst"] != "" for d in env["store"].current_decisions())
+
+
+def test_security_headers_and_no_store(env):
+    r = TestClient(env["app"]).get("/login")
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_wrong_password_refused_audited_and_throttled(env):
+    env["store"].add_user("tina", "reviewer", hash_password(PASSWORD))
+    client = TestClient(env["app"])
+    for _ in range(5):
+        page = client.get("/login")
+        r = client.post("/login", data={"name": "tina", "password": "salah-sekali", "csrf": csrf_of(page.text)})
+        assert r.status_code == 401
+    page = client.get("/login")
+    r = client.post("/login", data={"name": "tina", "password": "salah-sekali", "csrf": csrf_of(page.text)})
+    assert r.status_code == 429
+    failed = [a for a in env["store"].audit_log() if a["action"] == "login_failed" and a["user"] == "tina"]
+    assert len(failed) == 5
+    # the password is in no audit row
+    assert not any("salah" in str(a) for a in env["store"].audit_log())
+    # a good password is also refused while throttled; other users are not affected
+    r = client.post("/login", data={"name": "tina", "password": PASSWORD, "csrf": csrf_of(client.get("/login").text)})
+    assert r.status_code == 429
+    login(env["app"], "ana")
+
+
+def test_login_form_without_csrf_is_refused(env):
+    r = TestClient(env["app"]).post("/login", data={"name": "ana", "password": PASSWORD})
+    assert r.status_code == 403
+
+
+def test_forged_decision_form_is_refused(env):
+    client = login(env["app"], "ana")
+    item = pair_items(env)[1]
+    before = len(env["store"].all_decisions())
+    r = client.post(f"/item/{item.item_id}/decide", data={"decision": "same"}, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post(f"/item/{item.item_id}/decide", data={"decision": "same", "csrf": "forged"}, follow_redirects=False)
+    assert r.status_code == 403
+    # a token from another session is no good either
+    other = login(env["app"], "ana")
+    foreign = csrf_of(other.get(f"/item/{item.item_id}").text)
+    r = client.post(f"/item/{item.item_id}/decide", data={"decision": "same", "csrf": foreign}, follow_redirects=False)
+    assert r.status_code == 403
+    assert len(env["store"].all_decisions()) == before
+
+
+def test_viewer_can_look_but_not_decide_nor_reveal(env):
+    client = login(env["app"], "vera")
+    item = pair_items(env)[2]
+    page = client.get(f"/item/{item.item_id}")
+    assert page.status_code == 200
+    assert 'data-decision="same"' not in page.text and "/reveal" not in page.text
+    token = csrf_of(page.text)
+    r = client.post(f"/item/{item.item_id}/decide", data={"decision": "same", "csrf": token}, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post(f"/item/{item.item_id}/reveal", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 403
+    assert not [d for d in env["store"].all_decisions() if d["analyst"] == "vera"]
+    assert not [a for a in env["store"].audit_log() if a["user"] == "vera" and a["action"] in ("decide", "reveal_nik")]
+
+
+def test_reviewer_cannot_reveal(env):
+    client = login(env["app"], "rudi")
+    item = pair_items(env)[2]
+    page = client.get(f"/item/{item.item_id}")
+    assert "/reveal" not in page.text
+    r = client.post(f"/item/{item.item_id}/reveal", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 403
+
+
+# ----------------------------------------------------------------------------- decisions
+
+
+def test_reviewer_decision_is_stored_audited_and_becomes_a_constraint(env):
+    store, run = env["store"], env["run"]
+    client = login(env["app"], "rudi")
+    same_item = pair_items(env, "review")[3]
+    diff_item = next(it for it in run.items if it.kind != "review")
+    page = client.get(f"/item/{same_item.item_id}")
+    t0 = pd.Timestamp.now(tz="UTC")
+    r = client.post(
+        f"/item/{same_item.item_id}/decide",
+        data={"decision": "same", "comment": "KK dan tanggal lahir cocok", "csrf": csrf_of(page.text), "q": ""},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/item/")
+    assert r.headers["location"] != f"/item/{same_item.item_id}"
+    page = client.get(f"/item/{diff_item.item_id}")
+    client.post(f"/item/{diff_item.item_id}/decide", data={"decision": "different", "csrf": csrf_of(page.text)})
+
+    decisions = load_decisions(env["state"])
+    row = decisions[decisions["decision"] == "same"].iloc[-1]
+    assert {row["left"], row["right"]} == {same_item.left, same_item.right}
+    assert row["analyst"] == "rudi" and row["comment"] == "KK dan tanggal lahir cocok"
+    assert row["run_id"] == run.run_id
+    assert abs((row["decided_at"] - t0).total_seconds()) < 60
+    audit = [a for a in store.audit_log() if a["action"] == "decide" and a["user"] == "rudi"]
+    assert {a["target"] for a in audit} >= {same_item.pair, diff_item.pair}
+
+    must, cannot, report = constraints(decisions, run.records)
+    pos = lambda k: position(run.records, k)  # noqa: E731
+    expected_same = tuple(sorted((pos(same_item.left), pos(same_item.right))))
+    expected_diff = tuple(sorted((pos(diff_item.left), pos(diff_item.right))))
+    assert expected_same in set(map(tuple, must[["left", "right"]].to_numpy().tolist()))
+    assert expected_diff in set(map(tuple, cannot[["left", "right"]].to_numpy().tolist()))
+    assert report["applied_same"] >= 1 and report["applied_different"] >= 1 and report["stale_count"] == 0
+
+    # the queue and the item page show the decision
+    item_page = client.get(f"/item/{same_item.item_id}").text
+    assert "KK dan tanggal lahir cocok" in item_page and "Orang yang sama" in item_page
+    decided = client.get("/?status=decided").text
+    assert f"/item/{same_item.item_id}" in decided
+    assert f"/item/{same_item.item_id}" not in client.get("/?kind=review&status=open").text
+
+
+def test_latest_decision_wins_and_the_log_is_append_only(env):
+    client = login(env["app"], "ana")
+    item = pair_items(env, "review")[5]
+    for decision in ("same", "unsure", "different"):
+        page = client.get(f"/item/{item.item_id}")
+        client.post(f"/item/{item.item_id}/decide", data={"decision": decision, "csrf": csrf_of(page.text)})
+    current = load_decisions(env["state"])
+    mine = current[(current["left"] + "|" + current["right"]) == item.pair]
+    assert mine["decision"].tolist() == ["different"]
+    assert [h["decision"] for h in env["store"].pair_history(item.left, item.right)] == ["different", "unsure", "same"]
+    with sqlite3.connect(env["store"].path) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE decisions SET decision = 'same'")
+    with sqlite3.connect(env["store"].path) as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM audit")
+
+
+def test_bad_decision_value_and_info_item_are_refused(env):
+    client = login(env["app"], "rudi")
+    item = pair_items(env)[7]
+    page = client.get(f"/item/{item.item_id}")
+    r = client.post(f"/item/{item.item_id}/decide", data={"decision": "maybe", "csrf": csrf_of(page.text)})
+    assert r.status_code == 400
+    info = env["run"].info_items[0]
+    page = client.get(f"/item/{info.item_id}")
+    assert page.status_code == 200 and 'data-decision="same"' not in page.text
+    r = client.post(f"/item/{info.item_id}/decide", data={"decision": "same", "csrf": csrf_of(page.text)})
+    assert r.status_code == 404
+
+
+# ----------------------------------------------------------------------------- masking
+
+
+def _niks(records: pd.DataFrame) -> set[str]:
+    values = pd.concat([records["nik"], records["nik_raw"], records["kk"]]).dropna().astype(str)
+    return {v for v in values if re.fullmatch(r"[0-9]{16}", v)}
+
+
+def test_niks_are_masked_for_reviewers_and_revealed_for_admins_with_audit(env, caplog):
+    caplog.set_level("DEBUG")
+    run = env["run"]
+    niks = _niks(run.records)
+    item = next(it for it in pair_items(env, "review") if not pd.isna(run.record(it.left)["nik"]))
+    nik = str(run.record(item.left)["nik"])
+    reviewer = login(env["app"], "rudi")
+    for path in ("/", "/?status=all", f"/item/{item.item_id}"):
+        html = reviewer.get(path).text
+        assert not [n for n in niks if n in html], path
+    assert nik[:4] + "********" + nik[12:] in reviewer.get(f"/item/{item.item_id}").text
+
+    admin = login(env["app"], "ana")
+    page = admin.get(f"/item/{item.item_id}")
+    assert nik not in page.text and "/reveal" in page.text
+    revealed = admin.post(f"/item/{item.item_id}/reveal", data={"csrf": csrf_of(page.text)})
+    assert revealed.status_code == 200 and nik in revealed.text
+    reveals = [a for a in env["store"].audit_log() if a["action"] == "reveal_nik" and a["user"] == "ana"]
+    assert reveals and reveals[0]["target"] == item.pair
+    assert nik not in str(reveals[0])  # the audit log names records, never NIKs
+    # revealing is per request: the next page is masked again
+    assert nik not in admin.get(f"/item/{item.item_id}").text
+    # and no NIK reached the logs
+    assert not [n for n in niks if n in caplog.text]
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+def test_session_expires(run, tmp_path):
+    _state(tmp_path / "state")
+    app = create_app(run.output_dir, tmp_path / "state", session_max_age=1)
+    client = login(app, "rudi")
+    assert client.get("/", follow_redirects=False).status_code == 200
+    time.sleep(1.3)
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and "expired=1" in r.headers["location"]
+    assert "Sesi Anda telah berakhir" in client.get(r.headers["location"]).text
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(env):
+    client = login(env["app"], "rudi")
+    stolen = dict(client.cookies)
+    page = client.get("/")
+    r = client.post("/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    replay = TestClient(env["app"], cookies=stolen)
+    assert replay.get("/", follow_redirects=False).status_code == 303
+    assert [a for a in env["store"].audit_log() if a["action"] == "logout" and a["user"] == "rudi"]
+
+
+def test_disabled_user_loses_the_session(run, tmp_path):
+    store, _ = _state(tmp_path / "state")
+    app = create_app(run.output_dir, tmp_path / "state")
+    client = login(app, "rudi")
+    store.set_disabled("rudi", True)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+# ----------------------------------------------------------------------------- queue
+
+
+def test_queue_counts_filters_and_progress(env):
+    run = env["run"]
+    client = login(env["app"], "vera")
+    html = client.get("/?status=all").text
+    assert f"dari {len(run.items)} pasangan" in html
+    kinds = {k for it in run.items for k in it.kinds}
+    assert "review" in kinds and len(kinds) >= 3
+    for kind in kinds:
+        html = client.get(f"/?kind={kind}&status=all").text
+        shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', html))
+        assert shown and all(kind in run.by_id[i].kinds for i in shown)
+    source = "bpnt"
+    shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', client.get(f"/?source={source}&status=all").text))
+    assert shown and all(source in run.by_id[i].sources for i in shown)
+    shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', client.get("/?min=15&status=all").text))
+    assert shown and all(run.by_id[i].weight >= 15 for i in shown)
+    region = run.regions[0]
+    shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', client.get(f"/?region={region}&status=all").text))
+    assert shown and all(region in run.by_id[i].regions for i in shown)
+    # single-record conflicts are listed for information
+    assert run.info_items and "Konflik satu catatan" in client.get("/").text
+
+
+def test_queue_items_cover_review_pairs_and_multi_record_conflicts(env, run):
+    items = env["run"].items
+    pairs = {it.pair for it in items}
+    review = pd.read_parquet(run.output_dir / "latest" / "review.parquet")
+    for r in review.itertuples():
+        left, right = f"{r.left_source}:{r.left_record_id}", f"{r.right_source}:{r.right_record_id}"
+        assert "|".join(sorted((left, right))) in pairs
+    conflicts = pd.read_parquet(run.output_dir / "latest" / "conflicts.parquet")
+    multi = conflicts[conflicts["kind"] != "review_needed"].groupby("conflict_id")["record_id"].size()
+    covered = {c.conflict_id for it in items for c in it.conflicts}
+    assert set(multi[multi >= 2].index) <= covered
+    single = set(multi[multi == 1].index) - covered  # deceased with one aid record is a pair (registry record)
+    assert single <= {it.conflict_id for it in env["run"].info_items}
+    assert all(len(it.sources) >= 1 and it.left != it.right for it in items)
+
+
+def test_language_switch(env):
+    client = login(env["app"], "vera")
+    html = client.get("/?lang=en").text
+    assert "Review queue" in html and '<html lang="en">' in html
+    assert "Review queue" in client.get("/").text  # remembered in a cookie
+    assert "Antrean tinjauan" in client.get("/?lang=id").text
+
+
+# ----------------------------------------------------------------------------- API
+
+
+def test_api_with_a_token(env):
+    client = TestClient(env["app"])
+    headers = {"Authorization": f"Bearer {env['token']}"}
+    items = client.get("/api/items", headers=headers).json()["items"]
+    assert items and set(items[0]) >= {"item_id", "left", "right", "decision"}
+    left, right = items[-1]["left"], items[-1]["right"]
+    r = client.post("/api/decisions", headers=headers, json={"left": left, "right": right, "decision": "unsure"})
+    assert r.status_code == 201 and r.json()["analyst"] == "bot"
+    assert client.post("/api/decisions", headers={"Authorization": "Bearer nope"}, json={}).status_code == 401
+    r = client.post("/api/decisions", headers=headers, json={"left": "x:1", "right": left, "decision": "same"})
+    assert r.status_code == 404
+    # a browser session is not an API credential
+    assert login(env["app"], "ana").get("/api/items").status_code == 401
+
+
+def test_token_logs_in_on_the_form(env):
+    login(env["app"], "bot", env["token"])
