@@ -8,6 +8,7 @@ number, so they become rejects at their exact place instead of vanishing.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -15,24 +16,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..config import SourceConfig
 from ..errors import InputError
-from .header import SCAN_ROWS, find_header
+from .header import find_header, scan_rows
 from .table import BAD_ROW_COLUMNS, RawTable
 
 DELIMITERS = (",", ";", "|", "\t")
+# No cell of a recipient list is this long; one that is swallowed rows after an unclosed quote.
+MAX_FIELD_CHARS = 1 << 15
 _ZIP, _OLE = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 
 
-def _decode(data: bytes, src: SourceConfig, path: Path) -> tuple[str, str]:
-    """Decode the whole file; return (text, encoding used)."""
+def _decode(data: bytes, src: SourceConfig, path: Path, final: bool = True) -> tuple[str, str]:
+    """Decode the whole file (or, with `final=False`, its head: a character cut at the end is
+    no error); return (text, encoding used)."""
     if src.encoding:
         try:
-            return data.decode(src.encoding), src.encoding
+            name = codecs.lookup(src.encoding).name
         except LookupError:
             raise InputError(f"unknown encoding {src.encoding!r}", source=src.name, file=str(path)) from None
+        # `encoding: utf-8` on a file with a BOM: the BOM is not part of the first header.
+        utf8 = name in ("utf-8", "utf-8-sig")
+        decoder = codecs.getincrementaldecoder("utf-8-sig" if utf8 else name)()
+        try:
+            return decoder.decode(data, final=final), "utf-8" if utf8 else name
         except UnicodeDecodeError as e:
             line = data.count(b"\n", 0, e.start) + 1
             raise InputError(
@@ -42,7 +52,7 @@ def _decode(data: bytes, src: SourceConfig, path: Path) -> tuple[str, str]:
                 file=str(path),
             ) from None
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=final), "utf-8"
     except UnicodeDecodeError:
         # Windows exports: cp1252 (a superset of Latin-1 for printable text); Latin-1 never fails.
         try:
@@ -76,7 +86,7 @@ def _sniff(text: str, src: SourceConfig, path: Path) -> tuple[str, int]:
     """
     head = text[: 1 << 16]
     parsed = {
-        d: list(csv.reader(io.StringIO(head), delimiter=d))[:SCAN_ROWS]
+        d: list(csv.reader(io.StringIO(head), delimiter=d))[: scan_rows(src)]
         for d in ((src.delimiter,) if src.delimiter else DELIMITERS)
     }
     order = sorted(parsed, key=lambda d: -max((len(r) for r in parsed[d]), default=0))
@@ -94,7 +104,42 @@ def check_csv_header(path: Path, src: SourceConfig) -> None:
     with path.open("rb") as f:
         head = f.read(1 << 16)
     _refuse_binary(head, src, path)
-    _sniff(head.decode(src.encoding or "utf-8-sig", errors="replace"), src, path)
+    _sniff(_decode(head, src, path, final=False)[0], src, path)
+
+
+def _data_start(text: str, delimiter: str, header_index: int) -> int:
+    """Character offset just past the header record (title rows may hold quoted newlines)."""
+    consumed = 0
+
+    def lines():
+        nonlocal consumed
+        for line in io.StringIO(text[: 1 << 16]):
+            consumed += len(line)
+            yield line
+
+    for i, _ in enumerate(csv.reader(lines(), delimiter=delimiter)):
+        if i == header_index:
+            break
+    return consumed
+
+
+def _refuse_runaway_quote(table: pa.Table, row_number: np.ndarray, bad: list, src: SourceConfig, path: Path) -> None:
+    """A quote that never closes swallows the rest of the file into one field: say so, at its
+    row, instead of turning thousands of rows into one reject."""
+    where = [n for n, text, _ in bad if len(text) > MAX_FIELD_CHARS]
+    for column in table.columns:
+        lengths = pc.utf8_length(column)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_FIELD_CHARS:
+            where.append(int(row_number[pc.index(lengths, longest).as_py()]))
+    if where:
+        raise InputError(
+            f"a field runs over {MAX_FIELD_CHARS:,} characters from here on: most likely a quote (\") that "
+            "is never closed; fix or remove that quote",
+            source=src.name,
+            file=str(path),
+            row=min(where),
+        )
 
 
 def read_csv(path: Path, src: SourceConfig) -> RawTable:
@@ -105,53 +150,60 @@ def read_csv(path: Path, src: SourceConfig) -> RawTable:
     headers = list(csv.reader(io.StringIO(text[: 1 << 16]), delimiter=delimiter))[header_index]
     names = [f"c{i}" for i in range(len(headers))]
 
-    bad: list[tuple[int, str]] = []
+    bad: list[tuple[int, str, int]] = []
 
     def on_bad_row(row: pacsv.InvalidRow) -> str:
-        bad.append((row.number, row.text))
+        bad.append((row.number, row.text, row.actual_columns))
         return "skip"
 
-    utf8 = text.encode("utf-8") if encoding != "utf-8" or data.startswith(b"\xef\xbb\xbf") else data
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(utf8),
-            read_options=pacsv.ReadOptions(
-                use_threads=False,  # row numbers of bad rows are only known single-threaded
-                skip_rows=header_index + 1,
-                column_names=names,
-                block_size=1 << 24,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_bad_row,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as e:
-        raise InputError(f"cannot parse as CSV: {e}", source=src.name, file=str(path)) from None
+    # The data starts right after the header record; pyarrow's own skip_rows counts physical
+    # lines, which is wrong when a title row holds a quoted newline.
+    start = _data_start(text, delimiter, header_index)
+    if encoding == "utf-8":
+        bom = 3 if data.startswith(codecs.BOM_UTF8) else 0
+        body = pa.py_buffer(data).slice(bom + len(text[:start].encode("utf-8")))
+    else:
+        body = pa.py_buffer(text[start:].encode("utf-8"))
+    if body.size == 0:  # a header and nothing below it: zero rows, not an error
+        table = pa.table({n: pa.array([], pa.string()) for n in names})
+    else:
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(body),
+                read_options=pacsv.ReadOptions(
+                    use_threads=False,  # row numbers of bad rows are only known single-threaded
+                    column_names=names,
+                    block_size=1 << 24,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_bad_row,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as e:
+            raise InputError(f"cannot parse as CSV: {e}", source=src.name, file=str(path)) from None
 
     header_row = header_index + 1
-    bad_numbers = np.array([n - header_row for n, _ in bad], dtype=np.int64)
+    bad_numbers = np.array([n for n, _, _ in bad], dtype=np.int64)
     total = table.num_rows + len(bad)
     row_number = np.setdiff1d(np.arange(1, total + 1), bad_numbers, assume_unique=True)
+    _refuse_runaway_quote(table, row_number, bad, src, path)
     cells = pd.DataFrame(
         {n: pd.arrays.ArrowExtensionArray(table.column(n)) for n in names}
     )
     bad_rows = pd.DataFrame(
         {
             "row_number": bad_numbers,
-            "text": [t for _, t in bad],
+            "text": [t for _, t, _ in bad],
             "reason_code": "field_count",
-            "reason": [
-                f"row splits into {len(next(csv.reader([t], delimiter=delimiter), []))} fields, the header has {len(names)}"
-                for _, t in bad
-            ],
+            "reason": [f"row splits into {k} fields, the header has {len(names)}" for _, _, k in bad],
         },
         columns=BAD_ROW_COLUMNS,
     )

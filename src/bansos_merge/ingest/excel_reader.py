@@ -18,7 +18,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from ..config import SourceConfig
 from ..errors import InputError
 from ..textcol import TEXT
-from .header import SCAN_ROWS, find_header
+from .header import find_header, header_hits, scan_rows
 from .table import RawTable
 
 
@@ -81,11 +81,18 @@ def _sheet_rows(wb: CalamineWorkbook, name: str, path: Path, src: SourceConfig, 
         raise InputError(f"cannot read sheet {name!r}: {e}", source=src.name, file=str(path)) from None
 
 
+def _has_cells(rows: list) -> bool:
+    return any(v is not None and str(v).strip() for row in rows for v in row)
+
+
 def _header_index(rows: list, name: str, chosen: list[str], path: Path, src: SourceConfig) -> int | None:
     """The header row of a sheet; None for a sheet without it when several sheets are read."""
     label = f"{path} [sheet {name!r}]"
+    if len(chosen) == 1 and not _has_cells(rows[: scan_rows(src)]):
+        message = f"sheet {name!r} is empty" if src.sheet is not None else "the workbook is empty"
+        raise InputError(message, source=src.name, file=str(path))
     try:
-        return find_header(rows[:SCAN_ROWS], src, label, required=len(chosen) == 1)
+        return find_header(rows[: scan_rows(src)], src, label, required=len(chosen) == 1)
     except InputError:
         if len(chosen) == 1:
             raise
@@ -97,15 +104,19 @@ def check_excel_header(path: Path, src: SourceConfig) -> None:
     wb = _open(path, src)
     chosen = _chosen_sheets(wb, path, src)
     for name in chosen:
-        if _header_index(_sheet_rows(wb, name, path, src, SCAN_ROWS), name, chosen, path, src) is not None:
+        if _header_index(_sheet_rows(wb, name, path, src, scan_rows(src)), name, chosen, path, src) is not None:
             return
     _no_sheet_has_header(wb, chosen, path, src)
 
 
 def _no_sheet_has_header(wb: CalamineWorkbook, chosen: list[str], path: Path, src: SourceConfig):
-    # Re-run the first sheet strictly so the user sees which columns are missing where.
-    rows = _sheet_rows(wb, chosen[0], path, src, SCAN_ROWS)
-    find_header(rows, src, f"{path} [sheet {chosen[0]!r}]")
+    """Raise the error for a workbook where no chosen sheet carries the mapped header."""
+    heads = {name: _sheet_rows(wb, name, path, src, scan_rows(src)) for name in chosen}
+    if not any(_has_cells(rows) for rows in heads.values()):
+        raise InputError("the workbook is empty", source=src.name, file=str(path))
+    # Re-run the sheet that came closest strictly, so the user sees which columns are missing where.
+    name = max(chosen, key=lambda n: header_hits(heads[n], src))
+    find_header(heads[name], src, f"{path} [sheet {name!r}]")
     raise InputError(f"no sheet carries the mapped columns; sheets: {chosen}", source=src.name, file=str(path))
 
 

@@ -19,6 +19,17 @@ def wanted_headers(src: SourceConfig) -> list[str]:
     return list(dict.fromkeys(clean_header(n) for n in names))
 
 
+def scan_rows(src: SourceConfig) -> int:
+    """Rows to read for the header: the first SCAN_ROWS, or down to a configured header_row."""
+    return max(SCAN_ROWS, src.header_row or 0)
+
+
+def header_hits(rows: Sequence[Sequence[object]], src: SourceConfig) -> int:
+    """How many mapped headers the best of the scanned rows carries."""
+    wanted = wanted_headers(src)
+    return max((sum(w in {clean_header(v) for v in row} for w in wanted) for row in rows[: scan_rows(src)]), default=0)
+
+
 def find_header(
     rows: Sequence[Sequence[object]], src: SourceConfig, file_label: str, *, required: bool = True
 ) -> int | None:
@@ -51,6 +62,8 @@ def find_header(
     hints = []
     for m in missing:
         close = difflib.get_close_matches(m, present, n=1, cutoff=0.6)
+        # 'NAMA' mapped, 'NAMA LENGKAP' in the file: too different for difflib, still the likely one.
+        close = close or [p for p in present if m in p.split()][:1]
         hints.append(f"'{m}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     where = f"row {best + 1}" if best is not None and best_hits > 0 else f"the first {SCAN_ROWS} rows"
     raise InputError(

@@ -52,7 +52,11 @@ def _address_parts(values: pd.Series) -> pd.DataFrame:
 
 def pad_rt_rw(raw: pd.Series) -> pd.Series:
     """`3`, `03`, `RT 003`, `3.0` -> `003`; anything without a number -> null."""
-    d = as_text(raw).str.replace(r"\.0+$", "", regex=True).str.extract(r"(?P<n>\d{1,3})\s*$")["n"]
+    return on_unique(as_text(raw), _pad)
+
+
+def _pad(values: pd.Series) -> pd.Series:
+    d = values.str.replace(r"\.0+$", "", regex=True).str.extract(r"(?:^|\D)(?P<n>\d{1,3})\s*$")["n"]
     d = d.str.pad(3, side="left", fillchar="0")
     return d.mask(d == "000")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .text import TEXT, as_text, on_unique
 
@@ -74,7 +75,8 @@ def _date_parts(values: pd.Series) -> pd.DataFrame:
 
 
 def _int(s: pd.Series) -> np.ndarray:
-    return pd.to_numeric(s, errors="coerce").fillna(-1).astype(np.int64).to_numpy()
+    """Digit strings (regex groups) as int64, -1 for null; an Arrow cast, no Python parsing."""
+    return s.astype(pd.ArrowDtype(pa.int64())).fillna(-1).to_numpy(dtype=np.int64)
 
 
 def parse_dates(
@@ -132,8 +134,10 @@ def parse_dates(
 
     date = to_datetime64(year, month, day, ok)
     serial = _int(parts["serial"])
-    # Excel serials for 1900-2100 birth dates; a 3-5 digit number is not a year here.
-    serial_ok = ~ok & (serial >= 1) & (serial <= 73415)
+    # Excel serials for 1900-2100 birth dates. 1850-2100 alone is a birth year, not a serial
+    # (serial 1970 would be a birth in 1905): unparsed, not a wrong date.
+    year_only = (serial >= 1850) & (serial <= 2100)
+    serial_ok = ~ok & (serial >= 1) & (serial <= 73415) & ~year_only
     date = np.where(serial_ok, _EXCEL_EPOCH + serial.astype("timedelta64[D]"), date)
     ok |= serial_ok
 

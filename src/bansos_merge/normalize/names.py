@@ -19,6 +19,12 @@ _LEADING_WORD = r"(?:HAJI|HAJJAH|HAJAH|DRS|DRA|PROF|HJ|HJH|BPK|BAPAK|NYONYA)"
 _LEADING = rf"^(?P<titles>(?:(?:{_LEADING_WITH_DOT}|{_LEADING_WORD}\b)\s*)+)(?P<rest>.*)$"
 # Academic degrees after a name, with dots: S.PD, S.E., A.MD, M.SI, S.KOM ...
 _DEGREE = r"(?:[SMDA]\.\s?[A-Z]{1,5}\.?(?:\s?[A-Z]{1,4}\.?)?|S\d\b|AMD\.?|SPD\b\.?|SE\b\.?|SH\b\.?|SAG\b\.?|AMA\.?\s?PD)"
+# The same degrees written without dots, as they appear after a comma: "BUDI, SE, MM".
+_DEGREE_PLAIN = (
+    r"(?:S\d|SE|SH|MH|MM|SPD|MPD|SKM|SAG|SSOS|SKOM|SIP|SP|ST|SS|SSI|SKEP|SKED|SFARM|SPSI|STP|SHUT|MSI|MAG|MT|"
+    r"MKES|MKOM|MAP|MBA|MA|MSC|PHD|AMD|AMK|AMKEB|AMPD|AMA|BA|BSC|NERS|APT|LC)\b\.?"
+)
+_COMMA_DEGREES = rf"^(?P<rest>[^,]+),\s*(?P<titles>(?:(?:{_DEGREE}|{_DEGREE_PLAIN})[\s,]*)+)$"
 _TRAILING = rf"^(?P<rest>.*?)(?P<titles>(?:[\s,]+{_DEGREE})+)\s*$"
 _ALIAS = r"^(?P<name>[^/]*?)\s*(?:/|\bALS\b\.?|\bALIAS\b|\bD/H\b)\s*(?P<alias>.*)$"
 _PATRONYM = r"^(?P<name>.+?)\s+\b(?:BIN|BINTI|BT|BINT)\b\.?\s+(?P<patronym>.+)$"
@@ -33,21 +39,28 @@ _OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH"), ("J", "Y")
 _DOUBLE_LETTERS = tuple((c + c, c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+def _extract_if(s: pd.Series, pattern: str, gate: str) -> pd.DataFrame:
+    """`s.str.extract(pattern)`, run only on values where the cheap regex `gate` (a necessary
+    condition of `pattern`) matches: the lazy `^(.*?)...` patterns are slow on every name."""
+    candidates = s.str.contains(gate, regex=True).fillna(False).astype(bool)
+    return s[candidates].str.extract(pattern).reindex(s.index)
+
+
 def _clean(values: pd.Series) -> pd.DataFrame:
     s = strip_accents(values).str.upper()
     s = s.str.replace(r"[`´‘’]", "'", regex=True)
     s = s.str.replace(r"\s+", " ", regex=True).str.strip()
 
-    alias = s.str.extract(_ALIAS)
+    alias = _extract_if(s, _ALIAS, r"/|\bALS\b|\bALIAS\b")
     has_alias = alias["name"].notna() & (alias["name"] != "")
     s = s.where(~has_alias, alias["name"])
 
     lead = s.str.extract(_LEADING)
     s = s.where(lead["rest"].isna(), lead["rest"])
-    # "BUDI SANTOSO, S.PD., M.PD": everything after the first comma is degrees.
-    comma = s.str.extract(r"^(?P<rest>[^,]+),\s*(?P<titles>.*)$")
+    # "BUDI SANTOSO, S.PD., M.PD": degrees after the first comma (not "SITI, AMINAH").
+    comma = _extract_if(s, _COMMA_DEGREES, ",")
     s = s.where(comma["rest"].isna(), comma["rest"])
-    trail = s.str.extract(_TRAILING)
+    trail = _extract_if(s, _TRAILING, r"\.|\b(?:S\d|AMD|SPD|SE|SH|SAG|AMA)")
     s = s.where(trail["rest"].isna() | (trail["rest"].str.strip() == ""), trail["rest"])
     titles = (
         lead["titles"].fillna("")
@@ -61,7 +74,7 @@ def _clean(values: pd.Series) -> pd.DataFrame:
     # MAWARDI.Z, M.RIZKI: a dot joins a name and an initial; other punctuation is spacing too.
     s = s.str.replace(r"[.,;:_\-\"()\[\]]+", " ", regex=True).str.replace(r"[^A-Z' ]+", "", regex=True)
     s = s.str.replace(r"\s+", " ", regex=True).str.strip()
-    pat = s.str.extract(_PATRONYM)
+    pat = _extract_if(s, _PATRONYM, r"\b(?:BIN|BINTI|BT|BINT)\b")
     base = pat["name"].fillna(s)
 
     return pd.DataFrame(

@@ -9,10 +9,12 @@ a recipient.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import SourceConfig
 from ..ingest.table import RawTable, clean_header
@@ -50,24 +52,48 @@ def _numeric(raw: RawTable, src: SourceConfig, field: str) -> pd.Series:
     return raw.numeric[raw.column_of(src.columns[field])]
 
 
+def _header_pattern(header: str) -> str:
+    """RE2 pattern for a cell that repeats `header` (case, spacing and a trailing ':' aside)."""
+    words = [re.escape(w) for w in clean_header(header).split()]
+    return r"(?i)^\s*" + r"\s+".join(words) + r"\s*:?\s*$"
+
+
+def _matches(col: pd.Series, pattern: str, rows: np.ndarray, null: bool = False) -> np.ndarray:
+    """Regex test of `col` at the positions `rows` only (the whole column when that is all rows)."""
+    part = col if len(rows) == len(col) else col.iloc[rows]
+    return part.str.contains(pattern, regex=True).fillna(null).to_numpy(bool)
+
+
 def _garbage(raw: RawTable, src: SourceConfig, fields: dict[str, pd.Series]) -> pd.Series:
-    """Reason code for rows that are not data (blank, header again, totals); null otherwise."""
-    stripped = raw.cells.apply(lambda c: c.str.strip())
-    blank = (stripped.isna() | (stripped == "")).all(axis=1).to_numpy()
-    repeats = [clean_header(h) for h in src.columns.values()]
-    same_as_header = np.column_stack(
-        [
-            (fields[f].str.upper().str.replace(r"\s+", " ", regex=True).str.strip() == h).fillna(False).to_numpy(bool)
-            for f, h in zip(src.columns, repeats)
-        ]
-    )
-    header_repeat = same_as_header.sum(axis=1) >= max(1, (len(repeats) + 1) // 2)
+    """Reason code for rows that are not data (blank, header again, totals); null otherwise.
+
+    Each test is a regex match per column, and only on the rows still in question: once a
+    column shows a row is not blank (or cannot repeat the header any more), later columns
+    skip it. This runs on every cell of every row.
+    """
+    n = len(raw.cells)
+    maybe = np.arange(n)
+    for c in raw.cells.columns:
+        maybe = maybe[_matches(raw.cells[c], r"^[\s\xa0]*$", maybe, null=True)]
+    blank = np.zeros(n, dtype=bool)
+    blank[maybe] = True
+
+    # A repeated header: at least half the mapped cells read as their header.
+    need, left = max(1, (len(src.columns) + 1) // 2), len(src.columns)
+    hits, maybe = np.zeros(n, dtype=np.int64), np.arange(n)
+    for f, h in src.columns.items():
+        left -= 1
+        hits[maybe] += _matches(fields[f], _header_pattern(h), maybe)
+        maybe = maybe[hits[maybe] + left >= need]
+    header_repeat = hits >= need
+
     label_cols = list(raw.cells.columns[:3]) + ([raw.column_of(src.columns["name"])] if "name" in src.columns else [])
-    totals = np.zeros(len(raw.cells), dtype=bool)
+    totals = np.zeros(n, dtype=bool)
+    everyone = np.arange(n)
     for c in dict.fromkeys(label_cols):
-        totals |= raw.cells[c].str.upper().str.contains(_TOTALS, regex=True).fillna(False).to_numpy(bool)
+        totals |= _matches(raw.cells[c], "(?i)" + _TOTALS, everyone)
     reason = np.select([blank, header_repeat, totals], ["blank_row", "header_repeat", "totals_row"], default="")
-    return pd.Series(reason, index=raw.cells.index).replace("", None)
+    return pd.Series(np.where(reason == "", None, reason), index=raw.cells.index, dtype=object)
 
 
 def record_ids(raw: RawTable, src: SourceConfig, prefix: str) -> tuple[pd.Series, np.ndarray]:
@@ -75,7 +101,8 @@ def record_ids(raw: RawTable, src: SourceConfig, prefix: str) -> tuple[pd.Series
 
     Returns the ids and a mask of rows whose id had to be made (missing or repeated).
     """
-    by_row = pd.Series([f"{prefix}{n}" for n in raw.row_number], index=raw.cells.index, dtype=TEXT)
+    numbers = pa.array(np.asarray(raw.row_number, dtype=np.int64)).cast(pa.string())
+    by_row = pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join_element_wise(prefix, numbers, "")), index=raw.cells.index)
     if not src.id_column:
         return by_row, np.zeros(len(by_row), dtype=bool)
     ids = blank_to_null(raw.cells[raw.column_of(src.id_column)])
@@ -84,6 +111,11 @@ def record_ids(raw: RawTable, src: SourceConfig, prefix: str) -> tuple[pd.Series
     nth = ids.groupby(ids.astype(object)).cumcount().to_numpy()
     ids = ids.where(pd.Series(nth == 0, index=ids.index), ids + pd.Series("#" + (nth + 1).astype(str), index=ids.index))
     return ids, missing | (nth > 0)
+
+
+def _const(value: str | None, index: pd.Index) -> pd.Series:
+    """A constant text column (Arrow string like every text column, null for None)."""
+    return pd.Series(value, index=index, dtype=TEXT)
 
 
 def _flag_lists(flags: dict[str, np.ndarray]) -> pd.Series:
@@ -127,8 +159,11 @@ def normalize_table(raw: RawTable, src: SourceConfig, id_prefix: str = "") -> tu
     kk = parse_kk(get("kk"), _numeric(raw, src, "kk"))
     names = normalize_names(get("name"))
 
-    place_date = get("birth_place_date").str.strip().str.extract(_PLACE_DATE)
-    birth_place_raw = get("birth_place").fillna(place_date["place"].str.strip(" ,"))
+    combined = get("birth_place_date").str.strip()
+    place_date = combined.str.extract(_PLACE_DATE)
+    # "JAKARTA" with no date at all is still the place.
+    place_only = combined.where(~combined.str.contains(r"\d", regex=True).fillna(True).astype(bool)).str.strip(" ,/-")
+    birth_place_raw = get("birth_place").fillna(place_date["place"].str.strip(" ,").fillna(place_only))
     birth_date_raw = get("birth_date").fillna(place_date["date"])
     birth = parse_dates(birth_date_raw, src.date_order, nik["nik_day"], nik["nik_month"])
     death = parse_dates(get("death_date"), src.date_order)
@@ -191,10 +226,10 @@ def normalize_table(raw: RawTable, src: SourceConfig, id_prefix: str = "") -> tu
 
     records = pd.DataFrame(
         {
-            "source": src.name,
-            "source_kind": src.kind,
-            "source_file": raw.file.name,
-            "source_sheet": raw.sheet,
+            "source": _const(src.name, idx),
+            "source_kind": _const(src.kind, idx),
+            "source_file": _const(raw.file.name, idx),
+            "source_sheet": _const(raw.sheet, idx),
             "record_id": ids,
             "row_number": raw.row_number,
             "nik": nik["nik"],
@@ -242,11 +277,12 @@ def _rejects(
     cells = raw.cells[mask]
     raw_values = [json.dumps(dict(zip(headers, row)), ensure_ascii=False) for row in cells.itertuples(index=False)]
     codes = reason[mask]
+    at = pd.RangeIndex(int(mask.sum()))
     rows = pd.DataFrame(
         {
-            "source": src.name,
-            "source_file": raw.file.name,
-            "source_sheet": raw.sheet,
+            "source": _const(src.name, at),
+            "source_file": _const(raw.file.name, at),
+            "source_sheet": _const(raw.sheet, at),
             "record_id": ids[mask].to_numpy(),
             "row_number": raw.row_number[mask],
             "reason_code": codes.to_numpy(),
@@ -257,11 +293,12 @@ def _rejects(
     )
     bad = raw.bad_rows
     if len(bad):
+        at = pd.RangeIndex(len(bad))
         bad_rows = pd.DataFrame(
             {
-                "source": src.name,
-                "source_file": raw.file.name,
-                "source_sheet": raw.sheet,
+                "source": _const(src.name, at),
+                "source_file": _const(raw.file.name, at),
+                "source_sheet": _const(raw.sheet, at),
                 "record_id": [f"{id_prefix}{n}" for n in bad["row_number"]],
                 "row_number": bad["row_number"].to_numpy(),
                 "reason_code": bad["reason_code"].to_numpy(),

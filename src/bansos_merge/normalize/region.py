@@ -49,8 +49,14 @@ def resolve_regions(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index, columns=[f"{lvl}_code" for lvl in LEVELS], dtype=TEXT)
     if not cols:
         return out
-    names = frame[cols].astype(object).where(frame[cols].notna(), None)
-    combos = names.drop_duplicates().reset_index(drop=True)
+    # Distinct combinations by integer codes (factorize per column), not by hashing object rows.
+    key = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:
+        codes, uniques = pd.factorize(frame[c])
+        key = np.unique(key * (len(uniques) + 1) + (codes + 1), return_inverse=True)[1].astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    combos = frame[cols].iloc[first].astype(object).reset_index(drop=True)
+    combos = combos.where(combos.notna(), None)
     for lvl in LEVELS:
         if lvl not in combos:
             combos[lvl] = None
@@ -62,9 +68,8 @@ def resolve_regions(frame: pd.DataFrame) -> pd.DataFrame:
     # A resolved lower level implies its parents.
     for lvl, child, n in (("district", "village", 6), ("regency", "district", 4), ("province", "regency", 2)):
         combos[f"{lvl}_code"] = combos[f"{lvl}_code"].fillna(combos[f"{child}_code"].str.slice(0, n))
-    merged = names.merge(combos, on=cols, how="left")
-    merged.index = frame.index
-    return merged[[f"{lvl}_code" for lvl in LEVELS]].astype(TEXT)
+    out = combos[[f"{lvl}_code" for lvl in LEVELS]].astype(TEXT).iloc[inverse.reshape(-1)]
+    return out.set_axis(frame.index)
 
 
 def region_names_as_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,7 @@ _FEMALE = r"^(?:P|PR|PEREMPUAN|WANITA|W|2|F|FEMALE|CEWEK)$"
 def normalize_sex(raw: pd.Series) -> pd.DataFrame:
     """`sex` (L, P or null) and `unparsed` (a value was present but is not a sex code)."""
     s = as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True)
-    s = s.str.replace(r"[\s.]+", " ", regex=True).str.strip()
+    s = s.str.replace(r"[\s.]+", " ", regex=True).str.replace(" - ", "-", regex=False).str.strip()
     male = s.str.contains(_MALE, regex=True).fillna(False).astype(bool)
     female = s.str.contains(_FEMALE, regex=True).fillna(False).astype(bool)
     sex = pd.Series(pd.NA, index=s.index, dtype=TEXT).mask(male, "L").mask(female, "P")

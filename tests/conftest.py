@@ -1,0 +1,127 @@
+"""Shared helpers for the ingest/normalise tests: real files written into tmp_path by code
+(CSV bytes in any encoding, .xlsx through xlsxwriter, .xls through xlwt), a source config
+builder, and the accounting check every ingest test makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bansos_merge.config import SourceConfig
+from bansos_merge.ingest.source import SourceRead, read_source
+from bansos_merge.normalize.source import NormalizedSource, normalize_source
+
+NIK_NAME = {"nik": "NIK", "name": "NAMA"}
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write exactly these characters (no newline translation) in `encoding`."""
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list[object]]], merge_title: dict[str, int] | None = None) -> Path:
+    """A real .xlsx: datetime values become Excel date cells, numbers number cells, str text.
+
+    `merge_title={sheet: width}` merges the first two rows of that sheet across `width` columns
+    (the title block agencies put above the header).
+    """
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    date_fmt = wb.add_format({"num_format": "dd/mm/yyyy"})
+    for name, rows in sheets.items():
+        ws = wb.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, (dt.date, dt.datetime)):
+                    ws.write_datetime(r, c, dt.datetime(value.year, value.month, value.day), date_fmt)
+                elif isinstance(value, str):
+                    ws.write_string(r, c, value)
+                else:
+                    ws.write_number(r, c, value)
+        width = (merge_title or {}).get(name)
+        if width:
+            for r in (0, 1):
+                if rows[r]:
+                    ws.merge_range(r, 0, r, width - 1, rows[r][0])
+    wb.close()
+    return path
+
+
+def write_xls(path: Path, sheets: dict[str, list[list[object]]], merge_title: dict[str, int] | None = None) -> Path:
+    """A real legacy .xls (BIFF8) through xlwt, same conventions as write_xlsx."""
+    import xlwt
+
+    wb = xlwt.Workbook()
+    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    for name, rows in sheets.items():
+        ws = wb.add_sheet(name)
+        width = (merge_title or {}).get(name)
+        for r, row in enumerate(rows):
+            if width and r < 2 and row:
+                ws.write_merge(r, r, 0, width - 1, row[0])
+                continue
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, (dt.date, dt.datetime)):
+                    ws.write(r, c, dt.datetime(value.year, value.month, value.day), date_style)
+                else:
+                    ws.write(r, c, value)
+    wb.save(str(path))
+    return path
+
+
+def make_source(path: Path, columns: dict[str, str] | None = None, **settings) -> SourceConfig:
+    return SourceConfig(name="desa", path=str(path), kind="aid_list", columns=columns or NIK_NAME, **settings)
+
+
+def ingest(src: SourceConfig) -> tuple[SourceRead, NormalizedSource]:
+    """Read and normalise one source; check that no row was lost or doubled."""
+    read = read_source(src)
+    norm = normalize_source(read)
+    assert_accounted(read, norm)
+    return read, norm
+
+
+def assert_accounted(read: SourceRead, norm: NormalizedSource) -> None:
+    """rows_read == accepted + rejected, and per table every row number 1..n appears exactly once."""
+    acc = norm.accounting()
+    assert acc["rows_read"] == acc["accepted"] + acc["rejected"] == read.rows_read
+    for table in read.tables:
+        mine = lambda f: f[(f["source_file"] == table.file.name) & _same_sheet(f, table.sheet)]  # noqa: E731
+        numbers = np.sort(np.concatenate([mine(norm.records)["row_number"], mine(norm.rejects)["row_number"]]))
+        assert numbers.tolist() == list(range(1, table.rows_read + 1))
+
+
+def _same_sheet(frame: pd.DataFrame, sheet: str | None) -> pd.Series:
+    return frame["source_sheet"].isna() if sheet is None else frame["source_sheet"] == sheet
+
+
+def rejects_by_row(norm: NormalizedSource) -> dict[int, str]:
+    return dict(zip(norm.rejects["row_number"].tolist(), norm.rejects["reason_code"].tolist()))
+
+
+def record(norm: NormalizedSource, row_number: int, sheet: str | None = None) -> pd.Series:
+    """The one accepted record of a row number (within a sheet, when given)."""
+    recs = norm.records
+    hit = recs[(recs["row_number"] == row_number) & (True if sheet is None else recs["source_sheet"] == sheet)]
+    assert len(hit) == 1, f"expected one record for row {row_number}, got {len(hit)}"
+    return hit.iloc[0]
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    """`csv_file(text, name='list.csv', encoding='utf-8')` -> path of a file with exactly that content."""
+
+    def _make(text: str, name: str = "list.csv", encoding: str = "utf-8") -> Path:
+        return write_text(tmp_path / name, text, encoding)
+
+    return _make
