@@ -380,7 +380,7 @@ def test_summary_counts_equal_the_input(tmp_path, run):
     counts = list(regions.values())
     assert counts == sorted(counts, key=lambda v: (-v[0], -v[1]))
     # each kind links to its sheet
-    link = wb["Ringkasan"]["A6"].hyperlink
+    link = next(c.hyperlink for c in wb["Ringkasan"]["A"] if c.value == "NIK dipakai bersama")
     assert link is not None and link.location == "'NIK dipakai bersama'!A1"
 
 

@@ -150,13 +150,13 @@ class MergeConfig(_Strict):
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-def _format_errors(path: Path, err: ValidationError) -> str:
+def _format_errors(path: Path, err: ValidationError, raw: dict) -> str:
     lines = [f"{path}: invalid configuration"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if p != "[key]").replace("sources.", "sources[", 1)
         if loc.startswith("sources["):
             index, _, rest = loc[len("sources[") :].partition(".")
-            loc = f"sources[{index}]" + (f".{rest}" if rest else "")
+            loc = f"sources[{index}]{_source_name(raw, index)}" + (f".{rest}" if rest else "")
         msg = e["msg"]
         if e["type"] == "literal_error" and {"columns", "defaults"} & set(map(str, e["loc"])):
             msg = f"unknown canonical field {e['input']!r}; canonical fields are: {', '.join(CANONICAL_FIELDS)}"
@@ -164,6 +164,15 @@ def _format_errors(path: Path, err: ValidationError) -> str:
             msg = "unknown setting"
         lines.append(f"  {loc}: {msg}")
     return "\n".join(lines)
+
+
+def _source_name(raw: dict, index: str) -> str:
+    """` (name)` of the source at `index` in the raw YAML, to say which source is wrong."""
+    try:
+        name = raw["sources"][int(index)].get("name")
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+        return ""
+    return f" ({name})" if isinstance(name, str) else ""
 
 
 def load_config(path: str | Path, output_dir: str | Path | None = None) -> MergeConfig:
@@ -184,4 +193,4 @@ def load_config(path: str | Path, output_dir: str | Path | None = None) -> Merge
     try:
         return MergeConfig.model_validate(raw, context={"base_dir": path.resolve().parent})
     except ValidationError as e:
-        raise ConfigError(_format_errors(path, e)) from None
+        raise ConfigError(_format_errors(path, e, raw)) from None

@@ -37,6 +37,10 @@ KINDS = (
     "review_needed",
 )
 _COLUMNS = ["conflict_id", "kind", "severity", "person_id", "source", "record_id", "field", "values", "value", "regency_code", "regency", "explanation"]
+_TEXT_COLUMNS = (
+    "source", "source_kind", "record_id", "person_id", "nik", "nik_raw", "nik_status", "sex", "program",
+    "regency", "regency_code",
+)
 _NORMAL_DATE_LEVELS = (BIRTH_DATE.levels.index("exact"), BIRTH_DATE.levels.index("swap_or_one_digit_or_nik_date"))
 
 
@@ -78,7 +82,8 @@ def _joined_per_group(keys: pd.Series, values: pd.Series) -> pd.Series:
     frame = pd.DataFrame({"k": keys.to_numpy(), "v": values.astype(str).to_numpy()})
     distinct = frame.dropna().drop_duplicates().sort_values("v")
     joined = distinct.groupby("k")["v"].agg("; ".join)
-    return keys.map(joined)
+    # object dtype even when no group exists, so that "text " + result stays text
+    return keys.map(joined).astype(object)
 
 
 def nik_shared(r: pd.DataFrame) -> pd.DataFrame:
@@ -224,6 +229,10 @@ def review_needed(r: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
 
 def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
     """All conflicts of a run; `records` carries person_id, `review` left/right positions."""
+    # The detectors build explanations by string concatenation: plain object columns throughout.
+    text = [c for c in _TEXT_COLUMNS if c in records]
+    records = records.astype({c: object for c in text})
+    records[text] = records[text].where(records[text].notna(), None)
     parts = [
         nik_shared(records),
         multiple_nik(records),

@@ -301,6 +301,8 @@ def _valid(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.
 
 def _digits_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """How many of the 8 YYYYMMDD digits differ between two date arrays."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int64)
     fa = np.char.replace(np.datetime_as_string(a, unit="D").astype(str), "-", "")
     fb = np.char.replace(np.datetime_as_string(b, unit="D").astype(str), "-", "")
     ca = fa.astype("S8").view(np.uint8).reshape(-1, 8)
