@@ -119,7 +119,7 @@ class PublishConfig(_Strict):
     show_full_nik: bool = Field(False, description="Show NIKs unmasked in human-facing reports")
     keep_runs: int = Field(10, ge=1, description="How many past run folders to keep")
     workbook_rows_per_kind: int = Field(
-        20_000, ge=1, description="Rows per conflict-kind sheet in conflicts.xlsx, most severe first (parquet has all)"
+        5_000, ge=1, description="Rows per conflict-kind sheet in conflicts.xlsx, most severe first (parquet has all)"
     )
 
 

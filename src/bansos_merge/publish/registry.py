@@ -13,9 +13,12 @@ unit, from one record, so a golden address is never stitched from two places.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _IDENTITY = ("nik", "kk", "name", "birth_place", "birth_date", "sex", "mother_name")
 _ADDRESS = (
@@ -51,78 +54,116 @@ def _address_completeness(records: pd.DataFrame) -> np.ndarray:
     return codes * 2 + records["address"].notna().to_numpy(dtype=int) + records["rt"].notna().to_numpy(dtype=int)
 
 
+@dataclass(frozen=True)
+class _Persons:
+    """Records' persons as dense codes 0..k-1, in the registry's (sorted) order."""
+
+    code: np.ndarray
+    index: pd.Index
+
+
+def _rank_key(values: np.ndarray) -> np.ndarray:
+    """Dense int codes preserving order (for strings such as ISO dates)."""
+    return pd.factorize(pd.Series(values), sort=True)[0].astype(np.int64)
+
+
 def _survive(
-    records: pd.DataFrame, value_key: pd.Series, completeness: np.ndarray, civil_first: bool, recency: np.ndarray
-) -> tuple[pd.Series, pd.Series]:
-    """Index (row position) of the winning record per person, and a per-person tie flag."""
-    frame = pd.DataFrame(
-        {
-            "person": records["person_id"].to_numpy(),
-            "value": value_key.astype(object).to_numpy(),
-            "civil": records["source_kind"].eq("civil_registry").to_numpy() if civil_first else False,
-            "complete": completeness,
-            "recency": recency,
-            "row": np.arange(len(records)),
-        }
-    )
-    frame = frame[frame["value"].notna()]
-    frame["support"] = frame.groupby(["person", "value"])["row"].transform("size")
-    ranked = frame.sort_values(
-        ["person", "civil", "complete", "support", "recency", "row"],
-        ascending=[True, False, False, False, False, True],
-        kind="stable",
-    )
-    rank_cols = ["civil", "complete", "support", "recency"]
-    first = ranked.drop_duplicates("person")
-    # The runner-up: the best candidate of each person with a different value.
-    others = ranked.merge(first[["person", "value"]], on="person", suffixes=("", "_best"))
-    runner = others[others["value"] != others["value_best"]].drop_duplicates("person")
-    tie = runner.set_index("person")[rank_cols].eq(first.set_index("person").loc[runner["person"], rank_cols]).all(axis=1)
-    return first.set_index("person")["row"], tie[tie]
+    persons: _Persons, value: pd.Series, completeness: np.ndarray, civil: np.ndarray, recency: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The winning record (row) per person, which persons have one, and which tie.
+
+    Candidates rank by (civil registry, completeness, support = records sharing the value,
+    recency, row); a tie is a runner-up with another value and the same rank on all but row.
+    """
+    v = pd.factorize(value)[0].astype(np.int64)
+    rows = np.flatnonzero(v >= 0)
+    p, v = persons.code[rows], v[rows]
+    combo = p * (int(v.max(initial=0)) + 1) + v
+    _, inverse, counts = np.unique(combo, return_inverse=True, return_counts=True)
+    rank = np.stack([civil[rows], completeness[rows], counts[inverse], recency[rows]]).astype(np.float64)
+    order = np.lexsort((rows, *(-rank[::-1]), p))
+    p_sorted, v_sorted, rank_sorted = p[order], v[order], rank[:, order]
+    first = np.r_[True, p_sorted[1:] != p_sorted[:-1]]
+    group = np.cumsum(first) - 1
+    best = np.flatnonzero(first)
+    # The runner-up: each person's best candidate whose value differs from the winner's.
+    other = np.flatnonzero(v_sorted != v_sorted[best][group])
+    other = other[np.r_[True, group[other][1:] != group[other][:-1]]] if len(other) else other
+    tied_groups = group[other][(rank_sorted[:, other] == rank_sorted[:, best[group[other]]]).all(axis=0)]
+    has = np.zeros(len(persons.index), dtype=bool)
+    has[p_sorted[best]] = True
+    winner = np.full(len(persons.index), -1, dtype=np.int64)
+    winner[p_sorted[best]] = rows[order][best]
+    tie = np.zeros(len(persons.index), dtype=bool)
+    tie[p_sorted[best][tied_groups]] = True
+    return winner, has & ~tie, tie
+
+
+def _take(values: pd.Series, winner: np.ndarray, keep: np.ndarray) -> pd.Series:
+    """values[winner] where keep, else null; aligned with the persons."""
+    taken = values.iloc[np.where(keep, winner, 0)].reset_index(drop=True)
+    return taken.where(pd.Series(keep), None)
 
 
 def build_registry(records: pd.DataFrame, as_of: dict[str, str]) -> pd.DataFrame:
     """`records` carries person_id; `as_of` maps each source to its date (ISO), for recency."""
-    recency = records["source"].map(as_of).fillna("").to_numpy()
-    persons = pd.Index(np.sort(records["person_id"].unique()), name="person_id")
-    out = pd.DataFrame(index=persons)
+    codes, uniques = pd.factorize(records["person_id"], sort=True)
+    persons = _Persons(codes.astype(np.int64), pd.Index(uniques, name="person_id"))
+    recency = _rank_key(records["source"].map(as_of).fillna("").to_numpy())
+    civil = records["source_kind"].eq("civil_registry").to_numpy(dtype=np.float64)
+    key = _join([records["source"], records["record_id"]], ":")
+    out = pd.DataFrame(index=persons.index)
     field_sources: dict[str, pd.Series] = {}
-    conflicts: list[pd.Series] = []
-    key = records["source"] + ":" + records["record_id"]
+    tied: dict[str, np.ndarray] = {}
     for field in _IDENTITY:
-        value = records[field]
-        winner, tie = _survive(records, value, _completeness(records, field), True, recency)
-        picked = pd.Series(value.to_numpy()[winner.to_numpy()], index=winner.index)
-        picked[picked.index.isin(tie.index)] = None
-        out[field] = picked.reindex(persons)
-        field_sources[field] = pd.Series(key.to_numpy()[winner.to_numpy()], index=winner.index).where(
-            ~winner.index.isin(tie.index)
-        )
-        conflicts.append(pd.Series(field, index=tie.index))
-    block = records[list(_ADDRESS)].astype(str).agg("|".join, axis=1)
-    winner, tie = _survive(records, block.where(records["address"].notna() | records["village_code"].notna()), _address_completeness(records), False, recency)
+        winner, keep, tied[field] = _survive(persons, records[field], _completeness(records, field), civil, recency)
+        out[field] = _take(records[field], winner, keep).to_numpy()
+        field_sources[field] = _take(key, winner, keep)
+    block = _join([records[c].astype("string[pyarrow]") for c in _ADDRESS], "|", fill="")
+    has_place = records["address"].notna() | records["village_code"].notna()
+    winner, keep, tied["address"] = _survive(
+        persons, block.where(has_place.to_numpy()), _address_completeness(records), np.zeros(len(records)), recency
+    )
     for field in _ADDRESS:
-        picked = pd.Series(records[field].to_numpy()[winner.to_numpy()], index=winner.index)
-        picked[picked.index.isin(tie.index)] = None
-        out[field] = picked.reindex(persons)
-    field_sources["address"] = pd.Series(key.to_numpy()[winner.to_numpy()], index=winner.index).where(~winner.index.isin(tie.index))
-    conflicts.append(pd.Series("address", index=tie.index))
+        out[field] = _take(records[field], winner, keep).to_numpy()
+    field_sources["address"] = _take(key, winner, keep)
 
-    civil = records[records["source_kind"] == "civil_registry"]
-    said = civil.assign(dead=civil["status"].eq("deceased"), alive=civil["status"].eq("alive"))
-    said = said.groupby("person_id")[["dead", "alive"]].any().reindex(persons, fill_value=False)
+    civil_rows = records[civil.astype(bool)]
+    said = civil_rows.assign(dead=civil_rows["status"].eq("deceased"), alive=civil_rows["status"].eq("alive"))
+    said = said.groupby("person_id")[["dead", "alive"]].any().reindex(persons.index, fill_value=False)
     out["status"] = np.select([said["dead"], said["alive"]], ["deceased", "alive"], default="unknown")
-    out["death_date"] = civil.dropna(subset=["death_date"]).groupby("person_id")["death_date"].max().reindex(persons)
-    out["programs"] = grouped_lists(records["person_id"], records["program"], persons)
-    out["sources"] = grouped_lists(records["person_id"], records["source"], persons)
-    grouped = records.groupby("person_id")
-    out["n_records"] = grouped.size().reindex(persons)
-    out["n_sources"] = grouped["source"].nunique().reindex(persons)
-    out["in_civil_registry"] = persons.isin(civil["person_id"])
-    out["field_sources"] = _json_objects(pd.DataFrame(field_sources).reindex(persons))
-    tied = pd.concat(conflicts) if conflicts else pd.Series(dtype=object)
-    out["field_conflicts"] = grouped_lists(pd.Series(tied.index), pd.Series(tied.to_numpy()), persons)
+    out["death_date"] = civil_rows.dropna(subset=["death_date"]).groupby("person_id")["death_date"].max().reindex(persons.index)
+    out["programs"] = grouped_lists(records["person_id"], records["program"], persons.index)
+    out["sources"] = grouped_lists(records["person_id"], records["source"], persons.index)
+    out["n_records"] = np.bincount(persons.code, minlength=len(persons.index))
+    out["n_sources"] = records.groupby(persons.code)["source"].nunique().reindex(range(len(persons.index))).to_numpy()
+    out["in_civil_registry"] = np.bincount(persons.code, weights=civil, minlength=len(persons.index)) > 0
+    out["field_sources"] = _json_objects(field_sources)
+    names = pd.DataFrame(tied).melt(ignore_index=False).query("value")
+    out["field_conflicts"] = grouped_lists(pd.Series(persons.index[names.index]), names["variable"], persons.index)
     return out.reset_index()
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("string[pyarrow]").array).cast(pa.string())
+
+
+def _join(parts: list[pd.Series], sep: str, fill: str | None = None) -> pd.Series:
+    """Element-wise string join (pyarrow): null if any part is null, unless `fill` replaces nulls."""
+    arrays = [_arrow(p) for p in parts]
+    if fill is not None:
+        arrays = [pc.fill_null(a, fill) for a in arrays]
+    return pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join_element_wise(*arrays, sep)))
+
+
+def _json_objects(columns: dict[str, pd.Series]) -> np.ndarray:
+    """Per row, a JSON object of the non-null string cells (`{"nik": "dukcapil:12", ...}`)."""
+    parts = []
+    for name, values in columns.items():
+        text = values.astype("string[pyarrow]").str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+        parts.append(pc.binary_join_element_wise(f'"{name}": "', _arrow(text), '"', ""))
+    joined = pc.binary_join_element_wise(*parts, ", ", null_handling="skip")
+    return pc.binary_join_element_wise("{", joined, "}", "").to_numpy(zero_copy_only=False)
 
 
 def grouped_lists(keys: pd.Series, values: pd.Series, index: pd.Index) -> pd.Series:
@@ -135,19 +176,3 @@ def grouped_lists(keys: pd.Series, values: pd.Series, index: pd.Index) -> pd.Ser
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(frame["v"].astype(str).to_numpy(), pa.string()))
     return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index)
-
-
-def _json_objects(frame: pd.DataFrame) -> np.ndarray:
-    """Each row as a JSON object of its non-null string cells, built column-wise."""
-    parts = []
-    for col in frame.columns:
-        v = frame[col].astype(object)
-        escaped = v.where(v.isna(), v.astype(str).str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False))
-        parts.append(("\"" + col + "\": \"" + escaped + "\"").where(v.notna(), ""))
-    if not parts:
-        return np.full(len(frame), "{}", dtype=object)
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + "\x1f" + part  # a separator no escaped value contains
-    joined = joined.str.replace("\x1f+", "\x1f", regex=True).str.strip("\x1f").str.replace("\x1f", ", ", regex=False)
-    return ("{" + joined + "}").to_numpy()
