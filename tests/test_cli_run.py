@@ -59,7 +59,7 @@ def _csv_source(folder: Path, **overrides) -> dict:
 def _unknown_field(d):
     src = _csv_source(d)
     src["columns"]["nama"] = "NAMA_LGKP"
-    return _config(d, [src]), ["merge.yaml", "sources[0].columns.nama", "unknown canonical field 'nama'"]
+    return _config(d, [src]), ["merge.yaml", "sources[0] (dukcapil).columns.nama", "unknown canonical field 'nama'"]
 
 
 def _missing_file(d):
@@ -81,7 +81,7 @@ def _invalid_yaml(d):
 
 
 def _unknown_setting(d):
-    return _config(d, [_csv_source(d, delimeter=";")]), ["merge.yaml", "sources[0].delimeter", "unknown setting"]
+    return _config(d, [_csv_source(d, delimeter=";")]), ["merge.yaml", "sources[0] (dukcapil).delimeter", "unknown setting"]
 
 
 def _unknown_encoding(d):

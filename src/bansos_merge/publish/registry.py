@@ -77,6 +77,9 @@ def _survive(
     """
     v = pd.factorize(value)[0].astype(np.int64)
     rows = np.flatnonzero(v >= 0)
+    none = np.zeros(len(persons.index), dtype=bool)
+    if len(rows) == 0:
+        return np.full(len(persons.index), -1, dtype=np.int64), none, none
     p, v = persons.code[rows], v[rows]
     combo = p * (int(v.max(initial=0)) + 1) + v
     _, inverse, counts = np.unique(combo, return_inverse=True, return_counts=True)
