@@ -11,19 +11,22 @@ import pipelines  # noqa: F401  (configures Prefect before it is imported)
 import logging
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+import numpy as np
 import pandas as pd
 
 from bansos_merge.cluster.resolve import Resolution, resolve
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
 from bansos_merge.errors import UserError
 from bansos_merge.ingest.source import SourceRead, preflight, read_source
-from bansos_merge.link.linker import Links, link_records
-from bansos_merge.link.model import FSModel
-from bansos_merge.normalize.source import NormalizedSource, normalize_source
+from bansos_merge.link.blocking import BlockingReport
+from bansos_merge.link.features import LinkFrame
+from bansos_merge.link.linker import Links, block, compare_chunk, pair_chunks, score_candidates
+from bansos_merge.link.model import FSModel, link_term_frequencies, train_model
+from bansos_merge.normalize.source import TablePart, gather_source, normalize_part, split_source
 from bansos_merge.publish.manifest import now_utc
 from bansos_merge.publish.outputs import RunOutputs, assemble, combine, run_manifest, write_run
 from bansos_merge.publish.previous import PreviousRun, load_previous
@@ -73,15 +76,31 @@ def read_task(src: SourceConfig) -> SourceRead:
     return read_source(src)
 
 
-@task(name="normalise", task_run_name="normalise-{read.source.name}", **_TASK)
-def normalise_task(read: SourceRead) -> NormalizedSource:
-    return normalize_source(read)
+@task(name="normalise", **_TASK)
+def normalise_task(part: TablePart) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return normalize_part(part)
 
 
-@task(name="link", **_TASK)
-def link_task(records: pd.DataFrame, config: MergeConfig) -> Links:
-    model = FSModel.load(Path(config.linkage.model_path)) if config.linkage.model_path else None
-    return link_records(records, config.linkage.seed, model, config.linkage.max_block)
+@task(name="block", **_TASK)
+def block_task(records: pd.DataFrame, max_block: int) -> tuple[LinkFrame, pd.DataFrame, BlockingReport]:
+    return block(records, max_block)
+
+
+@task(name="compare", **_TASK)
+def compare_task(frame: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
+    return compare_chunk(frame, pairs)
+
+
+@task(name="train", **_TASK)
+def train_task(frame: LinkFrame, gamma: np.ndarray, config: MergeConfig) -> FSModel:
+    if config.linkage.model_path:
+        return FSModel.load(Path(config.linkage.model_path))
+    return train_model(frame, gamma, config.linkage.seed)
+
+
+@task(name="score", **_TASK)
+def score_task(frame: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, model: FSModel, tf: dict) -> pd.DataFrame:
+    return score_candidates(frame, pairs, model, gamma, tf)
 
 
 @task(name="cluster", **_TASK)
@@ -136,18 +155,26 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     run = RunFolder(Path(config.output_dir))
     stage = _Stages(log, 5)
 
-    stage("read and normalise", f"{len(config.sources)} sources in parallel")
+    stage("read and normalise", f"{len(config.sources)} sources")
     # A read error surfaces here as itself, before any normalising.
     reads = [f.result() for f in [read_task.submit(src) for src in config.sources]]
-    sources = [f.result() for f in [normalise_task.submit(r) for r in reads]]
+    parts = [split_source(r, config.execution.partition_rows) for r in reads]
+    futures = normalise_task.map([p for source_parts in parts for p in source_parts])
+    results = iter(futures.result())
+    sources = [gather_source(r, [next(results) for _ in source_parts]) for r, source_parts in zip(reads, parts)]
     for s in sources:
         acc = s.accounting()
         log.info("  %s: %s rows read, %s accepted, %s rejected", s.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
     records, rejects = combine(sources)
 
     stage("link", f"{len(records):,} records")
-    links = link_task(records, config)
-    log.info("  %s candidate pairs", f"{len(links.pairs):,}")
+    frame, pairs, blocking = block_task(records, config.linkage.max_block)
+    chunks = pair_chunks(pairs, config.execution.pair_chunk)
+    log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
+    gammas = compare_task.map(unmapped(frame), chunks).result()
+    model = train_task(frame, np.concatenate(gammas), config)
+    scored = score_task.map(unmapped(frame), chunks, gammas, unmapped(model), unmapped(link_term_frequencies(frame)))
+    links = Links(frame, pd.concat(scored.result(), ignore_index=True), model, blocking)
 
     stage("cluster", "persons and stable IDs, with the analysts' decisions")
     previous = load_previous(Path(config.output_dir))
@@ -183,9 +210,25 @@ class _Stages:
         self.log.info("[%d/%d] %s: %s", self.n, self.total, name, detail)
 
 
-def run_merge(config_path: str, output_dir: str | None = None) -> str:
-    """Run the flow; a user error inside it comes back out as that error, not a Prefect crash."""
-    state = merge(str(config_path), None if output_dir is None else str(output_dir), return_state=True)
+def run_merge(
+    config_path: str, output_dir: str | None = None, dask_address: str | None = None, dask_workers: int | None = None
+) -> str:
+    """Run the flow; a user error inside it comes back out as that error, not a Prefect crash.
+
+    With `dask_address` (an existing cluster) or `dask_workers` (a local cluster of that many
+    worker processes) the mapped tasks run on Dask through prefect-dask.
+    """
+    flow_ = merge
+    if dask_address or dask_workers:
+        from prefect_dask import DaskTaskRunner
+
+        runner = (
+            DaskTaskRunner(address=dask_address)
+            if dask_address
+            else DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True})
+        )
+        flow_ = merge.with_options(task_runner=runner)
+    state = flow_(str(config_path), None if output_dir is None else str(output_dir), return_state=True)
     if state.is_completed():
         return state.result()
     error = state.result(raise_on_failure=False)

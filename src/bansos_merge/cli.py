@@ -20,7 +20,7 @@ def _run(args: argparse.Namespace) -> int:
     preflight(config)
     from pipelines.merge_flow import run_merge
 
-    run_dir = run_merge(str(args.config), args.output)
+    run_dir = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers)
     print(f"run published: {run_dir}")
     print(f"latest: {Path(config.output_dir) / 'latest'}")
     return 0
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="merge the configured sources (a Prefect flow)")
     run.add_argument("--config", required=True, type=Path, help="merge.yaml")
     run.add_argument("--output", type=Path, help="override output_dir")
+    dask = run.add_mutually_exclusive_group()
+    dask.add_argument("--dask-address", help="run the mapped tasks on an existing Dask cluster (tcp://HOST:PORT)")
+    dask.add_argument("--dask-workers", type=int, help="run them on a local Dask cluster of N worker processes")
     run.set_defaults(func=_run)
 
     serve = sub.add_parser("serve", help="run the merge on a cron schedule (needs a Prefect server)")

@@ -123,12 +123,20 @@ class PublishConfig(_Strict):
     )
 
 
+class ExecutionConfig(_Strict):
+    """How the work is cut into tasks (the same cut locally and on Dask, so results agree)."""
+
+    partition_rows: int = Field(250_000, ge=1_000, description="Rows per normalisation task")
+    pair_chunk: int = Field(2_000_000, ge=10_000, description="Candidate pairs per comparison/scoring task")
+
+
 class MergeConfig(_Strict):
     output_dir: str = Field(description="Where runs are written; relative to the config file")
     state_dir: str | None = Field(None, description="Analysts' decisions; default <output_dir>/state")
     sources: list[SourceConfig] = Field(min_length=1)
     linkage: LinkageConfig = LinkageConfig()
     publish: PublishConfig = PublishConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     _out = field_validator("output_dir")(_resolve)
     _state = field_validator("state_dir")(lambda v, info: None if v is None else _resolve(v, info))

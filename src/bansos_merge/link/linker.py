@@ -21,11 +21,17 @@ class Links:
     blocking: BlockingReport
 
 
-def score_candidates(f: LinkFrame, pairs: pd.DataFrame, model: FSModel, gamma: np.ndarray | None = None) -> pd.DataFrame:
+def score_candidates(
+    f: LinkFrame,
+    pairs: pd.DataFrame,
+    model: FSModel,
+    gamma: np.ndarray | None = None,
+    tf: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Levels, per-comparison weights and the total weight of each pair."""
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     gamma = compare_pairs(f, a, b) if gamma is None else gamma
-    scores = score_pairs(model, gamma, link_term_frequencies(f), a, b)
+    scores = score_pairs(model, gamma, link_term_frequencies(f) if tf is None else tf, a, b)
     out = pairs.copy()
     out["weight"] = scores.total
     for k, c in enumerate(COMPARISONS):
@@ -34,13 +40,28 @@ def score_candidates(f: LinkFrame, pairs: pd.DataFrame, model: FSModel, gamma: n
     return out
 
 
+def block(records: pd.DataFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[LinkFrame, pd.DataFrame, BlockingReport]:
+    """The linkage view of the records and their candidate pairs (global: cheap integer keys)."""
+    f = build_link_frame(records)
+    pairs, report = candidate_pairs(f, max_block)
+    return f, pairs, report
+
+
+def pair_chunks(pairs: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    """Candidate pairs in chunks, to compare and score in parallel (each chunk independent)."""
+    return [pairs.iloc[i : i + size] for i in range(0, max(len(pairs), 1), size)]
+
+
+def compare_chunk(f: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
+    return compare_pairs(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
+
+
 def link_records(
     records: pd.DataFrame, seed: int, model: FSModel | None = None, max_block: int = DEFAULT_MAX_BLOCK
 ) -> Links:
     """Score every candidate pair of `records`; train the model first unless one is given."""
-    f = build_link_frame(records)
-    pairs, report = candidate_pairs(f, max_block)
-    gamma = compare_pairs(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    f, pairs, report = block(records, max_block)
+    gamma = compare_chunk(f, pairs)
     if model is None:
         model = train_model(f, gamma, seed)
     return Links(frame=f, pairs=score_candidates(f, pairs, model, gamma), model=model, blocking=report)

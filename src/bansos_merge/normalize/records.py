@@ -148,13 +148,16 @@ def _nik_birth_date(nik: pd.DataFrame, birth: pd.Series) -> pd.Series:
     return pd.Series(np.where(ok, dates, np.datetime64("NaT")), index=nik.index).astype("datetime64[s]")
 
 
-def normalize_table(raw: RawTable, src: SourceConfig, id_prefix: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Canonical records and rejects of one raw table (see module doc)."""
+def normalize_table(
+    raw: RawTable, src: SourceConfig, id_prefix: str = "", ids: tuple[pd.Series, np.ndarray] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical records and rejects of one raw table (see module doc). `ids`: the record
+    ids when `raw` is a slice of a table (they are numbered over the whole table)."""
     idx = raw.cells.index
     fields = {f: as_text(v) for f, v in _mapped(raw, src).items()}
     get = lambda f: fields.get(f, pd.Series(pd.NA, index=idx, dtype=TEXT))  # noqa: E731
 
-    ids, made_ids = record_ids(raw, src, id_prefix)
+    ids, made_ids = record_ids(raw, src, id_prefix) if ids is None else ids
     nik = parse_nik(get("nik"), _numeric(raw, src, "nik"), get("kk"), _numeric(raw, src, "kk"))
     kk = parse_kk(get("kk"), _numeric(raw, src, "kk"))
     names = normalize_names(get("name"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
+from ..config import SourceConfig
 from ..errors import AccountingError
 from ..ingest.source import SourceRead, is_glob
-from .records import normalize_table
+from ..ingest.table import BAD_ROW_COLUMNS, RawTable
+from .records import normalize_table, record_ids
 
 
 @dataclass
@@ -42,14 +45,46 @@ def _id_prefix(read: SourceRead, table_index: int) -> str:
     return "".join(f"{p}/" for p in parts)
 
 
-def normalize_source(read: SourceRead) -> NormalizedSource:
-    recs, rejs = [], []
+@dataclass
+class TablePart:
+    """A slice of one raw table, normalised on its own (on a Dask worker, say)."""
+
+    source: SourceConfig
+    table: RawTable
+    ids: tuple[pd.Series, np.ndarray]  # numbered over the whole table, so slicing changes nothing
+
+
+def split_source(read: SourceRead, rows: int | None) -> list[TablePart]:
+    """Each table of the source in slices of at most `rows` rows (None: whole tables).
+
+    Rows that could not be split into columns travel with the first slice of their table.
+    """
+    parts = []
     for i, table in enumerate(read.tables):
-        r, j = normalize_table(table, read.source, _id_prefix(read, i))
-        recs.append(r)
-        rejs.append(j)
-    records = pd.concat(recs, ignore_index=True)
-    rejects = pd.concat(rejs, ignore_index=True)
+        ids, made = record_ids(table, read.source, _id_prefix(read, i))
+        n = len(table.cells)
+        step = n if not rows else rows
+        for start in range(0, max(n, 1), max(step, 1)):
+            stop = min(start + step, n)
+            piece = replace(
+                table,
+                cells=table.cells.iloc[start:stop],
+                row_number=table.row_number[start:stop],
+                numeric=None if table.numeric is None else table.numeric.iloc[start:stop],
+                bad_rows=table.bad_rows if start == 0 else pd.DataFrame(columns=BAD_ROW_COLUMNS),
+            )
+            parts.append(TablePart(read.source, piece, (ids.iloc[start:stop], made[start:stop])))
+    return parts
+
+
+def normalize_part(part: TablePart) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return normalize_table(part.table, part.source, ids=part.ids)
+
+
+def gather_source(read: SourceRead, results: list[tuple[pd.DataFrame, pd.DataFrame]]) -> NormalizedSource:
+    """One source's records and rejects from its parts' results, with the rows accounted for."""
+    records = pd.concat([r for r, _ in results], ignore_index=True)
+    rejects = pd.concat([j for _, j in results], ignore_index=True)
     out = NormalizedSource(read.source.name, read.source.kind, records, rejects, read.rows_read, read.files, read.as_of)
     if len(records) + len(rejects) != read.rows_read:
         raise AccountingError(
@@ -57,3 +92,8 @@ def normalize_source(read: SourceRead) -> NormalizedSource:
             f"{len(rejects)} rejected; a row was lost or duplicated (a bug: please report it)"
         )
     return out
+
+
+def normalize_source(read: SourceRead, rows: int | None = None) -> NormalizedSource:
+    """Normalise a whole source in this process (the flow maps `normalize_part` instead)."""
+    return gather_source(read, [normalize_part(p) for p in split_source(read, rows)])

@@ -144,7 +144,8 @@ def attribute_mismatch(r: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     # A record that repeats its own NIK's date is the registration date, not a mistake.
     own_nik_date = (record_days >= 0) & (record_days == to_days(r["nik_birth_date"]))
     date_off = (level >= 0) & ~np.isin(level, _NORMAL_DATE_LEVELS) & ~own_nik_date
-    sex_off = (r["sex"].notna() & g_sex.notna() & r["sex"].ne(g_sex)).to_numpy(dtype=bool)
+    known = (r["sex"].notna() & g_sex.notna()).to_numpy(dtype=bool)
+    sex_off = known & (r["sex"].astype(object).to_numpy() != g_sex.astype(object).to_numpy())
     date_rows = _rows(
         r,
         date_off,
