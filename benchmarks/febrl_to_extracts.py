@@ -131,7 +131,9 @@ def convert(dataset: str, outdir: str | Path) -> Path:
     truth.to_parquet(outdir / "truth" / "rows.parquet", index=False)
     empty = pa.schema([(c, pa.string()) for c in CONDITION_COLUMNS]).empty_table()
     pq.write_table(empty, outdir / "truth" / "conditions.parquet")
-    config = {"output_dir": "out", "sources": sources}
+    # FEBRL has no households: its duplicates carry wholly different given names and birth
+    # dates by construction, which the household rules (meant for twins and families) reject.
+    config = {"output_dir": "out", "sources": sources, "linkage": {"family_rules": False}}
     (outdir / "merge.yaml").write_text(
         f"# FEBRL {dataset} as agency extracts; written by benchmarks/febrl_to_extracts.py\n"
         + yaml.safe_dump(config, sort_keys=False),

@@ -126,6 +126,7 @@ def cluster_task(
         must_link=must,
         cannot_link=cannot,
         sources_with_ids={s.name for s in config.sources if s.id_column},
+        family_rules=lk.family_rules,
     )
 
 

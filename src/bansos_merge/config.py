@@ -102,6 +102,11 @@ class LinkageConfig(_Strict):
         -10.0, description="A pair weighing less is two people: no chain of other links may join them"
     )
     max_block: int = Field(200, ge=2, description="Blocks larger than this are not expanded (reported)")
+    family_rules: bool = Field(
+        True,
+        description="Keep apart what a household shares but a person does not (names_differ, dates_differ, "
+        "serial_apart); off only for data without households, such as FEBRL",
+    )
     seed: int = 20261129
     model_path: str | None = Field(None, description="Reuse a trained model (JSON) instead of training")
 

@@ -105,7 +105,15 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
         )
     total = float(scored["weight"])
     thresholds = manifest.get("linkage_config", {})
-    decision = str(decide(pair, frame, thresholds.get("match_threshold", 6.0), thresholds.get("review_threshold", 0.0))[0])
+    decision = str(
+        decide(
+            pair,
+            frame,
+            thresholds.get("match_threshold", 6.0),
+            thresholds.get("review_threshold", 0.0),
+            thresholds.get("family_rules", True),
+        )[0]
+    )
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
     return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same))
 

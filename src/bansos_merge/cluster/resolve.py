@@ -45,6 +45,7 @@ def resolve(
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
     sources_with_ids: set[str] | None = None,
+    family_rules: bool = True,
 ) -> Resolution:
     """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
     `sources_with_ids`: see ids.assign_person_ids."""
@@ -52,13 +53,15 @@ def resolve(
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
-    decision = np.where(undecided, decide(pairs, f, match_threshold, review_threshold), "decided")
+    decision = np.where(undecided, decide(pairs, f, match_threshold, review_threshold, family_rules), "decided")
     civil_nik = np.where(f.civil, f.nik, -1)
 
     # A record fitting two registry people about equally well is linked to neither.
     weight = pairs["weight"].to_numpy()
     unsure = _ambiguous(a, b, weight, decision == "match", civil_nik)
-    weak_or_against = np.isin(decision, ("non_match", "review_band")) & _strongly_against(pairs, cannot_link_threshold)
+    weak_or_against = np.isin(decision, ("non_match", "review_band")) & _strongly_against(
+        pairs, cannot_link_threshold, family_rules
+    )
     against = pairs.loc[np.isin(decision, _APART) | weak_or_against, ["left", "right"]]
     if cannot_link is not None and len(cannot_link):
         against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
@@ -112,13 +115,18 @@ def _with(edges: pd.DataFrame, must: pd.DataFrame) -> pd.DataFrame:
 _APART = ("registry_apart", "serial_apart", "dates_differ")
 
 
-def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float) -> np.ndarray:
+def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float, family_rules: bool) -> np.ndarray:
     """A pair's own evidence is strongly against one person (so no chain may join them):
-    a very low weight, or birth dates that disagree outright."""
-    return ((pairs["weight"] < cannot_link_threshold) | (pairs["birth_date"] == BIRTH_DATE_DIFFERENT)).to_numpy()
+    a very low weight, or (a household rule) birth dates that disagree outright."""
+    against = (pairs["weight"] < cannot_link_threshold).to_numpy()
+    if family_rules:
+        against |= (pairs["birth_date"] == BIRTH_DATE_DIFFERENT).to_numpy()
+    return against
 
 
-def decide(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_threshold: float) -> np.ndarray:
+def decide(
+    pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_threshold: float, family_rules: bool = True
+) -> np.ndarray:
     """The pair-level decision, from the weight and a few rules that naive Bayes cannot see
     (a family shares a card, an address, a mother and, for twins, a birth date):
 
@@ -133,6 +141,8 @@ def decide(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_thr
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
       son share a name and a card, but not a mother.
     - match, review_band, non_match: by the thresholds.
+
+    `family_rules=False` drops the three household rules, for data without households (FEBRL).
     """
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     w = pairs["weight"].to_numpy()
@@ -145,6 +155,8 @@ def decide(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_thr
     names_differ = (name == NAME_DIFFERENT) & ~(nik_agrees & (dob == BIRTH_DATE_EXACT))
     same_mother = pairs["mother_name"].to_numpy() == MOTHER_EXACT
     dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~nik_agrees & ~same_mother
+    if not family_rules:
+        serial_apart = names_differ = dates_differ = np.zeros(len(pairs), dtype=bool)
     high = w >= match_threshold
     return np.select(
         [registry_apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .features import MISSING, LinkFrame
+from .features import MISSING, LinkFrame, digit_matrix
 
 DEFAULT_MAX_BLOCK = 200
 
@@ -28,13 +28,6 @@ class BlockingReport:
         return self.passes
 
 
-def _hash_strings(values: np.ndarray) -> np.ndarray:
-    """Stable int64 codes for strings ('' -> -1), equal strings equal codes within one run."""
-    codes, _ = pd.factorize(pd.Series(values, dtype=object))
-    codes = codes.astype(np.int64)
-    return np.where(values == "", MISSING, codes)
-
-
 def combine_keys(*parts: np.ndarray) -> np.ndarray:
     """One int64 key from several int columns; -1 if any part is missing."""
     frame = pd.DataFrame({f"k{i}": p for i, p in enumerate(parts)})
@@ -45,77 +38,130 @@ def combine_keys(*parts: np.ndarray) -> np.ndarray:
     return np.where(missing, MISSING, key)
 
 
-def pairs_from_key(key: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+@dataclass(frozen=True)
+class Keys:
+    """A blocking key per row; `rows[i]` is the record row i stands for (None: row i itself).
+
+    A record may stand in several rows (one per name token), and a pass may key distinct
+    values rather than records (NIK edits), expanded to records afterwards.
+    """
+
+    key: np.ndarray
+    rows: np.ndarray | None = None
+
+
+def pairs_from_key(
+    key: np.ndarray, max_block: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """All pairs (i < j) of records sharing a key. Returns (left, right, blocks_skipped, rows_skipped)."""
     idx = np.flatnonzero(key >= 0)
+    empty = np.empty(0, np.int64)
     if len(idx) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
+        return empty, empty, 0, 0
     order = idx[np.argsort(key[idx], kind="stable")]
     k = key[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     sizes = np.diff(np.r_[starts, len(k)])
     too_big = sizes > max_block
-    group_size = np.repeat(sizes, sizes)
-    keep = ~np.repeat(too_big, sizes) & (group_size > 1)
+    keep = ~np.repeat(too_big, sizes) & (np.repeat(sizes, sizes) > 1)
     order, k = order[keep], k[keep]
+    who = order if rows is None else rows[order]
     lefts, rights = [], []
     # Offset d pairs element i with element i + d of the same group: one numpy pass per d.
     for d in range(1, min(max_block, int(sizes[~too_big].max(initial=1)))):
         same = k[d:] == k[:-d]
         if not same.any():
             break
-        lefts.append(order[:-d][same])
-        rights.append(order[d:][same])
+        lefts.append(who[:-d][same])
+        rights.append(who[d:][same])
+    skipped = int(too_big.sum()), int(sizes[too_big].sum())
     if not lefts:
-        return np.empty(0, np.int64), np.empty(0, np.int64), int(too_big.sum()), int(sizes[too_big].sum())
+        return empty, empty, *skipped
     a, b = np.concatenate(lefts), np.concatenate(rights)
-    return np.minimum(a, b), np.maximum(a, b), int(too_big.sum()), int(sizes[too_big].sum())
+    distinct = a != b  # one record under two of its own tokens
+    return np.minimum(a, b)[distinct], np.maximum(a, b)[distinct], *skipped
 
 
-def _nik_edit_keys(f: LinkFrame) -> list[np.ndarray]:
-    """Keys shared by NIKs one substitution or one adjacent transposition apart."""
-    nik = f.nik
-    digits = f.nik_digits.astype(np.int64)
+def _nik_edit_pairs(f: LinkFrame, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Record pairs whose NIKs are one substitution or one adjacent transposition apart.
+
+    Worked on the distinct NIK values (records sharing a NIK are nik_exact's), then expanded.
+    """
+    has = np.flatnonzero(f.nik >= 0)
+    values, inverse = np.unique(f.nik[has], return_inverse=True)
+    digits = digit_matrix(values).astype(np.int64)
     powers = 10 ** np.arange(15, -1, -1, dtype=np.int64)
-    keys = []
-    for p in range(16):
-        masked = nik - digits[:, p] * powers[p]  # digit p set to 0
-        keys.append(np.where(nik >= 0, masked * 32 + p, MISSING))
-    for p in range(15):
-        lo = np.minimum(digits[:, p], digits[:, p + 1])
-        hi = np.maximum(digits[:, p], digits[:, p + 1])
-        canon = nik - digits[:, p] * powers[p] - digits[:, p + 1] * powers[p + 1] + lo * powers[p] + hi * powers[p + 1]
-        keys.append(np.where(nik >= 0, canon * 32 + 16 + p, MISSING))
-    return keys
+    va, vb, skipped_blocks, skipped_rows = [], [], 0, 0
+    for p in range(31):
+        if p < 16:  # digit p set to 0
+            canon = values - digits[:, p] * powers[p]
+        else:  # digits q, q+1 in ascending order
+            q = p - 16
+            lo, hi = np.minimum(digits[:, q], digits[:, q + 1]), np.maximum(digits[:, q], digits[:, q + 1])
+            canon = values + (lo - digits[:, q]) * powers[q] + (hi - digits[:, q + 1]) * powers[q + 1]
+        a, b, sb, sr = pairs_from_key(canon * 32 + p, max_block)
+        va.append(a)
+        vb.append(b)
+        skipped_blocks += sb
+        skipped_rows += sr
+    value_pairs = pd.DataFrame({"va": np.concatenate(va), "vb": np.concatenate(vb)}).drop_duplicates()
+    holders = pd.DataFrame({"v": inverse, "rec": has})
+    expanded = value_pairs.merge(holders, left_on="va", right_on="v").merge(holders, left_on="vb", right_on="v")
+    a, b = expanded["rec_x"].to_numpy(), expanded["rec_y"].to_numpy()
+    return np.minimum(a, b), np.maximum(a, b), skipped_blocks, skipped_rows
 
 
-def blocking_passes(f: LinkFrame) -> list[tuple[str, Callable[[], list[np.ndarray]]]]:
-    """(name, key builder) per pass; builders are lazy so memory holds one pass at a time."""
-    name = _hash_strings(f.name)
-    name_sorted = _hash_strings(f.name_sorted)
-    first = _hash_strings(f.name_first)
-    last = _hash_strings(f.name_last)
-    place = np.where(f.village >= 0, f.village, f.district)
+def _token_keys(f: LinkFrame, other: np.ndarray) -> Keys:
+    """One row per (record, name token) keyed with `other`: swapped names share a token."""
+    values = pd.Series(f.name_sorted.values, dtype=object).str.split(" ")
+    lengths = values.str.len().to_numpy()
+    token_codes, _ = pd.factorize(np.concatenate(values.to_numpy()) if len(values) else np.empty(0, object))
+    offsets = np.r_[0, np.cumsum(lengths)]
+    code = f.name_sorted.codes
+    rows = np.flatnonzero((code >= 0) & (other >= 0))
+    count = lengths[code[rows]]
+    rec = np.repeat(rows, count)
+    # Position of each (record, k-th token) in the flat token list: start of its value + k.
+    within = np.arange(len(rec)) - np.repeat(np.cumsum(count) - count, count)
+    tokens = token_codes[np.repeat(offsets[code[rows]], count) + within]
+    return Keys(combine_keys(tokens.astype(np.int64), other[rec]), rec)
+
+
+def blocking_passes(f: LinkFrame) -> list[tuple[str, Callable[[], list[Keys]], int | None]]:
+    """(name, key builder, block cap or None for the default) per pass; builders are lazy so
+    memory holds one pass at a time."""
+    name, name_sorted, first = f.name.codes, f.name_sorted.codes, f.name_first.codes
+    # Where no code resolved (another country's data, an unknown village), the village text.
+    village_text = f.village_text.codes
+    place = np.where(f.village >= 0, f.village, np.where(village_text >= 0, village_text + (1 << 40), f.district))
+    district = np.where(f.district >= 0, f.district, place)
     return [
-        ("nik_exact", lambda: [f.nik]),
-        ("nik_one_edit", lambda: _nik_edit_keys(f)),
-        ("nik_15_digits", lambda: [f.nik15]),
-        ("name_birth_date", lambda: [combine_keys(name_sorted, f.birth_date)]),
-        ("name_village", lambda: [combine_keys(name, place)]),
-        ("kk_first_name", lambda: [combine_keys(np.where(f.kk >= 0, f.kk // 10, f.kk15), first)]),
-        ("birth_date_district", lambda: [combine_keys(f.birth_date, f.district)]),
-        ("birth_date_last_name", lambda: [combine_keys(f.birth_date, last)]),
-        ("birth_date_first_name", lambda: [combine_keys(f.birth_date, first)]),
+        ("nik_exact", lambda: [Keys(f.nik)], None),
+        ("nik_one_edit", None, None),  # value-level, see _nik_edit_pairs
+        ("nik_15_digits", lambda: [Keys(f.nik15)], None),
+        ("name_birth_date", lambda: [Keys(combine_keys(name_sorted, f.birth_date))], None),
+        ("name_village", lambda: [Keys(combine_keys(name, place))], None),
+        ("kk_first_name", lambda: [Keys(combine_keys(np.where(f.kk >= 0, f.kk // 10, f.kk15), first))], None),
+        ("birth_date_district", lambda: [Keys(combine_keys(f.birth_date, district))], None),
+        ("birth_date_name_token", lambda: [_token_keys(f, f.birth_date)], None),
+        ("address_first_name", lambda: [Keys(combine_keys(f.address.codes, place, first))], None),
+        # A name carried by at most a few records anywhere is worth comparing without more.
+        ("rare_name", lambda: [Keys(name)], RARE_NAME_BLOCK),
     ]
+
+
+RARE_NAME_BLOCK = 12
 
 
 def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[pd.DataFrame, BlockingReport]:
     """Deduplicated candidate pairs (left < right), each with the first pass that found it."""
     codes, passes, report = [], [], []
-    for pass_no, (label, build) in enumerate(blocking_passes(f)):
+    for pass_no, (label, build, cap) in enumerate(blocking_passes(f)):
         found, blocks_skipped, rows_skipped = [], 0, 0
-        for key in build():
-            a, b, sb, sr = pairs_from_key(key, max_block)
+        results = [_nik_edit_pairs(f, max_block)] if build is None else [
+            pairs_from_key(k.key, cap or max_block, k.rows) for k in build()
+        ]
+        for a, b, sb, sr in results:
             found.append(a * f.n + b)
             blocks_skipped += sb
             rows_skipped += sr
@@ -126,12 +172,13 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
             {"pass": label, "pairs": int(len(code)), "blocks_skipped": blocks_skipped, "rows_in_skipped_blocks": rows_skipped}
         )
     all_codes = np.concatenate(codes)
-    # np.unique keeps the first occurrence: passes were concatenated in order, so the first pass wins.
-    code, first = np.unique(all_codes, return_index=True)
-    pass_no = np.concatenate(passes)[first]
-    for label_no, counts in zip(*np.unique(pass_no, return_counts=True)):
-        report[label_no]["new_pairs"] = int(counts)
-    for r in report:
-        r.setdefault("new_pairs", 0)
+    # A stable sort keeps each pair's first pass first (passes were concatenated in order).
+    order = np.argsort(all_codes, kind="stable")
+    sorted_codes = all_codes[order]
+    first = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
+    code, pass_no = sorted_codes[first], np.concatenate(passes)[order][first]
+    new_pairs = np.bincount(pass_no, minlength=len(report))
+    for r, n in zip(report, new_pairs):
+        r["new_pairs"] = int(n)
     pairs = pd.DataFrame({"left": code // f.n, "right": code % f.n, "pass": pass_no})
     return pairs, BlockingReport(report)

@@ -19,7 +19,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from .features import DAY0, MISSING, LinkFrame
+from .features import MISSING, LinkFrame, Strings
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ BIRTH_DATE = Comparison(
 SEX = Comparison("sex", ("different", "same"))
 KK = Comparison("kk", ("different", "same"))
 ADDRESS = Comparison(
-    "address", ("different_regency", "same_regency", "same_district", "same_village", "same_village_rt_rw")
+    "address", ("different_place", "same_regency", "same_district", "same_village", "same_village_and_street_or_rt_rw")
 )
 MOTHER = Comparison("mother_name", ("different", "similar", "exact"), tf_level=2)
 BIRTH_PLACE = Comparison("birth_place", ("different", "similar", "exact"))
@@ -60,21 +60,17 @@ BIRTH_DATE_DIFFERENT = BIRTH_DATE.levels.index("different")
 MOTHER_EXACT = MOTHER.levels.index("exact")
 
 
-def _string_similarity(left: np.ndarray, right: np.ndarray, scorer) -> np.ndarray:
-    """Score each (left[k], right[k]), computing each distinct string pair once."""
-    if len(left) == 0:
+def _pair_scores(left: Strings, right: Strings, a: np.ndarray, b: np.ndarray, scorer) -> np.ndarray:
+    """scorer(value of a, value of b) for each pair, computed once per distinct pair of values.
+    `left` and `right` share one code space (the same column, or a name and its alias)."""
+    if len(a) == 0:
         return np.zeros(0)
-    ca, ua = pd.factorize(left)
-    cb, ub = pd.factorize(right)
-    pair_code, inverse = np.unique(ca.astype(np.int64) * len(ub) + cb, return_inverse=True)
-    scores = process.cpdist(
-        list(ua[pair_code // len(ub)]), list(ub[pair_code % len(ub)]), scorer=scorer, workers=1
-    )
+    ca, cb = left.codes[a], right.codes[b]
+    width = len(left.values) + 1
+    pair_code, inverse = np.unique(ca * width + cb, return_inverse=True)
+    values = left.values
+    scores = process.cpdist(list(values[pair_code // width]), list(values[pair_code % width]), scorer=scorer, workers=1)
     return np.asarray(scores, dtype=np.float64)[inverse]
-
-
-def _jw(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    return _string_similarity(left, right, JaroWinkler.normalized_similarity)
 
 
 def compare_nik(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -112,79 +108,71 @@ def compare_nik(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return level
 
 
-def _fold_alias(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Use an alias where it equals the other record's name (A/B lists)."""
-    na, nb = f.name[a].copy(), f.name[b].copy()
-    hit_a = (f.alias[a] != "") & (f.alias[a] == nb)
-    hit_b = (f.alias[b] != "") & (f.alias[b] == na)
-    na[hit_a] = nb[hit_a]
-    nb[hit_b] = na[hit_b]
-    return na, nb
-
-
 def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Typos are a character or two, wherever they fall (edit distance); siblings share a
-    token, not the spelling of the whole name (EUIS KURNIASIH vs EUIS NURHASANAH: different)."""
-    na, nb = _fold_alias(f, a, b)
-    present = (na != "") & (nb != "")
-    exact = present & (na == nb)
-    tokens_same = present & ~exact & (f.name_sorted[a] == f.name_sorted[b])
-    todo = present & ~exact & ~tokens_same
-    dist = np.full(len(a), 99.0)
-    jw = np.zeros(len(a))
-    subset = np.zeros(len(a), dtype=bool)
-    if todo.any():
-        dist[todo] = _string_similarity(na[todo], nb[todo], Levenshtein.distance)
-        jw[todo] = _jw(na[todo], nb[todo])
-        # A missing middle name or dropped clan name: one name's tokens within the other's.
-        subset[todo] = _string_similarity(na[todo], nb[todo], fuzz.token_set_ratio) >= 100
-    longest = np.maximum(f.name_len[a], f.name_len[b])
+    """Typos are a character or two, wherever they fall, also in swapped names (edit distance,
+    on the name and on its sorted tokens); siblings share a token, not the spelling of the
+    whole name (EUIS KURNIASIH vs EUIS NURHASANAH: different). An alias equal to the other
+    name counts as that name (A/B lists)."""
+    na, nb = f.name.codes[a], f.name.codes[b]
+    present = (na >= 0) & (nb >= 0)
+    exact = present & ((na == nb) | (f.alias.codes[a] == nb) | (f.alias.codes[b] == na))
+    tokens_same = present & ~exact & (f.name_sorted.codes[a] == f.name_sorted.codes[b])
+    todo = np.flatnonzero(present & ~exact & ~tokens_same)
+    ta, tb = a[todo], b[todo]
+    dist = np.minimum(
+        _pair_scores(f.name, f.name, ta, tb, Levenshtein.distance),
+        _pair_scores(f.name_sorted, f.name_sorted, ta, tb, Levenshtein.distance),
+    )
+    jw = _pair_scores(f.name, f.name, ta, tb, JaroWinkler.normalized_similarity)
+    # A missing middle name or dropped clan name: one name's tokens within the other's.
+    subset = _pair_scores(f.name, f.name, ta, tb, fuzz.token_set_ratio) >= 100
+    longest = np.maximum(f.name_len[ta], f.name_len[tb])
     level = np.full(len(a), MISSING, dtype=np.int8)
     level[present] = 0
-    level[todo & ((dist <= 2) | (jw >= 0.92))] = 1
-    level[todo & ((dist <= 1) | ((dist <= 2) & (longest >= 10)))] = 2
-    level[tokens_same | (todo & subset)] = 3
+    level[todo[(dist <= 2) | (jw >= 0.92)]] = 1
+    level[todo[(dist <= 1) | ((dist <= 2) & (longest >= 10))]] = 2
+    level[todo[subset]] = 3
+    level[tokens_same] = 3
     level[exact] = 4
     return level
 
 
-def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    d = DAY0 + np.where(days >= 0, days, 0).astype("timedelta64[D]")
-    y = d.astype("datetime64[Y]").astype(int) + 1970
-    m = d.astype("datetime64[M]").astype(int) % 12 + 1
-    day = (d - d.astype("datetime64[M]")).astype(int) + 1
-    return y, m, day
+def _digit_edits(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(digits that differ, is an adjacent transposition) between width-digit numbers."""
+    dx = (x[:, None] // 10 ** np.arange(width - 1, -1, -1)) % 10
+    dy = (y[:, None] // 10 ** np.arange(width - 1, -1, -1)) % 10
+    diff = dx != dy
+    n = diff.sum(axis=1)
+    first = np.argmax(diff, axis=1)
+    nxt = np.minimum(first + 1, width - 1)
+    rows = np.arange(len(x))
+    swapped = (n == 2) & diff[rows, nxt] & (dx[rows, first] == dy[rows, nxt]) & (dx[rows, nxt] == dy[rows, first])
+    return n, swapped
 
 
-def _digits_differ(x: np.ndarray, y: np.ndarray, width: int) -> np.ndarray:
-    """How many decimal digits differ between x and y (both < 10**width)."""
-    n = np.zeros(len(x), dtype=np.int8)
-    for _ in range(width):
-        n += (x % 10) != (y % 10)
-        x, y = x // 10, y // 10
-    return n
+def birth_date_levels(ya: np.ndarray, yb: np.ndarray, nik_a: np.ndarray, nik_b: np.ndarray) -> np.ndarray:
+    """BIRTH_DATE levels of YYYYMMDD dates (-1 missing), with each side's NIK date (YYYYMMDD).
 
-
-def birth_date_levels(da: np.ndarray, db: np.ndarray, nik_a: np.ndarray, nik_b: np.ndarray) -> np.ndarray:
-    """BIRTH_DATE levels of dates given as days since DAY0 (-1 missing), with each side's NIK date."""
-    present = (da >= 0) & (db >= 0)
-    ya, ma, dda = _ymd(da)
-    yb, mb, ddb = _ymd(db)
-    exact = present & (da == db)
-    swap = present & (ya == yb) & (ma == ddb) & (dda == mb)
-    one_digit = present & (_digits_differ(ya * 10000 + ma * 100 + dda, yb * 10000 + mb * 100 + ddb, 8) == 1)
+    Typos: a day/month swap, one digit, or two adjacent digits transposed (1956 / 1965).
+    """
+    present = (ya >= 0) & (yb >= 0)
+    exact = present & (ya == yb)
+    same_year = present & (ya // 10000 == yb // 10000)
+    swap = same_year & ((ya // 100) % 100 == yb % 100) & (ya % 100 == (yb // 100) % 100)
+    n_digits, transposed = _digit_edits(np.where(present, ya, 0), np.where(present, yb, 0), 8)
+    typo = present & ((n_digits == 1) | transposed)
     # The NIK keeps the first registered date; a corrected birth date may equal the other's NIK date.
-    nik_date = present & (((nik_a >= 0) & (nik_a == db)) | ((nik_b >= 0) & (nik_b == da)))
-    level = np.full(len(da), MISSING, dtype=np.int8)
+    nik_date = present & (((nik_a >= 0) & (nik_a == yb)) | ((nik_b >= 0) & (nik_b == ya)))
+    level = np.full(len(ya), MISSING, dtype=np.int8)
     level[present] = 0
-    level[present & (ya == yb)] = 1
-    level[swap | one_digit | nik_date] = 2
+    level[same_year] = 1
+    level[swap | typo | nik_date] = 2
     level[exact] = 3
     return level
 
 
 def compare_birth_date(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return birth_date_levels(f.birth_date[a], f.birth_date[b], f.nik_date[a], f.nik_date[b])
+    return birth_date_levels(f.birth_ymd[a], f.birth_ymd[b], f.nik_ymd[a], f.nik_ymd[b])
 
 
 def compare_sex(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -210,24 +198,33 @@ def compare_kk(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def compare_address(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    village = _same(f.village[a], f.village[b])
+    """Where two records live: by Kemendagri codes, or by the village as written where no
+    code resolved; the top level also needs the same RT/RW or a similar street address."""
+    coded = (f.village[a] >= 0) & (f.village[b] >= 0)
+    text_a, text_b = f.village_text.codes[a], f.village_text.codes[b]
+    texted = ~coded & (text_a >= 0) & (text_b >= 0)
+    village = _same(f.village[a], f.village[b]) | (texted & (text_a == text_b))
+    street = np.zeros(len(a), dtype=bool)
+    both_streets = np.flatnonzero(village & (f.address.codes[a] >= 0) & (f.address.codes[b] >= 0))
+    street[both_streets] = _pair_scores(f.address, f.address, a[both_streets], b[both_streets], JaroWinkler.normalized_similarity) >= 0.88
+    rt_rw = _same(f.rt[a], f.rt[b]) & _same(f.rw[a], f.rw[b])
     level = np.full(len(a), MISSING, dtype=np.int8)
-    level[(f.regency[a] >= 0) & (f.regency[b] >= 0)] = 0
+    level[((f.regency[a] >= 0) & (f.regency[b] >= 0)) | texted] = 0
     level[_same(f.regency[a], f.regency[b])] = 1
     level[_same(f.district[a], f.district[b])] = 2
     level[village] = 3
-    level[village & _same(f.rt[a], f.rt[b]) & _same(f.rw[a], f.rw[b])] = 4
+    level[village & (rt_rw | street)] = 4
     return level
 
 
-def _compare_text(left: np.ndarray, right: np.ndarray, threshold: float) -> np.ndarray:
-    present = (left != "") & (right != "")
-    exact = present & (left == right)
-    todo = present & ~exact
-    level = np.full(len(left), MISSING, dtype=np.int8)
+def _compare_text(column: Strings, a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+    ca, cb = column.codes[a], column.codes[b]
+    present = (ca >= 0) & (cb >= 0)
+    exact = present & (ca == cb)
+    todo = np.flatnonzero(present & ~exact)
+    level = np.full(len(a), MISSING, dtype=np.int8)
     level[present] = 0
-    if todo.any():
-        level[np.flatnonzero(todo)[_jw(left[todo], right[todo]) >= threshold]] = 1
+    level[todo[_pair_scores(column, column, a[todo], b[todo], JaroWinkler.normalized_similarity) >= threshold]] = 1
     level[exact] = 2
     return level
 
@@ -242,7 +239,7 @@ def compare_pairs(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             compare_sex(f, a, b),
             compare_kk(f, a, b),
             compare_address(f, a, b),
-            _compare_text(f.mother[a], f.mother[b], 0.90),
-            _compare_text(f.birth_place[a], f.birth_place[b], 0.88),
+            _compare_text(f.mother, a, b, 0.90),
+            _compare_text(f.birth_place, a, b, 0.88),
         ]
     ).astype(np.int8)

@@ -40,9 +40,35 @@ def to_days(s: pd.Series) -> np.ndarray:
     return np.where(np.isnat(d), MISSING, (d - DAY0).astype(np.int64))
 
 
-def _strings(s: pd.Series) -> np.ndarray:
-    """Object array of str with '' for missing (rapidfuzz and hashing both want plain str)."""
-    return s.astype(object).where(s.notna(), "").to_numpy(dtype=object)
+def days_to_ymd(days: np.ndarray) -> np.ndarray:
+    """Days since DAY0 -> YYYYMMDD as an int (-1 stays -1), so date digits can be compared."""
+    d = DAY0 + np.where(days >= 0, days, 0).astype("timedelta64[D]")
+    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
+    return np.where(days >= 0, y * 10000 + m * 100 + day, MISSING)
+
+
+@dataclass
+class Strings:
+    """A text column as int codes (-1 missing) into its distinct values: comparisons work on
+    codes and score each distinct pair of values once; blocking keys are the codes."""
+
+    codes: np.ndarray
+    values: np.ndarray  # object array of str
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return self.codes[rows]
+
+
+def strings(*columns: pd.Series) -> list[Strings]:
+    """Encode columns into ONE shared code space (so a name and an alias can be compared)."""
+    stacked = pd.concat([c.astype(TEXT).reset_index(drop=True) for c in columns], ignore_index=True)
+    stacked = stacked.mask(stacked == "")
+    codes, uniques = pd.factorize(stacked)
+    values = np.asarray(uniques, dtype=object)
+    n = len(columns[0])
+    return [Strings(codes[i * n : (i + 1) * n].astype(np.int64), values) for i in range(len(columns))]
 
 
 @dataclass
@@ -57,26 +83,27 @@ class LinkFrame:
     nik15: np.ndarray  # int64 first 15 reliable digits (usable or damaged NIK) or -1
     nik_digits: np.ndarray  # (n, 16) int8 digits of `nik`, -1 where there is none
     nik_date: np.ndarray  # days of the NIK's birth date or -1
+    nik_ymd: np.ndarray  # the same as YYYYMMDD
     kk: np.ndarray
     kk15: np.ndarray
-    name: np.ndarray  # name_key strings
+    name: Strings  # name_key
     name_len: np.ndarray
-    alias: np.ndarray
-    name_first: np.ndarray  # first token
-    name_last: np.ndarray  # last token
-    name_sorted: np.ndarray  # tokens sorted, joined
+    alias: Strings  # same code space as name
+    name_first: Strings  # first token
+    name_sorted: Strings  # tokens sorted, joined
+    birth_ymd: np.ndarray  # YYYYMMDD or -1, for comparing digits
     birth_date: np.ndarray  # days since DAY0 or -1; never filled in from the NIK, which may be
     # a family member's (a shared NIK), so a NIK's date is compared as part of the NIK only
     sex: np.ndarray
     village: np.ndarray  # village code int or -1
+    village_text: Strings  # the village as written (for data whose places have no Kemendagri code)
     district: np.ndarray
     regency: np.ndarray
     rt: np.ndarray
     rw: np.ndarray
-    address: np.ndarray
-    mother: np.ndarray
-    birth_place: np.ndarray
-    phone: np.ndarray
+    address: Strings
+    mother: Strings
+    birth_place: Strings
 
 
 def digit_matrix(values: np.ndarray) -> np.ndarray:
@@ -107,6 +134,7 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
     sex = r["sex"].map(sex_map).astype("Float64").fillna(MISSING).astype(np.int8).to_numpy()
     district = _int_codes(r["district_code"])
     civil = (r["source_kind"] == "civil_registry").to_numpy(dtype=bool)
+    name, alias = strings(key, r["name_alias"])
     return LinkFrame(
         n=len(r),
         source=pd.factorize(r["source"])[0].astype(np.int16),
@@ -116,23 +144,24 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         nik15=nik15,
         nik_digits=digit_matrix(nik),
         nik_date=nik_date,
+        nik_ymd=days_to_ymd(nik_date),
         kk=kk,
         kk15=kk15,
-        name=_strings(key),
+        name=name,
         name_len=key.str.len().fillna(0).astype(np.int64).to_numpy(),
-        alias=_strings(r["name_alias"]),
-        name_first=_strings(key.str.extract(r"^(?P<first>\S+)")["first"]),
-        name_last=_strings(key.str.extract(r"(?P<last>\S+)$")["last"]),
-        name_sorted=_strings(on_unique(key, _sorted_tokens)),
+        alias=alias,
+        name_first=strings(key.str.extract(r"^(?P<first>\S+)")["first"])[0],
+        name_sorted=strings(on_unique(key, _sorted_tokens))[0],
         birth_date=birth,
+        birth_ymd=days_to_ymd(birth),
         sex=sex,
         village=_int_codes(r["village_code"]),
+        village_text=strings(r["village"])[0],
         district=np.where(district >= 0, district, _int_codes(r["village_code"].str.slice(0, 6))),
         regency=_int_codes(r["regency_code"]),
         rt=_int_codes(r["rt"]),
         rw=_int_codes(r["rw"]),
-        address=_strings(r["address"]),
-        mother=_strings(r["mother_name"]),
-        birth_place=_strings(r["birth_place"]),
-        phone=_strings(r["phone"]),
+        address=strings(r["address"])[0],
+        mother=strings(r["mother_name"])[0],
+        birth_place=strings(r["birth_place"])[0],
     )

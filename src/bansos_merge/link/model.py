@@ -30,6 +30,7 @@ from .features import MISSING, LinkFrame
 
 MODEL_VERSION = 2
 _FLOOR = 1e-6
+MAX_PRIOR = 0.5
 _PSEUDO = 0.5  # Dirichlet pseudo-count per level: a level unseen in training is rare, not impossible
 
 
@@ -66,7 +67,10 @@ class FSModel:
 
     @property
     def prior_weight(self) -> float:
-        return float(np.log2(self.prior / (1 - self.prior)))
+        """log2 odds of a candidate pair being a match, at most even: blocking chose pairs that
+        already agree on something, so the prior alone never argues for a match."""
+        p = min(self.prior, MAX_PRIOR)
+        return float(np.log2(p / (1 - p)))
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -166,13 +170,13 @@ def em_train(
     gamma: np.ndarray,
     u: dict[str, np.ndarray],
     m: dict[str, np.ndarray] | None = None,
-    update_m: bool = True,
+    fixed: frozenset[str] = frozenset(),
     max_iter: int = 200,
     tol: float = 1e-6,
 ) -> tuple[dict[str, np.ndarray], float, int]:
     """EM over the distinct patterns of `gamma` with u fixed: returns m, the match prior and
-    the iterations used. Columns of -1 carry no evidence; with `update_m=False` only the
-    prior is estimated (m given)."""
+    the iterations used. Columns of -1 carry no evidence; the m of comparisons in `fixed`
+    are kept as given."""
     patterns, counts = distinct_patterns(gamma)
     names = [c.name for c in COMPARISONS]
     m = {c.name: _initial_m(len(c.levels)) for c in COMPARISONS} if m is None else dict(m)
@@ -185,16 +189,15 @@ def em_train(
         new_prior = float(np.clip(weight.sum() / counts.sum(), 1e-9, 1 - 1e-9))
         delta = abs(new_prior - prior)
         prior = new_prior
-        if update_m:
-            for k, name in enumerate(names):
-                col = patterns[:, k]
-                present = col >= 0
-                if not present.any():
-                    continue
-                mass = np.bincount(col[present].astype(np.int64), weights=weight[present], minlength=len(m[name]))
-                new = (mass + _PSEUDO) / (mass.sum() + _PSEUDO * len(mass))
-                delta = max(delta, float(np.abs(new - m[name]).max()))
-                m[name] = new
+        for k, name in enumerate(names):
+            col = patterns[:, k]
+            present = col >= 0
+            if name in fixed or not present.any():
+                continue
+            mass = np.bincount(col[present].astype(np.int64), weights=weight[present], minlength=len(m[name]))
+            new = (mass + _PSEUDO) / (mass.sum() + _PSEUDO * len(mass))
+            delta = max(delta, float(np.abs(new - m[name]).max()))
+            m[name] = new
         if delta < tol:
             break
     return m, prior, iterations
@@ -218,29 +221,34 @@ def _session(gamma: np.ndarray, rows: np.ndarray, blind: list[str], u: dict[str,
     return {"m": m, "prior": prior, "pairs": int(rows.sum()), "iterations": iterations}
 
 
-def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
-    """u from random pairs; m from two EM sessions; the prior from all candidate pairs."""
-    u, u_counts = estimate_u(f, seed)
+def _training_rules(gamma: np.ndarray) -> list[tuple[str, np.ndarray, list[str]]]:
+    """(name, selected pairs, comparisons the rule is blind to): Splink-style EM sessions,
+    each learning every comparison but those its selection used."""
     col = {c.name: k for k, c in enumerate(COMPARISONS)}
-    nik_exact = gamma[:, col["nik"]] == NIK.levels.index("exact")
-    name_dob = (gamma[:, col["name"]] == len(COMPARISONS[col["name"]].levels) - 1) & (
-        gamma[:, col["birth_date"]] == len(COMPARISONS[col["birth_date"]].levels) - 1
-    )
-    by_nik = _session(gamma, nik_exact, ["nik"], u)
-    by_name_dob = _session(gamma, name_dob, ["name", "birth_date"], u)
-    sessions = [s for s in (by_nik, by_name_dob) if s is not None]
-    if not sessions:
-        m, _, _ = em_train(gamma, u)
-    else:
-        m = {}
-        for c in COMPARISONS:
-            learned = [
-                s["m"][c.name]
-                for s, blind in ((by_nik, ["nik"]), (by_name_dob, ["name", "birth_date"]))
-                if s is not None and c.name not in blind
-            ]
-            m[c.name] = np.mean(learned, axis=0) if learned else _initial_m(len(c.levels))
-    _, prior, _ = em_train(gamma, u, m, update_m=False)
+
+    def top(name: str) -> np.ndarray:
+        return gamma[:, col[name]] == len(COMPARISONS[col[name]].levels) - 1
+
+    # Not "birth date exact" alone: in a register of households those pairs are full of twins
+    # and neighbours, and EM learns them as matches.
+    return [
+        ("nik_exact", top("nik"), ["nik"]),
+        ("name_and_birth_date_exact", top("name") & top("birth_date"), ["name", "birth_date"]),
+    ]
+
+
+def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
+    """u from random pairs; m averaged over the EM sessions that learned it; a comparison no
+    session learned, and the prior, from EM over all candidate pairs (the rest held fixed)."""
+    u, u_counts = estimate_u(f, seed)
+    sessions = {name: (_session(gamma, rows, blind, u), blind) for name, rows, blind in _training_rules(gamma)}
+    m, learned = {}, set()
+    for c in COMPARISONS:
+        found = [s["m"][c.name] for s, blind in sessions.values() if s is not None and c.name not in blind]
+        m[c.name] = np.mean(found, axis=0) if found else _initial_m(len(c.levels))
+        if found:
+            learned.add(c.name)
+    m, prior, _ = em_train(gamma, u, m, fixed=frozenset(learned))
     in_training = _pattern_mass(gamma)
     return FSModel(
         comparisons=[c.name for c in COMPARISONS],
@@ -255,7 +263,7 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
             "candidate_pairs": int(len(gamma)),
             "sessions": {
                 name: None if s is None else {"pairs": s["pairs"], "iterations": s["iterations"]}
-                for name, s in (("nik_exact", by_nik), ("name_and_birth_date_exact", by_name_dob))
+                for name, (s, _) in sessions.items()
             },
         },
     )
@@ -273,9 +281,9 @@ def term_frequencies(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
 
 def link_term_frequencies(f: LinkFrame) -> dict[str, np.ndarray]:
     return {
-        "name": term_frequencies(f.name, f.name == ""),
+        "name": term_frequencies(f.name.codes, f.name.codes < 0),
         "birth_date": term_frequencies(f.birth_date, f.birth_date < 0),
-        "mother_name": term_frequencies(f.mother, f.mother == ""),
+        "mother_name": term_frequencies(f.mother.codes, f.mother.codes < 0),
     }
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
-from ..link.features import to_days
+from ..link.features import days_to_ymd, to_days
 
 KINDS = (
     "nik_shared",
@@ -140,12 +140,12 @@ def attribute_mismatch(r: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     g_sex = r["person_id"].map(golden["sex"])
     record_days = to_days(r["birth_date"])
     none = np.full(len(r), -1)
-    level = birth_date_levels(record_days, to_days(g_date), none, none)
+    level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(to_days(g_date)), none, none)
     # A record that repeats its own NIK's date is the registration date, not a mistake.
     own_nik_date = (record_days >= 0) & (record_days == to_days(r["nik_birth_date"]))
     date_off = (level >= 0) & ~np.isin(level, _NORMAL_DATE_LEVELS) & ~own_nik_date
     known = (r["sex"].notna() & g_sex.notna()).to_numpy(dtype=bool)
-    sex_off = known & (r["sex"].astype(object).to_numpy() != g_sex.astype(object).to_numpy())
+    sex_off = known & (r["sex"].fillna("").astype(str).to_numpy() != g_sex.fillna("").astype(str).to_numpy())
     date_rows = _rows(
         r,
         date_off,
