@@ -8,7 +8,9 @@ go to docs/screenshots/review-*.png.
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +23,17 @@ from bansos_merge.review.store import Store
 from review_fixtures import built_run, copy_output, merge_sample
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed on request only (BANSOS_UPDATE_SCREENSHOTS=1), so a
+# test run leaves the work tree as it found it; otherwise they go to a temporary folder.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _screenshot_dir() -> Path:
+    if os.environ.get("BANSOS_UPDATE_SCREENSHOTS") == "1":
+        return DOCS_SCREENSHOTS
+    folder = Path(tempfile.gettempdir()) / "bansos-merge-screenshots"
+    folder.mkdir(exist_ok=True)
+    return folder
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -90,8 +102,7 @@ def _pick_items(run):
 
 
 def _shot(page, name: str, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"review-{name}.png"), full_page=full_page)
+    page.screenshot(path=str(_screenshot_dir() / f"review-{name}.png"), full_page=full_page)
 
 
 def _decide_with_key(page, base: str, item, key: str, comment: str | None = None) -> None:
