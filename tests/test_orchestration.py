@@ -187,3 +187,46 @@ def test_scheduled_deployment_on_a_real_prefect_server(sample: Path, tmp_path: P
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def test_analysts_decisions_drive_the_next_run_and_reruns_are_identical(sample: Path) -> None:
+    """Decisions stored by the review app become constraints in the next `bansos-merge run`;
+    and re-running the same inputs (and decisions) gives the same registry and the same IDs."""
+    import pandas as pd
+
+    from bansos_merge.review.decisions import record_fingerprint
+    from bansos_merge.review.store import Store
+
+    out = sample / "out"
+    assert _run(sample / "merge.yaml").returncode == 0
+    latest = out / "latest"
+    records = pd.read_parquet(latest / "records.parquet")
+    keys = records["source"] + ":" + records["record_id"]
+    fingerprint = dict(zip(keys, record_fingerprint(records)))
+    pid = dict(zip(keys, records["person_id"]))
+    review = pd.read_parquet(latest / "review.parquet")
+    apart = review[review["left_person_id"] != review["right_person_id"]].iloc[0]
+    same_left = f"{apart['left_source']}:{apart['left_record_id']}"
+    same_right = f"{apart['right_source']}:{apart['right_record_id']}"
+    together = records[records.duplicated("person_id", keep=False)].sort_values("person_id").head(2)
+    diff_left, diff_right = (together["source"] + ":" + together["record_id"]).tolist()
+    assert pid[diff_left] == pid[diff_right] and pid[same_left] != pid[same_right]
+
+    store = Store(out / "state")
+    for left, right, decision in ((same_left, same_right, "same"), (diff_left, diff_right, "different")):
+        store.add_decision(left, right, decision, "ci-analyst", "checked", fingerprint[left], fingerprint[right], latest.resolve().name)
+
+    assert _run(sample / "merge.yaml").returncode == 0
+    after = pd.read_parquet(out / "latest" / "records.parquet")
+    pid2 = dict(zip(after["source"] + ":" + after["record_id"], after["person_id"]))
+    assert pid2[same_left] == pid2[same_right]
+    assert pid2[diff_left] != pid2[diff_right]
+    manifest = json.loads((out / "latest" / "manifest.json").read_text())
+    assert manifest["decisions"]["applied_same"] == 1 and manifest["decisions"]["applied_different"] == 1
+    registry = pd.read_parquet(out / "latest" / "registry.parquet")
+
+    assert _run(sample / "merge.yaml").returncode == 0
+    again = pd.read_parquet(out / "latest" / "registry.parquet")
+    pd.testing.assert_frame_equal(registry, again)
+    rerun = pd.read_parquet(out / "latest" / "records.parquet")
+    assert dict(zip(rerun["source"] + ":" + rerun["record_id"], rerun["person_id"])) == pid2
