@@ -8,7 +8,8 @@ queue) returning rows of one kind; `find_conflicts` stacks them. Kinds and their
 - invalid_nik: a record whose NIK is missing, malformed, a dummy, a pasted KK, has an
   impossible date or serial 0000, or lost digits in Excel.
 - attribute_mismatch: a record of a person whose birth date differs from the golden one
-  beyond normal variation (exact, day/month swap, one digit, the NIK's date), or whose sex differs.
+  beyond normal variation (exact, day/month swap, one digit, the NIK's date), or whose sex
+  differs; and a list record held out of a link only because its birth date disagrees.
 - deceased: an aid-list record of a person the civil registry records as deceased.
 - duplicate_in_source: a person listed two or more times in one source.
 - multi_region: a person whose aid-list records sit in two or more regencies.
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
-from ..link.features import days_to_ymd, to_days
+from ..link.features import MISSING, days_to_ymd, to_days
 
 KINDS = (
     "nik_shared",
@@ -144,6 +145,16 @@ def attribute_mismatch(r: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     # A record that repeats its own NIK's date is the registration date, not a mistake.
     own_nik_date = (record_days >= 0) & (record_days == to_days(r["nik_birth_date"]))
     date_off = (level >= 0) & ~np.isin(level, _NORMAL_DATE_LEVELS) & ~own_nik_date
+    # Without a registry record, the person's own NIK is the reference: a list record whose birth
+    # date disagrees outright with the date its (valid) NIK encodes.
+    nik_days = to_days(r["nik_birth_date"])
+    no_registry = ~r["person_id"].map(golden["in_civil_registry"]).fillna(False).to_numpy(dtype=bool)
+    nik_level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(nik_days), none, none)
+    against_nik = (r["nik_status"] == "valid").to_numpy(dtype=bool) & (nik_level >= 0) & ~np.isin(nik_level, _NORMAL_DATE_LEVELS)
+    date_off |= no_registry & against_nik & r["source_kind"].eq("aid_list").to_numpy(dtype=bool)
+    # Birth dates so evenly split that survivorship could not choose: each of them is in doubt.
+    tied = r["person_id"].map(golden["field_conflicts"].map(lambda f: "birth_date" in list(f))).fillna(False)
+    date_off |= tied.to_numpy(dtype=bool) & (record_days >= 0) & ~own_nik_date
     known = (r["sex"].notna() & g_sex.notna()).to_numpy(dtype=bool)
     sex_off = known & (r["sex"].fillna("").astype(str).to_numpy() != g_sex.fillna("").astype(str).to_numpy())
     date_rows = _rows(
@@ -228,6 +239,29 @@ def review_needed(r: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def dates_differ_in_review(r: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
+    """attribute_mismatch for pairs that would link but for birth dates that disagree outright
+    (the review queue's `dates_differ`): the list record carries the deviating date — the
+    civil registry is authoritative, so its record is not flagged. Only pairs the NIK cannot
+    tell apart: two NIKs that differ say two people (father and son), not a wrong date."""
+    held = review[(review["reason"] == "dates_differ") & (review["nik"] == MISSING)]
+    if held.empty:
+        return pd.DataFrame(columns=_COLUMNS)
+    pos = np.r_[held["left"].to_numpy(), held["right"].to_numpy()]
+    other = np.r_[held["right"].to_numpy(), held["left"].to_numpy()]
+    keep = (r["source_kind"].to_numpy()[pos] != "civil_registry")
+    pos, other = pos[keep], other[keep]
+    sel = r.iloc[pos].reset_index(drop=True)
+    date = lambda rows: pd.to_datetime(r["birth_date"].iloc[rows]).dt.strftime("%Y-%m-%d").to_numpy()  # noqa: E731
+    values = pd.Series(date(pos)) + "; " + pd.Series(date(other))
+    key = pd.Series((r["source"] + ":" + r["record_id"]).to_numpy()[pos]) + ":birth_date"
+    return _rows(
+        sel, np.ones(len(sel), dtype=bool), "attribute_mismatch", "medium", "birth_date", key,
+        (values, pd.Series(date(pos))),
+        "would link to another record of the same name and household, but the birth dates disagree (in review)",
+    ).drop_duplicates(["source", "record_id"])
+
+
 def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
     """All conflicts of a run; `records` carries person_id, `review` left/right positions."""
     # The detectors build explanations by string concatenation: plain object columns throughout.
@@ -239,6 +273,7 @@ def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.Dat
         multiple_nik(records),
         invalid_nik(records),
         attribute_mismatch(records, registry),
+        dates_differ_in_review(records, review),
         deceased(records, registry),
         duplicate_in_source(records),
         multi_region(records),
