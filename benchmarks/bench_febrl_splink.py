@@ -77,7 +77,7 @@ def run_bansos(records: pd.DataFrame, config) -> np.ndarray:
     lk = config.linkage
     links = link_records(records, lk.seed, None, lk.max_block)
     res = resolve(records, links, lk.match_threshold, lk.review_threshold, lk.cannot_link_threshold, None, "bench", set(),
-                  sources_with_ids={s.name for s in config.sources if s.id_column})
+                  sources_with_ids={s.name for s in config.sources if s.id_column}, family_rules=lk.family_rules)
     return np.asarray(res.person_id, dtype=object)
 
 

@@ -172,7 +172,7 @@ def bansos_child(config_path: str, out_dir: str) -> int:
     links = link_records(records, lk.seed, None, lk.max_block)
     t["link"] = time.perf_counter()
     res = resolve(records, links, lk.match_threshold, lk.review_threshold, lk.cannot_link_threshold, None, "bench",
-                  set(), sources_with_ids={s.name for s in config.sources if s.id_column})
+                  set(), sources_with_ids={s.name for s in config.sources if s.id_column}, family_rules=lk.family_rules)
     t["cluster"] = time.perf_counter()
     out = Path(out_dir) / "latest"
     out.mkdir(parents=True, exist_ok=True)
