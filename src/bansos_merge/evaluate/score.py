@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import UserError
+from ..publish.conflicts import KINDS
 from .metrics import clustering_scores, confusion_scores, ratio
 
 __all__ = [
@@ -45,16 +46,8 @@ __all__ = [
     "write_report",
 ]
 
-CONDITION_KINDS = (
-    "nik_shared",
-    "multiple_nik",
-    "invalid_nik",
-    "attribute_mismatch",
-    "deceased",
-    "duplicate_in_source",
-    "multi_region",
-    "unmatched_civil_registry",
-)
+# The planted conditions are the conflict kinds the generator can plant (all but review_needed).
+CONDITION_KINDS = tuple(k for k in KINDS if k != "review_needed")
 EXAMPLES = 5
 LABEL_DECISIONS = ("same", "different")
 

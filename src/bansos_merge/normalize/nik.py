@@ -106,6 +106,16 @@ def _valid_dmy(day: np.ndarray, month: np.ndarray, yy: np.ndarray) -> np.ndarray
     return ok & (~feb29 | leap_possible)
 
 
+def _read_number(raw: pd.Series, numeric_cell: pd.Series | None):
+    """(raw as text, recovered digits frame, digits, digit count) of a NIK or KK column."""
+    raw = as_text(raw)
+    if numeric_cell is None:
+        numeric_cell = pd.Series(False, index=raw.index)
+    rec = _recover_digits(raw, numeric_cell)
+    digits = rec["digits"]
+    return raw, rec, digits, digits.str.len().fillna(0).astype(int).to_numpy()
+
+
 def parse_nik(
     raw: pd.Series,
     numeric_cell: pd.Series | None = None,
@@ -119,12 +129,7 @@ def parse_nik(
     `nik_region_status` (current/retired/unknown), `nik_day`,
     `nik_month`, `nik_yy`, `nik_sex` (L/P), `nik_serial`.
     """
-    raw = as_text(raw)
-    if numeric_cell is None:
-        numeric_cell = pd.Series(False, index=raw.index)
-    rec = _recover_digits(raw, numeric_cell)
-    digits = rec["digits"]
-    length = digits.str.len().fillna(0).astype(int).to_numpy()
+    raw, rec, digits, length = _read_number(raw, numeric_cell)
     is16 = length == 16
     lost = rec["lost"].to_numpy(dtype=bool) & is16
     ends0 = is16 & digits.str.endswith("0").fillna(False).to_numpy(dtype=bool)
@@ -188,12 +193,7 @@ KK_STATUSES = ("missing", "malformed", "precision_lost", "valid")
 
 def parse_kk(raw: pd.Series, numeric_cell: pd.Series | None = None) -> pd.DataFrame:
     """KK numbers: 16 digits, first six the issuing district; spreadsheet damage as for NIK."""
-    raw = as_text(raw)
-    if numeric_cell is None:
-        numeric_cell = pd.Series(False, index=raw.index)
-    rec = _recover_digits(raw, numeric_cell)
-    digits = rec["digits"]
-    length = digits.str.len().fillna(0).astype(int).to_numpy()
+    raw, rec, digits, length = _read_number(raw, numeric_cell)
     lost = rec["lost"].to_numpy(dtype=bool) & (length == 16)
     mat = _digit_matrix(digits)
     dummy = (length == 16) & (mat == mat[:, :1]).all(axis=1)

@@ -11,21 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Mapping
+from .conflicts import KINDS
 
 LANGUAGES = ("id", "en")
 
-# The conflict kinds in the order reports list them (the contract's order: most serious first).
-KINDS = (
-    "nik_shared",
-    "multiple_nik",
-    "invalid_nik",
-    "attribute_mismatch",
-    "deceased",
-    "duplicate_in_source",
-    "multi_region",
-    "unmatched_civil_registry",
-    "review_needed",
-)
+# KINDS (from conflicts): the conflict kinds in the order reports list them, most serious first.
 SEVERITIES = ("high", "medium", "low")
 
 # NIK statuses grouped the way the data-quality table counts them.
