@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Mapping
+
 from .conflicts import KINDS
 
 LANGUAGES = ("id", "en")
