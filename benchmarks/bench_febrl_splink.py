@@ -44,19 +44,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import febrl_to_extracts  # noqa: E402
-from splink_model import run_splink  # noqa: E402
+from splink_model import project_version, run_splink  # noqa: E402
 
 SHOW = ["source", "record_id", "name_key", "birth_date", "address", "village", "province"]
-
-
-def project_version() -> str:
-    """The project's commit (and '+dirty' when the work tree differs): the code measured."""
-    def git(*a):
-        return subprocess.run(["git", "-C", str(HERE), *a], capture_output=True, text=True).stdout.strip()
-    try:
-        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-    except OSError:
-        return "unknown"
 
 
 def normalised_records(config_path: Path) -> tuple[pd.DataFrame, object]:

@@ -46,19 +46,11 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from splink_model import project_version  # noqa: E402
+
 TARGET_WALL_S = 90.0
 TARGET_RSS_GIB = 4.0
 GNU_TIME = "/usr/bin/time"
-
-
-def project_version() -> str:
-    """The project's commit (and '+dirty' when the work tree differs): the code measured."""
-    def git(*a):
-        return subprocess.run(["git", "-C", str(HERE), *a], capture_output=True, text=True).stdout.strip()
-    try:
-        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
-    except OSError:
-        return "unknown"
 
 
 def _gnu_time(cmd: list[str], log: Path, env: dict | None = None) -> dict:

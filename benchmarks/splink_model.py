@@ -70,8 +70,10 @@ The model follows Splink's documented workflow (its tutorial and its FEBRL examp
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -402,3 +404,16 @@ def run_splink(records: pd.DataFrame, seed: int = 20261129, cluster_threshold: f
         ).df()
     con.close()
     return SplinkResult(cluster=label, matches=matches, seconds=seconds, info=info)
+
+
+def project_version() -> str:
+    """The project's commit (and '+dirty' when the work tree differs): the code measured."""
+    here = Path(__file__).resolve().parent
+
+    def git(*a):
+        return subprocess.run(["git", "-C", str(here), *a], capture_output=True, text=True).stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except OSError:
+        return "unknown"

@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 import numpy as np
 import pandas as pd
 
-from bansos_merge.cluster.resolve import Resolution, resolve
+from bansos_merge.cluster.resolve import Resolution, resolve_with
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
 from bansos_merge.errors import UserError
 from bansos_merge.ingest.source import SourceRead, preflight, read_source
@@ -113,20 +113,15 @@ def cluster_task(
     must: pd.DataFrame,
     cannot: pd.DataFrame,
 ) -> Resolution:
-    lk = config.linkage
-    return resolve(
+    return resolve_with(
+        config,
         records,
         links,
-        lk.match_threshold,
-        lk.review_threshold,
-        lk.cannot_link_threshold,
-        previous.records if previous else None,
         run_id,
+        previous.records if previous else None,
         previous.known_ids if previous else set(),
-        must_link=must,
-        cannot_link=cannot,
-        sources_with_ids={s.name for s in config.sources if s.id_column},
-        family_rules=lk.family_rules,
+        must,
+        cannot,
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bansos_merge.cluster.resolve import resolve
+from bansos_merge.cluster.resolve import resolve_with
 from bansos_merge.config import load_config
 from bansos_merge.ingest.source import read_source
 from bansos_merge.link.linker import link_records
@@ -92,17 +92,15 @@ def merge_sample(config_path: Path, output_dir: Path, decisions_state: Path | No
     lk = config.linkage
     links = link_records(records, lk.seed, None, lk.max_block)
     previous = load_previous(Path(config.output_dir))
-    resolution = resolve(
+    resolution = resolve_with(
+        config,
         records,
         links,
-        lk.match_threshold,
-        lk.review_threshold,
-        lk.cannot_link_threshold,
-        previous.records if previous else None,
         run.run_id,
+        previous.records if previous else None,
         previous.known_ids if previous else set(),
-        must_link=must_link,
-        cannot_link=cannot_link,
+        must_link,
+        cannot_link,
     )
     outputs = assemble(sources, records, rejects, links, resolution, previous)
     manifest = run_manifest(run.run_id, started, config, str(config_path), sources, links, resolution, outputs)

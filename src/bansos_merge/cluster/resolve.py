@@ -18,6 +18,7 @@ from ..link.comparisons import (
     NIK_SERIAL_ONE_EDIT,
     NIK_SIBLING,
 )
+from ..config import MergeConfig
 from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
@@ -104,6 +105,34 @@ def resolve(
         "decisions": pd.Series(decision).value_counts().to_dict(),
     }
     return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
+
+
+def resolve_with(
+    config: MergeConfig,
+    records: pd.DataFrame,
+    links: Links,
+    run_id: str,
+    previous_records: pd.DataFrame | None = None,
+    known_ids: set[str] | None = None,
+    must_link: pd.DataFrame | None = None,
+    cannot_link: pd.DataFrame | None = None,
+) -> Resolution:
+    """`resolve` with the thresholds, rules and id sources of a merge configuration."""
+    lk = config.linkage
+    return resolve(
+        records,
+        links,
+        lk.match_threshold,
+        lk.review_threshold,
+        lk.cannot_link_threshold,
+        previous_records,
+        run_id,
+        set(known_ids or ()),
+        must_link=must_link,
+        cannot_link=cannot_link,
+        sources_with_ids={s.name for s in config.sources if s.id_column},
+        family_rules=lk.family_rules,
+    )
 
 
 def _with(edges: pd.DataFrame, must: pd.DataFrame) -> pd.DataFrame:
