@@ -380,7 +380,7 @@ def create_app(
                 continue
             seen_persons.add(pid)
             others.append((pid, [_brief(run, k, reveal) for k in recs["key"]]))
-        history = [] if item.info else run_history(item)
+        history = [] if item.info else store.pair_history(item.left, item.right)
         current = decided.get(item.pair) if not item.info else None
         nxt = next_open(run, filters, decided, item.item_id)
         # "Item n of N" counts the items matching the filter whatever their status.
@@ -408,9 +408,6 @@ def create_app(
             conflicts=[(c, _masked_values(c, reveal), c.explanation if reveal else mask_ids_in_text(c.explanation)) for c in item.conflicts],
         )
 
-    def run_history(item: Item) -> list[dict]:
-        return store.pair_history(item.left, item.right)
-
     @app.get("/item/{item_id}", response_class=HTMLResponse)
     def item(request: Request, item_id: str):
         user = current_user(request)
@@ -423,16 +420,27 @@ def create_app(
     async def decide(request: Request, item_id: str):
         return await run_in_threadpool(decide_sync, request, item_id, await request.form())
 
-    def decide_sync(request: Request, item_id: str, form) -> Response:
+    def posted_item(request: Request, item_id: str, form, permission: str):
+        """The checks every form POST on an item passes: logged in, CSRF token, permission,
+        and an item of the current run. Returns (user, run, item), or the response to send."""
         user = current_user(request)
         if user is None:
             return login_redirect(request)
         request.state.user = user
         check_csrf(request, form)
-        need(user, "decide")
+        need(user, permission)
         run = runs.get()
         item = run.by_id.get(item_id)
-        if item is None or item.info:
+        if item is None:
+            return error(request, "error.not_found", 404, user=user)
+        return user, run, item
+
+    def decide_sync(request: Request, item_id: str, form) -> Response:
+        checked = posted_item(request, item_id, form, "decide")
+        if isinstance(checked, Response):
+            return checked
+        user, run, item = checked
+        if item.info:
             return error(request, "error.not_found", 404, user=user)
         decision = str(form.get("decision", ""))
         if decision not in DECISIONS:
@@ -455,16 +463,10 @@ def create_app(
         return await run_in_threadpool(reveal_sync, request, item_id, await request.form())
 
     def reveal_sync(request: Request, item_id: str, form) -> Response:
-        user = current_user(request)
-        if user is None:
-            return login_redirect(request)
-        request.state.user = user
-        check_csrf(request, form)
-        need(user, "reveal")
-        run = runs.get()
-        item = run.by_id.get(item_id)
-        if item is None:
-            return error(request, "error.not_found", 404, user=user)
+        checked = posted_item(request, item_id, form, "reveal")
+        if isinstance(checked, Response):
+            return checked
+        user, run, item = checked
         store.audit(user["name"], "reveal_nik", item.pair or item.left, {"item": item_id, "run_id": run.run_id})
         return item_page(request, user, item_id, filter_query(str(form.get("q", ""))), reveal=True)
 
