@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
 from ..link.features import MISSING, days_to_ymd, to_days
+from .registry import Persons, is_value, value_codes
 
 KINDS = (
     "nik_shared",
@@ -45,16 +48,44 @@ _TEXT_COLUMNS = (
 _NORMAL_DATE_LEVELS = (BIRTH_DATE.levels.index("exact"), BIRTH_DATE.levels.index("swap_or_one_digit_or_nik_date"))
 
 
-def _rows(records: pd.DataFrame, mask, kind: str, severity, field: str | None, group, value, explanation) -> pd.DataFrame:
-    """Conflict rows for the records in `mask`. `group` identifies the conflict (same group,
-    same conflict_id); `value` is (values across the conflict, this record's value). Every
-    argument is a scalar or a column aligned with `records`."""
-    mask = np.asarray(mask, dtype=bool)
-    sel = records[mask]
+class _Linked:
+    """The linked records with each record's person code (its registry row), and the registry.
+    Detectors find their records with numpy over codes, then build text for those rows only."""
+
+    def __init__(self, records: pd.DataFrame, persons: Persons, registry: pd.DataFrame) -> None:
+        self.records = records
+        self.person = persons.code
+        self.count = persons.count
+        self.registry = registry
+
+    def distinct_per(self, group: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per group code (0..max), how many distinct value codes the `rows` give it."""
+        g, v = group[rows], values[rows]
+        n = int(v.max(initial=0)) + 1
+        pairs = np.unique(g.astype(np.int64) * n + v)
+        return np.bincount(pairs // n, minlength=int(group.max(initial=0)) + 1)
+
+    def per_person(self, column: str) -> np.ndarray:
+        """A registry column (bool or plain text), repeated for each record."""
+        return self.registry[column].to_numpy()[self.person]
+
+    def select(self, rows: np.ndarray) -> pd.DataFrame:
+        """The records at `rows` (positions, or a boolean mask), text columns as plain objects
+        (None for null) so that the explanations can be built by string concatenation."""
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+        sel = self.records[[c for c in _TEXT_COLUMNS if c in self.records]].iloc[rows]
+        sel = sel.astype(object)
+        return sel.where(sel.notna(), None)
+
+
+def _rows(sel: pd.DataFrame, kind: str, severity, field: str | None, group, value, explanation) -> pd.DataFrame:
+    """Conflict rows for the records `sel`. `group` identifies the conflict (same group, same
+    conflict_id); `value` is (values across the conflict, this record's value). Every argument
+    is a scalar or a column aligned with `sel`."""
 
     def col(x) -> np.ndarray:
         if isinstance(x, (pd.Series, np.ndarray)):
-            return np.asarray(x, dtype=object)[mask]
+            return np.asarray(x, dtype=object)
         return np.full(len(sel), x, dtype=object)
 
     group_key = pd.Series(col(group)).astype(str)
@@ -87,23 +118,29 @@ def _joined_per_group(keys: pd.Series, values: pd.Series) -> pd.Series:
     return keys.map(joined).astype(object)
 
 
-def nik_shared(r: pd.DataFrame) -> pd.DataFrame:
-    has = r["nik"].notna()
-    persons = r[has].groupby("nik")["person_id"].nunique()
-    shared = has & r["nik"].map(persons).fillna(0).gt(1)
-    values = _joined_per_group(r["nik"].where(shared), r["person_id"])
-    n = r["nik"].map(persons)
-    expl = "NIK carried by " + n.astype("Int64").astype(str) + " different persons: " + values
-    return _rows(r, shared, "nik_shared", "high", "nik", r["nik"], (values, r["nik"]), expl)
+def _present(column: pd.Series) -> np.ndarray:
+    return column.notna().to_numpy(dtype=bool)
 
 
-def multiple_nik(r: pd.DataFrame) -> pd.DataFrame:
-    valid = r["nik"].notna() & r["nik_status"].eq("valid")
-    count = r[valid].groupby("person_id")["nik"].nunique()
-    many = valid & r["person_id"].map(count).fillna(0).gt(1)
-    values = _joined_per_group(r["person_id"].where(many), r["nik"].where(valid))
+def nik_shared(x: _Linked) -> pd.DataFrame:
+    nik = value_codes(x.records["nik"])
+    persons = x.distinct_per(nik, x.person, np.flatnonzero(nik >= 0))
+    shared = (nik >= 0) & (persons[np.maximum(nik, 0)] > 1)
+    r = x.select(shared)
+    values = _joined_per_group(r["nik"], r["person_id"])
+    expl = "NIK carried by " + pd.Series(persons[nik[shared]], index=r.index).astype(str) + " different persons: " + values
+    return _rows(r, "nik_shared", "high", "nik", r["nik"], (values, r["nik"]), expl)
+
+
+def multiple_nik(x: _Linked) -> pd.DataFrame:
+    nik = value_codes(x.records["nik"])
+    valid = (nik >= 0) & is_value(x.records["nik_status"], "valid")
+    niks = x.distinct_per(x.person, nik, np.flatnonzero(valid))
+    many = valid & (niks[x.person] > 1)
+    r = x.select(many)
+    values = _joined_per_group(r["person_id"], r["nik"])
     expl = "one person carries several valid NIKs: " + values
-    return _rows(r, many, "multiple_nik", "high", "nik", r["person_id"], (values, r["nik"]), expl)
+    return _rows(r, "multiple_nik", "high", "nik", r["person_id"], (values, r["nik"]), expl)
 
 
 _INVALID_SEVERITY = {
@@ -126,120 +163,130 @@ _INVALID_TEXT = {
 }
 
 
-def invalid_nik(r: pd.DataFrame) -> pd.DataFrame:
-    bad = r["nik_status"].ne("valid")
+def invalid_nik(x: _Linked) -> pd.DataFrame:
+    r = x.select(~is_value(x.records["nik_status"], "valid"))
     status = r["nik_status"]
-    expl = status.map(_INVALID_TEXT)
     return _rows(
-        r, bad, "invalid_nik", status.map(_INVALID_SEVERITY), "nik", r["source"] + ":" + r["record_id"], (status, r["nik_raw"]), expl
+        r, "invalid_nik", status.map(_INVALID_SEVERITY), "nik", r["source"] + ":" + r["record_id"], (status, r["nik_raw"]),
+        status.map(_INVALID_TEXT),
     )
 
 
-def attribute_mismatch(r: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
-    golden = registry.set_index("person_id")
-    g_date = pd.to_datetime(r["person_id"].map(golden["birth_date"]))
-    g_sex = r["person_id"].map(golden["sex"])
+def _iso(days: np.ndarray) -> pd.Series:
+    """Days since DAY0 as YYYY-MM-DD text (None when missing)."""
+    ymd = pd.Series(days_to_ymd(days))
+    text = ymd.astype(str).str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
+    return text.where(ymd >= 0, None)
+
+
+def attribute_mismatch(x: _Linked) -> pd.DataFrame:
+    r = x.records
+    golden_days = to_days(x.registry["birth_date"])[x.person]
     record_days = to_days(r["birth_date"])
+    nik_days = to_days(r["nik_birth_date"])
     none = np.full(len(r), -1)
-    level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(to_days(g_date)), none, none)
+    level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(golden_days), none, none)
     # A record that repeats its own NIK's date is the registration date, not a mistake.
-    own_nik_date = (record_days >= 0) & (record_days == to_days(r["nik_birth_date"]))
+    own_nik_date = (record_days >= 0) & (record_days == nik_days)
     date_off = (level >= 0) & ~np.isin(level, _NORMAL_DATE_LEVELS) & ~own_nik_date
     # Without a registry record, the person's own NIK is the reference: a list record whose birth
     # date disagrees outright with the date its (valid) NIK encodes.
-    nik_days = to_days(r["nik_birth_date"])
-    no_registry = ~r["person_id"].map(golden["in_civil_registry"]).fillna(False).to_numpy(dtype=bool)
+    no_registry = ~x.per_person("in_civil_registry").astype(bool)
     nik_level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(nik_days), none, none)
-    against_nik = (r["nik_status"] == "valid").to_numpy(dtype=bool) & (nik_level >= 0) & ~np.isin(nik_level, _NORMAL_DATE_LEVELS)
-    date_off |= no_registry & against_nik & r["source_kind"].eq("aid_list").to_numpy(dtype=bool)
+    against_nik = is_value(r["nik_status"], "valid") & (nik_level >= 0) & ~np.isin(nik_level, _NORMAL_DATE_LEVELS)
+    date_off |= no_registry & against_nik & is_value(r["source_kind"], "aid_list")
     # Birth dates so evenly split that survivorship could not choose: each of them is in doubt.
-    tied = r["person_id"].map(golden["field_conflicts"].map(lambda f: "birth_date" in list(f))).fillna(False)
-    date_off |= tied.to_numpy(dtype=bool) & (record_days >= 0) & ~own_nik_date
-    known = (r["sex"].notna() & g_sex.notna()).to_numpy(dtype=bool)
-    sex_off = known & (r["sex"].fillna("").astype(str).to_numpy() != g_sex.fillna("").astype(str).to_numpy())
+    conflicts = pa.array(x.registry["field_conflicts"])
+    tied = np.zeros(x.count, dtype=bool)
+    tied[pc.list_parent_indices(conflicts).to_numpy()[pc.equal(pc.list_flatten(conflicts), "birth_date").to_numpy(zero_copy_only=False)]] = True
+    date_off |= tied[x.person] & (record_days >= 0) & ~own_nik_date
+    record_sex = r["sex"].fillna("").to_numpy(dtype=object)
+    golden_sex = x.registry["sex"].fillna("").to_numpy(dtype=object)[x.person]
+    sex_off = (record_sex != "") & (golden_sex != "") & (record_sex != golden_sex)
+    dated = x.select(date_off)
     date_rows = _rows(
-        r,
-        date_off,
+        dated,
         "attribute_mismatch",
         "medium",
         "birth_date",
-        r["person_id"] + ":birth_date",
-        (g_date.dt.strftime("%Y-%m-%d"), pd.to_datetime(r["birth_date"]).dt.strftime("%Y-%m-%d")),
+        dated["person_id"] + ":birth_date",
+        (_iso(golden_days[date_off]).to_numpy(), _iso(record_days[date_off]).to_numpy()),
         "birth date differs from the person's golden record beyond a typo or a day/month swap",
     )
+    sexed = x.select(sex_off)
     sex_rows = _rows(
-        r, sex_off, "attribute_mismatch", "medium", "sex", r["person_id"] + ":sex", (g_sex, r["sex"]),
+        sexed, "attribute_mismatch", "medium", "sex", sexed["person_id"] + ":sex", (golden_sex[sex_off], sexed["sex"]),
         "sex differs from the person's golden record",
     )
     return pd.concat([date_rows, sex_rows], ignore_index=True)
 
 
-def deceased(r: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
-    dead = registry.loc[registry["status"] == "deceased", ["person_id", "death_date"]].set_index("person_id")["death_date"]
-    listed = r["source_kind"].eq("aid_list") & r["person_id"].isin(dead.index)
-    when = pd.to_datetime(r["person_id"].map(dead)).dt.strftime("%Y-%m-%d").fillna("unknown date")
+def deceased(x: _Linked) -> pd.DataFrame:
+    dead = x.per_person("status") == "deceased"
+    listed = is_value(x.records["source_kind"], "aid_list") & dead
+    r = x.select(listed)
+    when = _iso(to_days(x.registry["death_date"])[x.person[listed]]).fillna("unknown date").to_numpy(dtype=object)
     return _rows(
-        r, listed, "deceased", "high", "status", r["person_id"], ("deceased " + when, r["program"]),
+        r, "deceased", "high", "status", r["person_id"], ("deceased " + when, r["program"]),
         "listed for aid, but the civil registry records this person as deceased (" + when + ")",
     )
 
 
-def duplicate_in_source(r: pd.DataFrame) -> pd.DataFrame:
-    count = r.groupby(["source", "person_id"])["record_id"].transform("size")
-    dup = count.gt(1)
+def duplicate_in_source(x: _Linked) -> pd.DataFrame:
+    source = value_codes(x.records["source"])
+    combo = pd.factorize(x.person * (int(source.max(initial=0)) + 1) + source)[0]
+    count = np.bincount(combo)[combo]
+    dup = count > 1
+    r = x.select(dup)
     group = r["source"] + ":" + r["person_id"]
-    ids = _joined_per_group(group.where(dup), r["record_id"])
+    ids = _joined_per_group(group, r["record_id"])
     return _rows(
-        r, dup, "duplicate_in_source", "medium", "record_id", group, (ids, r["record_id"]),
-        "the same person is listed " + count.astype(str) + " times in " + r["source"] + ": records " + ids,
+        r, "duplicate_in_source", "medium", "record_id", group, (ids, r["record_id"]),
+        "the same person is listed " + pd.Series(count[dup], index=r.index).astype(str) + " times in " + r["source"] + ": records " + ids,
     )
 
 
-def multi_region(r: pd.DataFrame) -> pd.DataFrame:
-    aid = r["source_kind"].eq("aid_list")
-    region = r["regency_code"].fillna(r["regency"])
-    regions = r[aid & region.notna()].assign(region=region).groupby("person_id")["region"].nunique()
-    many = aid & region.notna() & r["person_id"].map(regions).fillna(0).gt(1)
-    names = _joined_per_group(r["person_id"].where(many), r["regency"].fillna(r["regency_code"]))
+def multi_region(x: _Linked) -> pd.DataFrame:
+    r = x.records
+    region = value_codes(r["regency_code"].fillna(r["regency"]))
+    aid = is_value(r["source_kind"], "aid_list") & (region >= 0)
+    regions = x.distinct_per(x.person, region, np.flatnonzero(aid))
+    many = aid & (regions[x.person] > 1)
+    sel = x.select(many)
+    names = _joined_per_group(sel["person_id"], sel["regency"].fillna(sel["regency_code"]))
     return _rows(
-        r, many, "multi_region", "medium", "regency", r["person_id"], (names, r["regency"]),
+        sel, "multi_region", "medium", "regency", sel["person_id"], (names, sel["regency"]),
         "the same person is on the aid lists of several regencies: " + names,
     )
 
 
-def unmatched_civil_registry(r: pd.DataFrame) -> pd.DataFrame:
-    civil = r["source_kind"].eq("civil_registry")
-    if not civil.any():
+def unmatched_civil_registry(x: _Linked) -> pd.DataFrame:
+    if not is_value(x.records["source_kind"], "civil_registry").any():
         return pd.DataFrame(columns=_COLUMNS)
-    missing = r["source_kind"].eq("aid_list") & ~r["person_id"].isin(r.loc[civil, "person_id"])
+    missing = is_value(x.records["source_kind"], "aid_list") & ~x.per_person("in_civil_registry").astype(bool)
+    r = x.select(missing)
     return _rows(
-        r, missing, "unmatched_civil_registry", "medium", "nik", r["source"] + ":" + r["record_id"], (r["nik"], r["nik"]),
+        r, "unmatched_civil_registry", "medium", "nik", r["source"] + ":" + r["record_id"], (r["nik"], r["nik"]),
         "aid recipient not found in the civil registry (tidak padan)",
     )
 
 
-def review_needed(r: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
+def review_needed(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
     if review.empty:
         return pd.DataFrame(columns=_COLUMNS)
-    sides = pd.concat(
-        [
-            pd.DataFrame({"pos": review["left"].to_numpy(), "pair": np.arange(len(review))}),
-            pd.DataFrame({"pos": review["right"].to_numpy(), "pair": np.arange(len(review))}),
-        ]
-    )
-    sel = r.iloc[sides["pos"].to_numpy()].reset_index(drop=True)
-    pair = review.iloc[sides["pair"].to_numpy()].reset_index(drop=True)
-    pair_key = (r["source"] + ":" + r["record_id"]).to_numpy()
-    group = pd.Series(pair_key[pair["left"].to_numpy()] + "|" + pair_key[pair["right"].to_numpy()])
+    pos = np.r_[review["left"].to_numpy(), review["right"].to_numpy()]
+    pair = review.iloc[np.r_[np.arange(len(review)), np.arange(len(review))]].reset_index(drop=True)
+    sel = x.select(pos).reset_index(drop=True)
+    pair_key = (sel["source"] + ":" + sel["record_id"]).to_numpy()
+    group = pd.Series(np.r_[pair_key[: len(review)], pair_key[: len(review)]] + "|" + np.r_[pair_key[len(review) :], pair_key[len(review) :]])
     weight = pair["weight"].round(1).astype(str)
     return _rows(
-        sel, np.ones(len(sel), dtype=bool), "review_needed", "low", None, group,
-        (pair["reason"] + " (weight " + weight + ")", weight),
+        sel, "review_needed", "low", None, group, (pair["reason"] + " (weight " + weight + ")", weight),
         "a possible match awaiting an analyst's decision: " + pair["reason"],
     )
 
 
-def dates_differ_in_review(r: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
+def dates_differ_in_review(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
     """attribute_mismatch for pairs that would link but for birth dates that disagree outright
     (the review queue's `dates_differ`): the list record carries the deviating date — the
     civil registry is authoritative, so its record is not flagged. Only pairs the NIK cannot
@@ -249,36 +296,33 @@ def dates_differ_in_review(r: pd.DataFrame, review: pd.DataFrame) -> pd.DataFram
         return pd.DataFrame(columns=_COLUMNS)
     pos = np.r_[held["left"].to_numpy(), held["right"].to_numpy()]
     other = np.r_[held["right"].to_numpy(), held["left"].to_numpy()]
-    keep = (r["source_kind"].to_numpy()[pos] != "civil_registry")
+    keep = x.records["source_kind"].to_numpy()[pos] != "civil_registry"
     pos, other = pos[keep], other[keep]
-    sel = r.iloc[pos].reset_index(drop=True)
-    date = lambda rows: pd.to_datetime(r["birth_date"].iloc[rows]).dt.strftime("%Y-%m-%d").to_numpy()  # noqa: E731
-    values = pd.Series(date(pos)) + "; " + pd.Series(date(other))
-    key = pd.Series((r["source"] + ":" + r["record_id"]).to_numpy()[pos]) + ":birth_date"
+    sel = x.select(pos).reset_index(drop=True)
+    days = to_days(x.records["birth_date"])
+    values = _iso(days[pos]) + "; " + _iso(days[other])
+    key = sel["source"] + ":" + sel["record_id"] + ":birth_date"
     return _rows(
-        sel, np.ones(len(sel), dtype=bool), "attribute_mismatch", "medium", "birth_date", key,
-        (values, pd.Series(date(pos))),
+        sel, "attribute_mismatch", "medium", "birth_date", key, (values, _iso(days[pos])),
         "would link to another record of the same name and household, but the birth dates disagree (in review)",
     ).drop_duplicates(["source", "record_id"])
 
 
-def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame) -> pd.DataFrame:
-    """All conflicts of a run; `records` carries person_id, `review` left/right positions."""
-    # The detectors build explanations by string concatenation: plain object columns throughout.
-    text = [c for c in _TEXT_COLUMNS if c in records]
-    records = records.astype({c: object for c in text})
-    records[text] = records[text].where(records[text].notna(), None)
+def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame, persons: Persons) -> pd.DataFrame:
+    """All conflicts of a run; `records` carries person_id (coded by `persons`, the registry's
+    rows), `review` left/right positions."""
+    x = _Linked(records, persons, registry)
     parts = [
-        nik_shared(records),
-        multiple_nik(records),
-        invalid_nik(records),
-        attribute_mismatch(records, registry),
-        dates_differ_in_review(records, review),
-        deceased(records, registry),
-        duplicate_in_source(records),
-        multi_region(records),
-        unmatched_civil_registry(records),
-        review_needed(records, review),
+        nik_shared(x),
+        multiple_nik(x),
+        invalid_nik(x),
+        attribute_mismatch(x),
+        dates_differ_in_review(x, review),
+        deceased(x),
+        duplicate_in_source(x),
+        multi_region(x),
+        unmatched_civil_registry(x),
+        review_needed(x, review),
     ]
     out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else pd.DataFrame(columns=_COLUMNS)
     return out.sort_values(["kind", "conflict_id", "source", "record_id"], kind="stable").reset_index(drop=True)

@@ -18,7 +18,7 @@ from .conflicts import KINDS, find_conflicts
 from .manifest import now_utc, versions, write_json
 from .parquet import write_parquet
 from .previous import PreviousRun
-from .registry import build_registry
+from .registry import build_registry, person_codes
 from .report import write_report
 from .review import review_table
 from .workbook import write_conflicts_workbook
@@ -51,7 +51,8 @@ def assemble(
     previous: PreviousRun | None,
 ) -> RunOutputs:
     linked = records.assign(person_id=resolution.person_id, link_score=resolution.link_score)
-    registry = build_registry(linked, {s.name: s.as_of for s in sources})
+    persons = person_codes(resolution.person_id)
+    registry = build_registry(linked, {s.name: s.as_of for s in sources}, persons)
     history = resolution.id_history
     if previous is not None and len(previous.id_history):
         history = pd.concat([previous.id_history, history], ignore_index=True)
@@ -61,7 +62,7 @@ def assemble(
         review=review_table(records, resolution.review, resolution.person_id),
         id_history=history,
         registry=registry,
-        conflicts=find_conflicts(linked, registry, resolution.review),
+        conflicts=find_conflicts(linked, registry, resolution.review, persons),
         model=links.model,
     )
 

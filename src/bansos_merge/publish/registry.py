@@ -55,11 +55,44 @@ def _address_completeness(records: pd.DataFrame) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Persons:
-    """Records' persons as dense codes 0..k-1, in the registry's (sorted) order."""
+class Persons:
+    """Each record's person as a dense code 0..k-1 in person_id order: the registry's row order.
+    Group-bys on these codes are numpy bincounts, not string hashing."""
 
     code: np.ndarray
-    index: pd.Index
+    ids: pd.Index
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def person_codes(person_id: pd.Series | np.ndarray) -> Persons:
+    ids = pc.dictionary_encode(pa.array(np.asarray(person_id, dtype=object), pa.string()))
+    order = pc.array_sort_indices(ids.dictionary).to_numpy()
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    sorted_ids = ids.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    return Persons(rank[ids.indices.to_numpy()].astype(np.int64), pd.Index(sorted_ids, name="person_id"))
+
+
+def value_codes(values: pd.Series) -> np.ndarray:
+    """Dense codes of the values, -1 for null."""
+    return pd.factorize(values)[0].astype(np.int64)
+
+
+def is_value(column: pd.Series, value: str) -> np.ndarray:
+    """column == value as a plain bool array (null is not equal)."""
+    return column.eq(value).to_numpy(dtype=bool, na_value=False)
+
+
+def _row_codes(columns: list[pd.Series]) -> np.ndarray:
+    """One code per distinct combination of the columns' values (nulls count as a value)."""
+    code = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        v = value_codes(column) + 1
+        code = pd.factorize(code * (int(v.max(initial=0)) + 1) + v)[0].astype(np.int64)
+    return code
 
 
 def _rank_key(values: np.ndarray) -> np.ndarray:
@@ -68,114 +101,123 @@ def _rank_key(values: np.ndarray) -> np.ndarray:
 
 
 def _survive(
-    persons: _Persons, value: pd.Series, completeness: np.ndarray, civil: np.ndarray, recency: np.ndarray
+    persons: Persons, v: np.ndarray, completeness: np.ndarray, civil: np.ndarray, recency: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The winning record (row) per person, which persons have one, and which tie.
 
-    Candidates rank by (civil registry, completeness, support = records sharing the value,
-    recency, row); a tie is a runner-up with another value and the same rank on all but row.
+    `v` codes the candidate values (-1: none). Candidates rank by (civil registry,
+    completeness, support = records sharing the value, recency, row); a tie is a runner-up
+    with another value and the same rank on all but row.
     """
-    v = pd.factorize(value)[0].astype(np.int64)
     rows = np.flatnonzero(v >= 0)
-    none = np.zeros(len(persons.index), dtype=bool)
+    none = np.zeros(persons.count, dtype=bool)
     if len(rows) == 0:
-        return np.full(len(persons.index), -1, dtype=np.int64), none, none
+        return np.full(persons.count, -1, dtype=np.int64), none, none
     p, v = persons.code[rows], v[rows]
-    combo = p * (int(v.max(initial=0)) + 1) + v
-    _, inverse, counts = np.unique(combo, return_inverse=True, return_counts=True)
-    rank = np.stack([civil[rows], completeness[rows], counts[inverse], recency[rows]]).astype(np.float64)
-    order = np.lexsort((rows, *(-rank[::-1]), p))
-    p_sorted, v_sorted, rank_sorted = p[order], v[order], rank[:, order]
+    candidate = pd.factorize(p * (int(v.max(initial=0)) + 1) + v)[0]
+    support = np.bincount(candidate)[candidate]
+    rank = _packed([civil[rows], completeness[rows], support, recency[rows]])
+    order = np.argsort(_packed([p, rank.max() - rank]), kind="stable")  # by person, best rank first, then row
+    p_sorted, v_sorted, rank_sorted = p[order], v[order], rank[order]
     first = np.r_[True, p_sorted[1:] != p_sorted[:-1]]
     group = np.cumsum(first) - 1
     best = np.flatnonzero(first)
     # The runner-up: each person's best candidate whose value differs from the winner's.
     other = np.flatnonzero(v_sorted != v_sorted[best][group])
     other = other[np.r_[True, group[other][1:] != group[other][:-1]]] if len(other) else other
-    tied_groups = group[other][(rank_sorted[:, other] == rank_sorted[:, best[group[other]]]).all(axis=0)]
-    has = np.zeros(len(persons.index), dtype=bool)
+    tied_groups = group[other][rank_sorted[other] == rank_sorted[best[group[other]]]]
+    has = np.zeros(persons.count, dtype=bool)
     has[p_sorted[best]] = True
-    winner = np.full(len(persons.index), -1, dtype=np.int64)
+    winner = np.full(persons.count, -1, dtype=np.int64)
     winner[p_sorted[best]] = rows[order][best]
-    tie = np.zeros(len(persons.index), dtype=bool)
+    tie = np.zeros(persons.count, dtype=bool)
     tie[p_sorted[best][tied_groups]] = True
     return winner, has & ~tie, tie
 
 
-def _take(values: pd.Series, winner: np.ndarray, keep: np.ndarray) -> pd.Series:
+def _packed(keys: list[np.ndarray]) -> np.ndarray:
+    """Non-negative integer keys, most significant first, as one int64 with the same order."""
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    for key in keys:
+        key = key.astype(np.int64)
+        packed = packed * (int(key.max(initial=0)) + 1) + key
+    return packed
+
+
+def _take(values: pa.Array | pa.ChunkedArray, winner: np.ndarray, keep: np.ndarray) -> pa.Array:
     """values[winner] where keep, else null; aligned with the persons."""
-    taken = values.iloc[np.where(keep, winner, 0)].reset_index(drop=True)
-    return taken.where(pd.Series(keep), None)
+    return pc.take(values, pa.array(np.where(keep, winner, 0), mask=~keep))
 
 
-def build_registry(records: pd.DataFrame, as_of: dict[str, str]) -> pd.DataFrame:
-    """`records` carries person_id; `as_of` maps each source to its date (ISO), for recency."""
-    codes, uniques = pd.factorize(records["person_id"], sort=True)
-    persons = _Persons(codes.astype(np.int64), pd.Index(uniques, name="person_id"))
-    recency = _rank_key(records["source"].map(as_of).fillna("").to_numpy())
-    civil = records["source_kind"].eq("civil_registry").to_numpy(dtype=np.float64)
-    key = _join([records["source"], records["record_id"]], ":")
-    out = pd.DataFrame(index=persons.index)
-    field_sources: dict[str, pd.Series] = {}
+def _column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowExtensionArray(values))
+
+
+def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Persons) -> pd.DataFrame:
+    """`persons` codes the records' person_id; `as_of` maps each source to its date (ISO), for recency."""
+    source, source_names = pd.factorize(records["source"])
+    recency = _rank_key(pd.Series(source_names).map(as_of).fillna("").to_numpy())[source]
+    civil = is_value(records["source_kind"], "civil_registry").astype(np.float64)
+    key = _escaped(_join([records["source"], records["record_id"]], ":"))
+    out: dict[str, pd.Series] = {"person_id": pd.Series(persons.ids)}
+    field_sources: dict[str, pa.Array] = {}
     tied: dict[str, np.ndarray] = {}
     for field in _IDENTITY:
-        winner, keep, tied[field] = _survive(persons, records[field], _completeness(records, field), civil, recency)
-        out[field] = _take(records[field], winner, keep).to_numpy()
+        winner, keep, tied[field] = _survive(persons, value_codes(records[field]), _completeness(records, field), civil, recency)
+        out[field] = _column(_take(pa.array(records[field]), winner, keep))
         field_sources[field] = _take(key, winner, keep)
-    block = _join([records[c].astype("string[pyarrow]") for c in _ADDRESS], "|", fill="")
-    has_place = records["address"].notna() | records["village_code"].notna()
-    winner, keep, tied["address"] = _survive(
-        persons, block.where(has_place.to_numpy()), _address_completeness(records), np.zeros(len(records)), recency
-    )
+    has_place = (records["address"].notna() | records["village_code"].notna()).to_numpy()
+    block = np.where(has_place, _row_codes([records[c] for c in _ADDRESS]), -1)
+    winner, keep, tied["address"] = _survive(persons, block, _address_completeness(records), np.zeros(len(records)), recency)
     for field in _ADDRESS:
-        out[field] = _take(records[field], winner, keep).to_numpy()
+        out[field] = _column(_take(pa.array(records[field]), winner, keep))
     field_sources["address"] = _take(key, winner, keep)
 
-    civil_rows = records[civil.astype(bool)]
-    said = civil_rows.assign(dead=civil_rows["status"].eq("deceased"), alive=civil_rows["status"].eq("alive"))
-    said = said.groupby("person_id")[["dead", "alive"]].any().reindex(persons.index, fill_value=False)
-    out["status"] = np.select([said["dead"], said["alive"]], ["deceased", "alive"], default="unknown")
-    out["death_date"] = civil_rows.dropna(subset=["death_date"]).groupby("person_id")["death_date"].max().reindex(persons.index)
-    out["programs"] = grouped_lists(records["person_id"], records["program"], persons.index)
-    out["sources"] = grouped_lists(records["person_id"], records["source"], persons.index)
-    out["n_records"] = np.bincount(persons.code, minlength=len(persons.index))
-    out["n_sources"] = records.groupby(persons.code)["source"].nunique().reindex(range(len(persons.index))).to_numpy()
-    out["in_civil_registry"] = np.bincount(persons.code, weights=civil, minlength=len(persons.index)) > 0
-    out["field_sources"] = _json_objects(field_sources)
-    names = pd.DataFrame(tied).melt(ignore_index=False).query("value")
-    out["field_conflicts"] = grouped_lists(pd.Series(persons.index[names.index]), names["variable"], persons.index)
-    return out.reset_index()
+    is_civil = civil.astype(bool)
+    said = {s: np.bincount(persons.code[is_civil & is_value(records["status"], s)], minlength=persons.count) > 0 for s in ("deceased", "alive")}
+    out["status"] = pd.Series(np.select([said["deceased"], said["alive"]], ["deceased", "alive"], default="unknown"))
+    died = is_civil & records["death_date"].notna().to_numpy()
+    death = records["death_date"][died].groupby(persons.code[died]).max().reindex(range(persons.count))
+    out["death_date"] = death.reset_index(drop=True)
+    out["programs"] = grouped_lists(persons.code, records["program"], persons.count)
+    out["sources"] = grouped_lists(persons.code, records["source"], persons.count)
+    out["n_records"] = pd.Series(np.bincount(persons.code, minlength=persons.count))
+    distinct_sources = pd.unique(persons.code * (len(source_names) + 1) + source) // (len(source_names) + 1)
+    out["n_sources"] = pd.Series(np.bincount(distinct_sources, minlength=persons.count))
+    out["in_civil_registry"] = pd.Series(np.bincount(persons.code, weights=civil, minlength=persons.count) > 0)
+    out["field_sources"] = pd.Series(_json_objects(field_sources))
+    tie_person = np.concatenate([np.flatnonzero(t) for t in tied.values()])
+    tie_field = np.repeat(np.array(list(tied), dtype=object), [int(t.sum()) for t in tied.values()])
+    out["field_conflicts"] = grouped_lists(tie_person, pd.Series(tie_field, dtype=object), persons.count)
+    return pd.DataFrame(out)
 
 
 def _arrow(values: pd.Series) -> pa.Array:
     return pa.array(values.astype("string[pyarrow]").array).cast(pa.string())
 
 
-def _join(parts: list[pd.Series], sep: str, fill: str | None = None) -> pd.Series:
-    """Element-wise string join (pyarrow): null if any part is null, unless `fill` replaces nulls."""
-    arrays = [_arrow(p) for p in parts]
-    if fill is not None:
-        arrays = [pc.fill_null(a, fill) for a in arrays]
-    return pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join_element_wise(*arrays, sep)))
+def _join(parts: list[pd.Series], sep: str) -> pa.Array:
+    """Element-wise string join (pyarrow): null if any part is null."""
+    return pc.binary_join_element_wise(*[_arrow(p) for p in parts], sep)
 
 
-def _json_objects(columns: dict[str, pd.Series]) -> np.ndarray:
-    """Per row, a JSON object of the non-null string cells (`{"nik": "dukcapil:12", ...}`)."""
-    parts = []
-    for name, values in columns.items():
-        text = values.astype("string[pyarrow]").str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
-        parts.append(pc.binary_join_element_wise(f'"{name}": "', _arrow(text), '"', ""))
+def _escaped(text: pa.Array) -> pa.Array:
+    """Backslashes and quotes escaped, for a JSON string."""
+    return pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+
+
+def _json_objects(columns: dict[str, pa.Array]) -> np.ndarray:
+    """Per row, a JSON object of the non-null (already escaped) string cells (`{"nik": "dukcapil:12", ...}`)."""
+    parts = [pc.binary_join_element_wise(f'"{name}": "', values, '"', "") for name, values in columns.items()]
     joined = pc.binary_join_element_wise(*parts, ", ", null_handling="skip")
     return pc.binary_join_element_wise("{", joined, "}", "").to_numpy(zero_copy_only=False)
 
 
-def grouped_lists(keys: pd.Series, values: pd.Series, index: pd.Index) -> pd.Series:
-    """Sorted distinct non-null values per key, as an Arrow list column aligned to `index`."""
-    frame = pd.DataFrame({"k": keys.to_numpy(), "v": values.astype(object).to_numpy()}).dropna()
-    frame = frame.drop_duplicates().sort_values(["k", "v"])
-    pos = index.get_indexer(frame["k"])
-    frame, pos = frame[pos >= 0], pos[pos >= 0]
-    counts = np.bincount(pos, minlength=len(index))
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    arr = pa.ListArray.from_arrays(pa.array(offsets), pa.array(frame["v"].astype(str).to_numpy(), pa.string()))
-    return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index)
+def grouped_lists(code: np.ndarray, values: pd.Series, count: int) -> pd.Series:
+    """Per code 0..count-1, its records' sorted distinct non-null values as an Arrow list column."""
+    v, uniques = pd.factorize(values, sort=True)
+    n = max(len(uniques), 1)
+    pair = np.sort(pd.unique(code[v >= 0].astype(np.int64) * n + v[v >= 0]))
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(pair // n, minlength=count))]).astype(np.int32)
+    items = pa.array(np.asarray(uniques, dtype=object).astype(str), pa.string()).take(pa.array(pair % n))
+    return _column(pa.ListArray.from_arrays(pa.array(offsets), items))
