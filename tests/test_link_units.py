@@ -11,7 +11,7 @@ import pytest
 from linkage_fixtures import KEBUMEN, SUKABUMI, background, load_records, make_nik, small_records, small_row
 
 from bansos_merge.link.blocking import candidate_pairs
-from bansos_merge.link.comparisons import COMPARISONS, NIK, compare_nik
+from bansos_merge.link.comparisons import ADDRESS, COMPARISONS, NIK, compare_address, compare_nik
 from bansos_merge.link.features import build_link_frame
 from bansos_merge.link.linker import link_records
 from bansos_merge.link.model import FSModel
@@ -72,6 +72,26 @@ def test_serial_zero_text_nik_compares_by_its_15_digits(tmp_path):
     assert recs["nik_status"].tolist() == ["valid", "serial_zero"]
     f = build_link_frame(recs)
     assert NIK.levels[compare_nik(f, np.array([0]), np.array([1]))[0]] == "damaged_15_digits_equal"
+
+
+# Places with no Kemendagri code (another country's data, FEBRL): (village, street) of x and y -> level
+ADDRESS_CASES = {
+    "village_spacing": (("MALVERN EAST", "3 BANKS STREET"), ("MALVERNEAST", "3 BANKS STREET"), "same_village_and_street_or_rt_rw"),
+    "village_one_typo": (("FRANKSTON", "21 BREWSTER PLACE"), ("FRANKTSON", "9 COLLINS AVENUE"), "same_village"),
+    "village_differs": (("FRANKSTON", "21 BREWSTER PLACE"), ("FRANKLIN", "21 BREWSTER PLACE"), "different_place"),
+    "no_place_same_street": (("", "21 BREWSTER PLACE"), ("FRANKSTON", "21 BREWSTER PLAC"), "same_village_and_street_or_rt_rw"),
+    "no_place_other_street": (("", "21 BREWSTER PLACE"), ("FRANKSTON", "9 COLLINS AVENUE"), "different_place"),
+    "no_place_no_street": (("", ""), ("FRANKSTON", "9 COLLINS AVENUE"), None),
+}
+
+
+@pytest.mark.parametrize("case", list(ADDRESS_CASES))
+def test_compare_address_by_the_place_as_written(tmp_path, case):
+    x, y, expected = ADDRESS_CASES[case]
+    f = build_link_frame(small_records(tmp_path, [small_row("", "BAMBANG", DESA=v, ALAMAT=s) for v, s in (x, y)]))
+    assert (f.village[:2] < 0).all()  # no code resolved: the text decides
+    level = compare_address(f, np.array([0]), np.array([1]))[0]
+    assert (ADDRESS.levels[level] if level >= 0 else None) == expected
 
 
 # ----------------------------------------------------------------------------- blocking
