@@ -114,9 +114,12 @@ BLOCKING_CASES = [
      small_row("", "HERU PRASETYO", "12-12-1961", KEBUMEN)),
     ("birth_date_name_token", small_row("", "IWAN SUHENDAR", "13-01-1962", SUKABUMI),
      small_row("", "JAJANG SUHENDAR", "13-01-1962", KEBUMEN)),
+    # a typo in the given name and in the birth date at once: the surname and the village
+    ("place_name_token", small_row("", "KOKOM SUPRIATNA", "14-02-1963", SUKABUMI),
+     small_row("", "KOKON SUPRIATNA", "15-02-1936", SUKABUMI)),
 ]
 PASSES = [p for p, _, _ in BLOCKING_CASES]
-ALL_PASSES = PASSES[:-1] + ["birth_date_name_token", "address_first_name", "rare_name"]
+ALL_PASSES = PASSES[:-2] + ["birth_date_name_token", "address_first_name", "place_name_token", "rare_name"]
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +153,8 @@ def test_blocking_report_counts_pairs_per_pass(blocked):
         # DEDI KURNIAWAN / KURNIAWAN DEDI share both tokens and the date: found again here
         "birth_date_name_token": (2, 1, 0),
         "address_first_name": (0, 0, 0),  # no addresses in these rows
+        # ENTIS SUTISNA twice in one village, found first by name_village, and KOKOM/KOKON SUPRIATNA
+        "place_name_token": (2, 1, 0),
         "rare_name": (1, 0, 0),  # ENTIS SUTISNA twice, found first by name_village
     }
 
