@@ -11,7 +11,7 @@ import pytest
 from linkage_fixtures import KEBUMEN, SUKABUMI, background, load_records, make_nik, small_records, small_row
 
 from bansos_merge.link.blocking import candidate_pairs
-from bansos_merge.link.comparisons import COMPARISONS, NIK, compare_nik
+from bansos_merge.link.comparisons import ADDRESS, COMPARISONS, NIK, compare_address, compare_nik
 from bansos_merge.link.features import build_link_frame
 from bansos_merge.link.linker import link_records
 from bansos_merge.link.model import FSModel
@@ -74,6 +74,26 @@ def test_serial_zero_text_nik_compares_by_its_15_digits(tmp_path):
     assert NIK.levels[compare_nik(f, np.array([0]), np.array([1]))[0]] == "damaged_15_digits_equal"
 
 
+# Places with no Kemendagri code (another country's data, FEBRL): (village, street) of x and y -> level
+ADDRESS_CASES = {
+    "village_spacing": (("MALVERN EAST", "3 BANKS STREET"), ("MALVERNEAST", "3 BANKS STREET"), "same_village_and_street_or_rt_rw"),
+    "village_one_typo": (("FRANKSTON", "21 BREWSTER PLACE"), ("FRANKTSON", "9 COLLINS AVENUE"), "same_village"),
+    "village_differs": (("FRANKSTON", "21 BREWSTER PLACE"), ("FRANKLIN", "21 BREWSTER PLACE"), "different_place"),
+    "no_place_same_street": (("", "21 BREWSTER PLACE"), ("FRANKSTON", "21 BREWSTER PLAC"), "same_village_and_street_or_rt_rw"),
+    "no_place_other_street": (("", "21 BREWSTER PLACE"), ("FRANKSTON", "9 COLLINS AVENUE"), "different_place"),
+    "no_place_no_street": (("", ""), ("FRANKSTON", "9 COLLINS AVENUE"), None),
+}
+
+
+@pytest.mark.parametrize("case", list(ADDRESS_CASES))
+def test_compare_address_by_the_place_as_written(tmp_path, case):
+    x, y, expected = ADDRESS_CASES[case]
+    f = build_link_frame(small_records(tmp_path, [small_row("", "BAMBANG", DESA=v, ALAMAT=s) for v, s in (x, y)]))
+    assert (f.village[:2] < 0).all()  # no code resolved: the text decides
+    level = compare_address(f, np.array([0]), np.array([1]))[0]
+    assert (ADDRESS.levels[level] if level >= 0 else None) == expected
+
+
 # ----------------------------------------------------------------------------- blocking
 
 # (pass that must find the pair first, record x, record y): everything else differs between pairs
@@ -94,9 +114,12 @@ BLOCKING_CASES = [
      small_row("", "HERU PRASETYO", "12-12-1961", KEBUMEN)),
     ("birth_date_name_token", small_row("", "IWAN SUHENDAR", "13-01-1962", SUKABUMI),
      small_row("", "JAJANG SUHENDAR", "13-01-1962", KEBUMEN)),
+    # a typo in the given name and in the birth date at once: the surname and the village
+    ("place_name_token", small_row("", "KOKOM SUPRIATNA", "14-02-1963", SUKABUMI),
+     small_row("", "KOKON SUPRIATNA", "15-02-1936", SUKABUMI)),
 ]
 PASSES = [p for p, _, _ in BLOCKING_CASES]
-ALL_PASSES = PASSES[:-1] + ["birth_date_name_token", "address_first_name", "rare_name"]
+ALL_PASSES = PASSES[:-2] + ["birth_date_name_token", "address_first_name", "place_name_token", "rare_name"]
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +153,8 @@ def test_blocking_report_counts_pairs_per_pass(blocked):
         # DEDI KURNIAWAN / KURNIAWAN DEDI share both tokens and the date: found again here
         "birth_date_name_token": (2, 1, 0),
         "address_first_name": (0, 0, 0),  # no addresses in these rows
+        # ENTIS SUTISNA twice in one village, found first by name_village, and KOKOM/KOKON SUPRIATNA
+        "place_name_token": (2, 1, 0),
         "rare_name": (1, 0, 0),  # ENTIS SUTISNA twice, found first by name_village
     }
 

@@ -145,6 +145,9 @@ def blocking_passes(f: LinkFrame) -> list[tuple[str, Callable[[], list[Keys]], i
         ("birth_date_district", lambda: [Keys(combine_keys(f.birth_date, district))], None),
         ("birth_date_name_token", lambda: [_token_keys(f, f.birth_date)], None),
         ("address_first_name", lambda: [Keys(combine_keys(f.address.codes, place, first))], None),
+        # Any one name token with the place, where few records of the place carry it: a typo
+        # in the other name and in the birth date at once (birth_date_name_token needs the date).
+        ("place_name_token", lambda: [_token_keys(f, place)], RARE_NAME_BLOCK),
         # A name carried by at most a few records anywhere is worth comparing without more.
         ("rare_name", lambda: [Keys(name)], RARE_NAME_BLOCK),
     ]

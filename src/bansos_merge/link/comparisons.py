@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from .features import MISSING, LinkFrame, Strings
 
@@ -199,21 +199,29 @@ def compare_kk(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def compare_address(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Where two records live: by Kemendagri codes, or by the village as written where no
-    code resolved; the top level also needs the same RT/RW or a similar street address."""
+    code resolved (one typo in a typed name is still that village); the top level also needs
+    the same RT/RW or a similar street address. Where one side has no place at all, the street
+    address alone says whether they live at the same place."""
     coded = (f.village[a] >= 0) & (f.village[b] >= 0)
     text_a, text_b = f.village_text.codes[a], f.village_text.codes[b]
     texted = ~coded & (text_a >= 0) & (text_b >= 0)
-    village = _same(f.village[a], f.village[b]) | (texted & (text_a == text_b))
+    typed = np.flatnonzero(texted & (text_a != text_b))
+    village_typo = np.zeros(len(a), dtype=bool)
+    village_typo[typed] = _pair_scores(f.village_text, f.village_text, a[typed], b[typed], OSA.distance) <= 1
+    village = _same(f.village[a], f.village[b]) | (texted & (text_a == text_b)) | village_typo
+    placed = ((f.regency[a] >= 0) & (f.regency[b] >= 0)) | texted
+    streets = (f.address.codes[a] >= 0) & (f.address.codes[b] >= 0)
+    street_only = ~placed & streets
     street = np.zeros(len(a), dtype=bool)
-    both_streets = np.flatnonzero(village & (f.address.codes[a] >= 0) & (f.address.codes[b] >= 0))
+    both_streets = np.flatnonzero((village | street_only) & streets)
     street[both_streets] = _pair_scores(f.address, f.address, a[both_streets], b[both_streets], JaroWinkler.normalized_similarity) >= 0.88
     rt_rw = _same(f.rt[a], f.rt[b]) & _same(f.rw[a], f.rw[b])
     level = np.full(len(a), MISSING, dtype=np.int8)
-    level[((f.regency[a] >= 0) & (f.regency[b] >= 0)) | texted] = 0
+    level[placed | street_only] = 0
     level[_same(f.regency[a], f.regency[b])] = 1
     level[_same(f.district[a], f.district[b])] = 2
     level[village] = 3
-    level[village & (rt_rw | street)] = 4
+    level[(village & (rt_rw | street)) | (street_only & street)] = 4
     return level
 
 

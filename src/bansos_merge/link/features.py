@@ -96,7 +96,7 @@ class LinkFrame:
     # a family member's (a shared NIK), so a NIK's date is compared as part of the NIK only
     sex: np.ndarray
     village: np.ndarray  # village code int or -1
-    village_text: Strings  # the village as written (for data whose places have no Kemendagri code)
+    village_text: Strings  # the village as written, spaces dropped (for data whose places have no Kemendagri code)
     district: np.ndarray
     regency: np.ndarray
     rt: np.ndarray
@@ -156,7 +156,8 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         birth_ymd=days_to_ymd(birth),
         sex=sex,
         village=_int_codes(r["village_code"]),
-        village_text=strings(r["village"])[0],
+        # Spacing is typed both ways (MALVERN EAST, MALVERNEAST): compared without it.
+        village_text=strings(r["village"].str.replace(" ", "", regex=False))[0],
         district=np.where(district >= 0, district, _int_codes(r["village_code"].str.slice(0, 6))),
         regency=_int_codes(r["regency_code"]),
         rt=_int_codes(r["rt"]),
