@@ -92,10 +92,10 @@ def compare_task(frame: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
 
 
 @task(name="train", **_TASK)
-def train_task(frame: LinkFrame, gamma: np.ndarray, config: MergeConfig) -> FSModel:
+def train_task(frame: LinkFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig) -> FSModel:
     if config.linkage.model_path:
         return FSModel.load(Path(config.linkage.model_path))
-    return train_model(frame, gamma, config.linkage.seed)
+    return train_model(frame, gamma, config.linkage.seed, registry_apart)
 
 
 @task(name="score", **_TASK)
@@ -168,7 +168,7 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     chunks = pair_chunks(pairs, config.execution.pair_chunk)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
     gammas = compare_task.map(unmapped(frame), chunks).result()
-    model = train_task(frame, np.concatenate(gammas), config)
+    model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config)
     scored = score_task.map(unmapped(frame), chunks, gammas, unmapped(model), unmapped(link_term_frequencies(frame)))
     links = Links(frame, pd.concat(scored.result(), ignore_index=True), model, blocking)
 

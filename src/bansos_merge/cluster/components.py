@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 class Clustering:
     label: np.ndarray  # cluster id per record (0..k-1)
     link_score: np.ndarray  # weight of the strongest accepted edge of each record (nan for singletons)
-    cut_edges: pd.DataFrame  # left, right, weight, reason: match edges refused to keep clusters coherent
+    cut_edges: pd.DataFrame  # edge (position in `edges`), left, right, weight, reason: match edges refused to keep clusters coherent
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -87,29 +87,32 @@ def cluster(
     label = _components(n, a, b)
 
     ca, cb = cannot_link["left"].to_numpy(), cannot_link["right"].to_numpy()
-    bad = set(label[ca][label[ca] == label[cb]].tolist()) | set(_civil_conflicts(label, civil_nik).tolist())
+    # Only a cannot-link inside one component can be broken by it.
+    inside = label[ca] == label[cb]
+    ca, cb = ca[inside], cb[inside]
+    bad = set(label[ca].tolist()) | set(_civil_conflicts(label, civil_nik).tolist())
     cut = []
     if bad:
         bad_arr = np.fromiter(bad, dtype=np.int64)
         in_bad = np.isin(label[a], bad_arr)
         cannot: dict[int, set[int]] = {}
-        for x, y in zip(ca[np.isin(label[ca], bad_arr)], cb[np.isin(label[ca], bad_arr)]):
-            cannot.setdefault(int(x), set()).add(int(y))
-            cannot.setdefault(int(y), set()).add(int(x))
+        for x, y in zip(ca.tolist(), cb.tolist()):
+            cannot.setdefault(x, set()).add(y)
+            cannot.setdefault(y, set()).add(x)
         order = np.flatnonzero(in_bad)[np.argsort(-w[in_bad], kind="stable")]
         members = np.flatnonzero(np.isin(label, bad_arr))
         uf = _UnionFind(members, civil_nik, cannot)
         for e in order:
             why = uf.try_union(int(a[e]), int(b[e]), force=bool(np.isposinf(w[e])))
             if why:
-                cut.append((int(a[e]), int(b[e]), float(w[e]), why))
+                cut.append((int(e), int(a[e]), int(b[e]), float(w[e]), why))
         # Relabel the rebuilt components: each surviving group gets a fresh label.
         roots = np.array([uf.find(int(m)) for m in members])
         label = label.copy()
         label[members] = label.max() + 1 + pd.factorize(roots)[0]
         label = pd.factorize(label)[0]
 
-    cut_edges = pd.DataFrame(cut, columns=["left", "right", "weight", "reason"])
+    cut_edges = pd.DataFrame(cut, columns=["edge", "left", "right", "weight", "reason"])
     same = label[a] == label[b]
     strongest = np.full(n, -np.inf)
     np.maximum.at(strongest, a[same], w[same])

@@ -52,14 +52,18 @@ def stable_record_keys(records: pd.DataFrame, sources_with_ids: set[str]) -> pd.
     later row's number shifts. For sources without ids the key is the record's usable NIK, else
     a fingerprint of its raw identifying values, so that deleting a row moves no one's ID.
     """
-    src = records["source"].astype(str)
-    own = src + ":" + records["record_id"].astype(str)
-    raw = records.reindex(columns=list(FINGERPRINT_FIELDS)).astype(object).fillna("").astype(str)
-    content = pd.util.hash_pandas_object(_joined(raw), index=False)
-    fingerprint = src + ":fp:" + pd.Series(content.to_numpy(), index=records.index).map("{:016x}".format)
-    by_nik = src + ":nik:" + records["nik"].astype(object).where(records["nik"].notna(), "").astype(str)
-    derived = by_nik.where(records["nik"].notna(), fingerprint)
-    return own.where(src.isin(sources_with_ids), derived)
+    source = records["source"].astype(str)
+    own = source.isin(sources_with_ids).to_numpy()
+    by_nik = ~own & records["nik"].notna().to_numpy()
+    by_content = ~own & ~by_nik
+    keys = np.empty(len(records), dtype=object)
+    keys[own] = (source[own] + ":" + records["record_id"][own].astype(str)).to_numpy()
+    keys[by_nik] = (source[by_nik] + ":nik:" + records["nik"][by_nik].astype(str)).to_numpy()
+    if by_content.any():
+        raw = records[by_content].reindex(columns=list(FINGERPRINT_FIELDS)).astype(object).fillna("").astype(str)
+        content = pd.util.hash_pandas_object(_joined(raw), index=False).to_numpy()
+        keys[by_content] = (source[by_content] + ":fp:" + pd.Series(content, index=raw.index).map("{:016x}".format)).to_numpy()
+    return pd.Series(keys, index=records.index)
 
 
 def _joined(frame: pd.DataFrame) -> pd.Series:

@@ -19,6 +19,7 @@ from ..link.comparisons import (
     NIK_SIBLING,
 )
 from ..config import MergeConfig
+from ..link.blocking import registry_apart
 from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
@@ -54,16 +55,15 @@ def resolve(
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
-    decision = np.where(undecided, decide(pairs, f, match_threshold, review_threshold, family_rules), "decided")
+    decision = decide(pairs, f, match_threshold, review_threshold, family_rules)
+    decision = pd.Categorical.from_codes(np.where(undecided, decision.codes, DECISIONS.index("decided")), DECISIONS)
     civil_nik = np.where(f.civil, f.nik, -1)
 
     # A record fitting two registry people about equally well is linked to neither.
     weight = pairs["weight"].to_numpy()
     unsure = _ambiguous(a, b, weight, decision == "match", civil_nik)
-    weak_or_against = np.isin(decision, ("non_match", "review_band")) & _strongly_against(
-        pairs, cannot_link_threshold, family_rules
-    )
-    against = pairs.loc[np.isin(decision, _APART) | weak_or_against, ["left", "right"]]
+    weak_or_against = _is(decision, "non_match", "review_band") & _strongly_against(pairs, cannot_link_threshold, family_rules)
+    against = pairs.loc[_is(decision, *_APART) | weak_or_against, ["left", "right"]]
     if cannot_link is not None and len(cannot_link):
         against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
     must = (must_link if must_link is not None else pd.DataFrame({"left": [], "right": []}, dtype=np.int64))[["left", "right"]]
@@ -90,7 +90,9 @@ def resolve(
     )
     queued = pairs[reason != ""].assign(reason=reason[reason != ""])
     cut = clusters.cut_edges
-    cut_pairs = pairs.merge(cut[["left", "right", "reason"]], on=["left", "right"]) if len(cut) else queued.iloc[:0]
+    # Cut edges are positions in edges + must-links; an analyst's must-link is never cut.
+    cut = cut.sort_values("edge")
+    cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
     review = pd.concat([cut_pairs, queued], ignore_index=True).drop_duplicates(["left", "right"])
     review = review.sort_values("weight", ascending=False, kind="stable")
 
@@ -102,7 +104,7 @@ def resolve(
         "cut_edges": int(len(cut)),
         "detached_ambiguous": int(detached.sum()),
         "persons": int(len(np.unique(label))),
-        "decisions": pd.Series(decision).value_counts().to_dict(),
+        "decisions": {k: int(v) for k, v in pd.Series(decision).value_counts().items() if v},
     }
     return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
 
@@ -153,9 +155,16 @@ def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float, family_
     return against
 
 
+DECISIONS = ("registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band", "non_match", "decided")
+
+
+def _is(decision: pd.Categorical, *names: str) -> np.ndarray:
+    return np.isin(decision.codes, [DECISIONS.index(n) for n in names])
+
+
 def decide(
     pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_threshold: float, family_rules: bool = True
-) -> np.ndarray:
+) -> pd.Categorical:
     """The pair-level decision, from the weight and a few rules that naive Bayes cannot see
     (a family shares a card, an address, a mother and, for twins, a birth date):
 
@@ -171,12 +180,14 @@ def decide(
       son share a name and a card, but not a mother.
     - match, review_band, non_match: by the thresholds.
 
+    A categorical of DECISIONS (9 M pairs: comparing codes, not strings).
+
     `family_rules=False` drops the three household rules, for data without households (FEBRL).
     """
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     w = pairs["weight"].to_numpy()
     nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
-    registry_apart = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
+    apart = registry_apart(f, a, b)
     nik_agrees = np.isin(nik, NIK_AGREES)
     serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
     one_unregistered = f.nik_registered[a] != f.nik_registered[b]
@@ -187,11 +198,12 @@ def decide(
     if not family_rules:
         serial_apart = names_differ = dates_differ = np.zeros(len(pairs), dtype=bool)
     high = w >= match_threshold
-    return np.select(
-        [registry_apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],
-        ["registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band"],
-        default="non_match",
+    code = np.select(
+        [apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],
+        range(6),
+        default=DECISIONS.index("non_match"),
     )
+    return pd.Categorical.from_codes(code, DECISIONS)
 
 
 AMBIGUITY_MARGIN = 3.0  # log2: the best candidate must be 8x likelier than the next

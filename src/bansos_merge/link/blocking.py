@@ -23,6 +23,7 @@ DEFAULT_MAX_BLOCK = 200
 @dataclass
 class BlockingReport:
     passes: list[dict]
+    registry_apart: int = 0  # distinct pairs skipped because the civil registry keeps them apart
 
     def as_dict(self) -> list[dict]:
         return self.passes
@@ -48,6 +49,13 @@ class Keys:
 
     key: np.ndarray
     rows: np.ndarray | None = None
+
+
+def registry_apart(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two civil-registry records with different NIKs: two people on the registry's word (it is
+    authoritative), so never worth comparing. At national shape most candidate pairs are
+    these: members of one household, neighbours of one village."""
+    return f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
 
 
 def pairs_from_key(
@@ -157,22 +165,32 @@ RARE_NAME_BLOCK = 12
 
 
 def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[pd.DataFrame, BlockingReport]:
-    """Deduplicated candidate pairs (left < right), each with the first pass that found it."""
-    codes, passes, report = [], [], []
+    """Deduplicated candidate pairs (left < right), each with the first pass that found it;
+    pairs the civil registry already keeps apart are counted, not kept."""
+    codes, passes, report, skipped = [], [], [], []
     for pass_no, (label, build, cap) in enumerate(blocking_passes(f)):
-        found, blocks_skipped, rows_skipped = [], 0, 0
+        found, blocks_skipped, rows_skipped, apart = [], 0, 0, 0
         results = [_nik_edit_pairs(f, max_block)] if build is None else [
             pairs_from_key(k.key, cap or max_block, k.rows) for k in build()
         ]
         for a, b, sb, sr in results:
-            found.append(a * f.n + b)
+            skip = registry_apart(f, a, b)
+            found.append(a[~skip] * f.n + b[~skip])
+            skipped.append(a[skip] * f.n + b[skip])
+            apart += len(skipped[-1])
             blocks_skipped += sb
             rows_skipped += sr
         code = np.unique(np.concatenate(found))
         codes.append(code)
         passes.append(np.full(len(code), pass_no, np.int8))
         report.append(
-            {"pass": label, "pairs": int(len(code)), "blocks_skipped": blocks_skipped, "rows_in_skipped_blocks": rows_skipped}
+            {
+                "pass": label,
+                "pairs": int(len(code)),
+                "registry_apart_skipped": apart,
+                "blocks_skipped": blocks_skipped,
+                "rows_in_skipped_blocks": rows_skipped,
+            }
         )
     all_codes = np.concatenate(codes)
     # A stable sort keeps each pair's first pass first (passes were concatenated in order).
@@ -184,4 +202,4 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
     for r, n in zip(report, new_pairs):
         r["new_pairs"] = int(n)
     pairs = pd.DataFrame({"left": code // f.n, "right": code % f.n, "pass": pass_no})
-    return pairs, BlockingReport(report)
+    return pairs, BlockingReport(report, len(pd.unique(np.concatenate(skipped))) if skipped else 0)

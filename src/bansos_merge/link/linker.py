@@ -63,5 +63,5 @@ def link_records(
     f, pairs, report = block(records, max_block)
     gamma = compare_chunk(f, pairs)
     if model is None:
-        model = train_model(f, gamma, seed)
+        model = train_model(f, gamma, seed, report.registry_apart)
     return Links(frame=f, pairs=score_candidates(f, pairs, model, gamma), model=model, blocking=report)

@@ -173,10 +173,12 @@ def em_train(
     fixed: frozenset[str] = frozenset(),
     max_iter: int = 200,
     tol: float = 1e-6,
+    known_non_matches: int = 0,
 ) -> tuple[dict[str, np.ndarray], float, int]:
     """EM over the distinct patterns of `gamma` with u fixed: returns m, the match prior and
     the iterations used. Columns of -1 carry no evidence; the m of comparisons in `fixed`
-    are kept as given."""
+    are kept as given. `known_non_matches`: candidate pairs settled as non-matches without
+    comparison, counted in the prior's denominator."""
     patterns, counts = distinct_patterns(gamma)
     names = [c.name for c in COMPARISONS]
     m = {c.name: _initial_m(len(c.levels)) for c in COMPARISONS} if m is None else dict(m)
@@ -186,7 +188,7 @@ def em_train(
     for iterations in range(1, max_iter + 1):
         logit = np.log(prior) - np.log(1 - prior) + _log_probs(patterns, m, names) - log_u
         weight = counts / (1 + np.exp(-np.clip(logit, -700, 700)))
-        new_prior = float(np.clip(weight.sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        new_prior = float(np.clip(weight.sum() / (counts.sum() + known_non_matches), 1e-9, 1 - 1e-9))
         delta = abs(new_prior - prior)
         prior = new_prior
         for k, name in enumerate(names):
@@ -237,9 +239,14 @@ def _training_rules(gamma: np.ndarray) -> list[tuple[str, np.ndarray, list[str]]
     ]
 
 
-def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
+def train_model(f: LinkFrame, gamma: np.ndarray, seed: int, registry_apart: int = 0) -> FSModel:
     """u from random pairs; m averaged over the EM sessions that learned it; a comparison no
-    session learned, and the prior, from EM over all candidate pairs (the rest held fixed)."""
+    session learned, and the prior, from EM over all candidate pairs (the rest held fixed).
+
+    `registry_apart`: the candidate pairs blocking did not keep because the civil registry
+    already says they are two people. They are still candidates for the prior (the share of
+    matches among the pairs blocking proposes), so that skipping them leaves the weights, and
+    what the thresholds mean, as they were."""
     u, u_counts = estimate_u(f, seed)
     sessions = {name: (_session(gamma, rows, blind, u), blind) for name, rows, blind in _training_rules(gamma)}
     m, learned = {}, set()
@@ -248,7 +255,7 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
         m[c.name] = np.mean(found, axis=0) if found else _initial_m(len(c.levels))
         if found:
             learned.add(c.name)
-    m, prior, _ = em_train(gamma, u, m, fixed=frozenset(learned))
+    m, prior, _ = em_train(gamma, u, m, fixed=frozenset(learned), known_non_matches=registry_apart)
     in_training = _pattern_mass(gamma)
     return FSModel(
         comparisons=[c.name for c in COMPARISONS],
@@ -261,6 +268,7 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int) -> FSModel:
         trained_on={
             "records": int(f.n),
             "candidate_pairs": int(len(gamma)),
+            "registry_apart_pairs": int(registry_apart),
             "sessions": {
                 name: None if s is None else {"pairs": s["pairs"], "iterations": s["iterations"]}
                 for name, (s, _) in sessions.items()

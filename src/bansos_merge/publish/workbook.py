@@ -65,7 +65,8 @@ def _conflict_stats(conflicts: pd.DataFrame) -> pd.DataFrame:
     g = conflicts.groupby("conflict_id", sort=False)
     first_values = g["values"].first()
     n_values = first_values.map(lambda v: len({p for p in str(v).split("; ") if p}) if isinstance(v, str) else 0)
-    sources = g["source"].agg(lambda s: ", ".join(sorted(set(map(str, s)))))
+    distinct = conflicts[["conflict_id", "source"]].astype(str).drop_duplicates().sort_values("source")
+    sources = distinct.groupby("conflict_id", sort=False)["source"].agg(", ".join).reindex(first_values.index)
     return pd.DataFrame(
         {"n_records": g.size(), "n_persons": g["person_id"].nunique(), "n_values": n_values, "sources": sources}
     )
@@ -82,9 +83,11 @@ def conflict_rows(
     """
     i18n.check_language(language)
     keys = ["source", "record_id"]
-    rec = records.reindex(columns=[*keys, *_RECORD_FIELDS])
-    rec = rec.assign(source=_text(rec["source"]), record_id=_text(rec["record_id"])).drop_duplicates(keys)
     c = conflicts.reset_index(drop=True)
+    # Only the records the (capped) conflict list names: a few thousand of a million.
+    rec = records.reindex(columns=[*keys, *_RECORD_FIELDS])
+    rec = rec[rec["record_id"].astype(object).isin(set(c["record_id"].astype(object)))]
+    rec = rec.assign(source=_text(rec["source"]), record_id=_text(rec["record_id"])).drop_duplicates(keys)
     c = c.assign(source=_text(c["source"]), record_id=_text(c["record_id"]))
     rows = c.merge(rec, on=keys, how="left", suffixes=("", "_record"))
 
