@@ -10,9 +10,10 @@
 2. bansos-merge end to end: ``bansos-merge run --config <sample>/merge.yaml --output <tmp>``
    under ``/usr/bin/time -v`` (read, normalise, link, cluster, assemble, write every output,
    including the Prefect flow's own start-up): wall time and peak RSS of the whole process,
-   and the time of each flow stage from its log. ``--mode library`` times the library path
-   instead (read, normalise, link, cluster, write records.parquet; no Prefect, registry,
-   conflicts or review outputs), in a child process under GNU time as well.
+   and the time of each flow stage from its log. ``--mode library`` times the same merge
+   through the library without Prefect (read, normalise, link, cluster, assemble, write every
+   output of a run: the Parquet files, workbook, report and manifest), in a child process
+   under GNU time as well.
 3. Splink on the same normalised records: a child process under ``/usr/bin/time -v`` reads
    the normalised columns back from that run's ``records.parquet`` (the records bansos-merge
    linked, one row per accepted input row), runs ``splink_model.run_splink`` (DuckDB; train,
@@ -144,35 +145,39 @@ def splink_child(records_parquet: str, out_parquet: str) -> int:
 
 
 def bansos_child(config_path: str, out_dir: str) -> int:
-    """`--mode library`, inside the timed child: the library path of the pipeline without
-    Prefect and without the registry, conflicts and review outputs: read + normalise every
-    source, combine, link, cluster, write records.parquet (with person_id and link_score)."""
-    from bansos_merge.cluster.resolve import resolve
+    """`--mode library`, inside the timed child: the whole merge through the library, without
+    Prefect: read + normalise every source, combine, link, cluster, assemble (registry,
+    conflicts, review), and publish every output of a run (Parquet files, workbook, report,
+    manifest) into a run folder, as the flow does (no earlier run, no analysts' decisions)."""
+    from bansos_merge.cluster.resolve import resolve_with
     from bansos_merge.config import load_config
-    from bansos_merge.contracts import RecordRow
     from bansos_merge.ingest.source import read_source
     from bansos_merge.link.linker import link_records
     from bansos_merge.normalize.source import normalize_source
-    from bansos_merge.publish.outputs import combine
-    from bansos_merge.publish.parquet import write_parquet
+    from bansos_merge.publish.manifest import now_utc
+    from bansos_merge.publish.outputs import assemble, combine, run_manifest, write_run
+    from bansos_merge.publish.run_folder import RunFolder
 
     t = {"start": time.perf_counter()}
+    started = now_utc()
     config = load_config(config_path, out_dir)
-    records, _ = combine([normalize_source(read_source(src)) for src in config.sources])
+    sources = [normalize_source(read_source(src)) for src in config.sources]
+    records, rejects = combine(sources)
     t["normalise"] = time.perf_counter()
     lk = config.linkage
     links = link_records(records, lk.seed, None, lk.max_block)
     t["link"] = time.perf_counter()
-    res = resolve(records, links, lk.match_threshold, lk.review_threshold, lk.cannot_link_threshold, None, "bench",
-                  set(), sources_with_ids={s.name for s in config.sources if s.id_column}, family_rules=lk.family_rules)
+    run = RunFolder(Path(config.output_dir))
+    resolution = resolve_with(config, records, links, run.run_id)
     t["cluster"] = time.perf_counter()
-    out = Path(out_dir) / "latest"
-    out.mkdir(parents=True, exist_ok=True)
-    write_parquet(records.assign(person_id=res.person_id, link_score=res.link_score), RecordRow, out / "records.parquet")
-    (out / "manifest.json").write_text(json.dumps({"linkage": {"candidate_pairs": int(len(links.pairs))}}))
+    outputs = assemble(sources, records, rejects, links, resolution, None)
+    t["assemble"] = time.perf_counter()
+    manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
+    write_run(run.start(), outputs, manifest, config.publish)
+    run.commit(keep=config.publish.keep_runs)
     t["write"] = time.perf_counter()
-    steps = {k: t[k] - t[p] for p, k in zip(["start", "normalise", "link", "cluster"], ["normalise", "link", "cluster", "write"])}
-    print("BANSOS " + json.dumps({"seconds": steps}))
+    marks = ["start", "normalise", "link", "cluster", "assemble", "write"]
+    print("BANSOS " + json.dumps({"seconds": {k: t[k] - t[p] for p, k in zip(marks, marks[1:])}}))
     return 0
 
 
@@ -245,7 +250,7 @@ def report(people: int, seed: int, rows: dict, ours: dict | None, theirs: dict |
             f"{'precision':>9} {'recall':>7} {'F1':>7}")
     print(head)
     print("-" * len(head))
-    label_ours = "bansos-merge run (e2e)" if ours and ours.get("mode") == "cli" else "bansos-merge library path"
+    label_ours = "bansos-merge run (e2e)" if ours and ours.get("mode") == "cli" else "bansos-merge library e2e"
     for label, r in ((label_ours, ours), ("Splink (records -> clusters)", theirs)):
         if r is None:
             continue
@@ -266,7 +271,7 @@ def report(people: int, seed: int, rows: dict, ours: dict | None, theirs: dict |
     if ours is not None:
         other = ours["wall_s"] - sum(ours["stages_s"].values())
         print(f"bansos-merge stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in ours["stages_s"].items())
-              + f", other (interpreter, imports, Prefect start and stop) {other:.1f} s"
+              + f", other (interpreter, imports{', Prefect start and stop' if ours.get('mode') == 'cli' else ''}) {other:.1f} s"
               + (f"; candidate pairs: {ours['candidate_pairs']:,}" if ours.get("candidate_pairs") else ""))
         small = rows["input_rows"] < 1_000_000
         ok_wall = ours["wall_s"] < TARGET_WALL_S
@@ -288,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="keep the runs and logs here (default: a temporary folder, removed)")
     ap.add_argument("--skip-splink", action="store_true")
     ap.add_argument("--mode", choices=["cli", "library"], default="cli",
-                    help="cli: `bansos-merge run` (default); library: read, normalise, link, cluster and write "
-                         "records.parquet without Prefect, registry, conflicts or review outputs")
+                    help="cli: `bansos-merge run` (default); library: the same merge and outputs through the "
+                         "library, without Prefect")
     ap.add_argument("--json", type=Path, help="write the figures as JSON here")
     ap.add_argument("--splink-child", nargs=2, metavar=("RECORDS", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--bansos-child", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)

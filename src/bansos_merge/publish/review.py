@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -12,14 +10,15 @@ from ..link.comparisons import COMPARISONS
 _SIDE_FIELDS = ("nik", "name", "birth_date", "sex", "kk", "address", "village")
 
 
-def evidence_json(pairs: pd.DataFrame) -> list[str]:
-    """Per pair: {comparison: {"level": label, "weight": w}}; -1 is "no evidence"."""
-    labels = {c.name: np.array(("no_evidence",) + c.levels, dtype=object) for c in COMPARISONS}
-    columns = {c.name: (labels[c.name][pairs[c.name].to_numpy() + 1], pairs[f"w_{c.name}"].to_numpy()) for c in COMPARISONS}
-    return [
-        json.dumps({name: {"level": lv[i], "weight": round(float(w[i]), 2)} for name, (lv, w) in columns.items()})
-        for i in range(len(pairs))
-    ]
+def evidence_json(pairs: pd.DataFrame) -> np.ndarray:
+    """Per pair: {comparison: {"level": label, "weight": w}} as JSON; -1 is "no evidence".
+    Built column-wise (level labels are plain identifiers, weights finite floats)."""
+    text = pd.Series("{", index=pairs.index, dtype=object)
+    for k, c in enumerate(COMPARISONS):
+        labels = np.array(("no_evidence",) + c.levels, dtype=object)[pairs[c.name].to_numpy() + 1]
+        weights = pd.Series(pairs[f"w_{c.name}"].to_numpy(dtype=float).round(2), index=pairs.index).astype(str)
+        text = text + ("" if k == 0 else ", ") + f'"{c.name}": {{"level": "' + labels + '", "weight": ' + weights + "}"
+    return (text + "}").to_numpy(dtype=object)
 
 
 def review_table(records: pd.DataFrame, review: pd.DataFrame, person_id: np.ndarray) -> pd.DataFrame:
