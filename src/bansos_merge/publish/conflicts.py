@@ -57,12 +57,13 @@ class _Linked:
         self.person = persons.code
         self.count = persons.count
         self.registry = registry
+        self.nik = value_codes(records["nik"])
 
     def distinct_per(self, group: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Per group code (0..max), how many distinct value codes the `rows` give it."""
         g, v = group[rows], values[rows]
         n = int(v.max(initial=0)) + 1
-        pairs = np.unique(g.astype(np.int64) * n + v)
+        pairs = pd.unique(g.astype(np.int64) * n + v)
         return np.bincount(pairs // n, minlength=int(group.max(initial=0)) + 1)
 
     def per_person(self, column: str) -> np.ndarray:
@@ -123,7 +124,7 @@ def _present(column: pd.Series) -> np.ndarray:
 
 
 def nik_shared(x: _Linked) -> pd.DataFrame:
-    nik = value_codes(x.records["nik"])
+    nik = x.nik
     persons = x.distinct_per(nik, x.person, np.flatnonzero(nik >= 0))
     shared = (nik >= 0) & (persons[np.maximum(nik, 0)] > 1)
     r = x.select(shared)
@@ -133,7 +134,7 @@ def nik_shared(x: _Linked) -> pd.DataFrame:
 
 
 def multiple_nik(x: _Linked) -> pd.DataFrame:
-    nik = value_codes(x.records["nik"])
+    nik = x.nik
     valid = (nik >= 0) & is_value(x.records["nik_status"], "valid")
     niks = x.distinct_per(x.person, nik, np.flatnonzero(valid))
     many = valid & (niks[x.person] > 1)

@@ -14,6 +14,7 @@ unit, from one record, so a golden address is never stitched from two places.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,11 @@ class Persons:
     def count(self) -> int:
         return len(self.ids)
 
+    @cached_property
+    def rows_by_person(self) -> np.ndarray:
+        """Record rows grouped by person, in row order within each person."""
+        return np.argsort(self.code, kind="stable")
+
 
 def person_codes(person_id: pd.Series | np.ndarray) -> Persons:
     ids = pc.dictionary_encode(pa.array(np.asarray(person_id, dtype=object), pa.string()))
@@ -109,7 +115,8 @@ def _survive(
     completeness, support = records sharing the value, recency, row); a tie is a runner-up
     with another value and the same rank on all but row.
     """
-    rows = np.flatnonzero(v >= 0)
+    # Rows already grouped by person make the sort below (stable: timsort) nearly a no-op.
+    rows = persons.rows_by_person[v[persons.rows_by_person] >= 0]
     none = np.zeros(persons.count, dtype=bool)
     if len(rows) == 0:
         return np.full(persons.count, -1, dtype=np.int64), none, none
@@ -185,7 +192,7 @@ def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Person
     distinct_sources = pd.unique(persons.code * (len(source_names) + 1) + source) // (len(source_names) + 1)
     out["n_sources"] = pd.Series(np.bincount(distinct_sources, minlength=persons.count))
     out["in_civil_registry"] = pd.Series(np.bincount(persons.code, weights=civil, minlength=persons.count) > 0)
-    out["field_sources"] = pd.Series(_json_objects(field_sources))
+    out["field_sources"] = _json_objects(field_sources)
     tie_person = np.concatenate([np.flatnonzero(t) for t in tied.values()])
     tie_field = np.repeat(np.array(list(tied), dtype=object), [int(t.sum()) for t in tied.values()])
     out["field_conflicts"] = grouped_lists(tie_person, pd.Series(tie_field, dtype=object), persons.count)
@@ -206,11 +213,11 @@ def _escaped(text: pa.Array) -> pa.Array:
     return pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
 
 
-def _json_objects(columns: dict[str, pa.Array]) -> np.ndarray:
+def _json_objects(columns: dict[str, pa.Array]) -> pd.Series:
     """Per row, a JSON object of the non-null (already escaped) string cells (`{"nik": "dukcapil:12", ...}`)."""
     parts = [pc.binary_join_element_wise(f'"{name}": "', values, '"', "") for name, values in columns.items()]
     joined = pc.binary_join_element_wise(*parts, ", ", null_handling="skip")
-    return pc.binary_join_element_wise("{", joined, "}", "").to_numpy(zero_copy_only=False)
+    return _column(pc.binary_join_element_wise("{", joined, "}", ""))
 
 
 def grouped_lists(code: np.ndarray, values: pd.Series, count: int) -> pd.Series:
