@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from .previous import PreviousRun
 from .registry import build_registry, person_codes
 from .report import write_report
 from .review import review_table
-from .workbook import write_conflicts_workbook
+from .workbook import workbook_input, write_workbook
 
 
 @dataclass
@@ -105,12 +106,13 @@ def run_manifest(
 
 
 def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig) -> None:
-    """Every output file of a run into `folder`. The analysts' files (workbook, report: pure
-    Python, holding the GIL) are written on a second thread while the Parquet files (Arrow
-    encodes and compresses without it) are written on this one: two cores, one publish."""
+    """Every output file of a run into `folder`. The workbook (pure Python cell by cell: the
+    slowest file) is written by a second process while this one writes the Parquet files and
+    the report: two cores, one publish."""
     manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        human = pool.submit(_write_human_files, folder, outputs, manifest, publish)
+    content = workbook_input(outputs.conflicts, outputs.records, publish.workbook_rows_per_kind)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
         write_parquet(outputs.records, RecordRow, folder / "records.parquet")
         write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
         write_parquet(outputs.review, ReviewRow, folder / "review.parquet")
@@ -118,20 +120,8 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
         write_parquet(outputs.registry, RegistryRow, folder / "registry.parquet")
         write_parquet(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
         outputs.model.save(folder / "model.json")
-        human.result()
+        write_report(
+            manifest, outputs.records, outputs.rejects, outputs.conflicts, len(outputs.review), folder / "report.html", publish.language
+        )
+        workbook.result()
     write_json(manifest, folder / "manifest.json")
-
-
-def _write_human_files(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig) -> None:
-    write_conflicts_workbook(
-        outputs.conflicts,
-        outputs.records,
-        folder / "conflicts.xlsx",
-        publish.language,
-        publish.show_full_nik,
-        publish.workbook_rows_per_kind,
-    )
-    write_report(
-        manifest, outputs.records, outputs.rejects, outputs.conflicts, len(outputs.review),
-        folder / "report.html", publish.language,
-    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,9 +85,7 @@ def conflict_rows(
     i18n.check_language(language)
     keys = ["source", "record_id"]
     c = conflicts.reset_index(drop=True)
-    # Only the records the (capped) conflict list names: a few thousand of a million.
     rec = records.reindex(columns=[*keys, *_RECORD_FIELDS])
-    rec = rec[rec["record_id"].astype(object).isin(set(c["record_id"].astype(object)))]
     rec = rec.assign(source=_text(rec["source"]), record_id=_text(rec["record_id"])).drop_duplicates(keys)
     c = c.assign(source=_text(c["source"]), record_id=_text(c["record_id"]))
     rows = c.merge(rec, on=keys, how="left", suffixes=("", "_record"))
@@ -351,6 +350,27 @@ def most_severe_first(conflicts: pd.DataFrame, max_rows_per_kind: int) -> pd.Dat
     return ordered[ordered.groupby("kind").cumcount() < max_rows_per_kind].drop(columns="_s")
 
 
+@dataclass(frozen=True)
+class WorkbookInput:
+    """What the workbook shows: small (the capped rows and the records they name), so that it
+    can be written in another process while the Parquet files are written in this one."""
+
+    counts: dict[str, pd.DataFrame]  # the summary, over every conflict
+    shown: pd.DataFrame  # the conflicts on the kind sheets
+    records: pd.DataFrame  # identity fields of the records they name
+    truncated_at: int | None  # the cap, when it cut a kind
+
+
+def workbook_input(conflicts: pd.DataFrame, records: pd.DataFrame, max_rows_per_kind: int | None = None) -> WorkbookInput:
+    """A sheet of 200,000 invalid NIKs helps no analyst and takes minutes to write:
+    `max_rows_per_kind` keeps the most severe rows of each kind (the summary counts all)."""
+    truncated = max_rows_per_kind is not None and bool((conflicts.groupby("kind").size() > max_rows_per_kind).any())
+    shown = most_severe_first(conflicts, max_rows_per_kind) if truncated else conflicts
+    named = records["record_id"].astype(object).isin(set(shown["record_id"].astype(object))).to_numpy(dtype=bool)
+    rec = records.loc[named, [c for c in ("source", "record_id", *_RECORD_FIELDS) if c in records]]
+    return WorkbookInput(summary_counts(conflicts), shown, rec, max_rows_per_kind if truncated else None)
+
+
 def write_conflicts_workbook(
     conflicts: pd.DataFrame,
     records: pd.DataFrame,
@@ -359,17 +379,15 @@ def write_conflicts_workbook(
     show_full_nik: bool = False,
     max_rows_per_kind: int | None = None,
 ) -> None:
-    """Write `conflicts.xlsx` to `path`, atomically (a temp file beside it, then os.replace).
+    """Write `conflicts.xlsx` to `path`, atomically; see `workbook_input` and `write_workbook`."""
+    write_workbook(workbook_input(conflicts, records, max_rows_per_kind), path, language, show_full_nik)
 
-    A sheet of 200,000 invalid NIKs helps no analyst and takes minutes to write:
-    `max_rows_per_kind` keeps the most severe rows of each kind (the summary counts all).
-    """
+
+def write_workbook(content: WorkbookInput, path: Path, language: str = "id", show_full_nik: bool = False) -> None:
+    """Write the workbook to `path`, atomically (a temp file beside it, then os.replace)."""
     i18n.check_language(language)
     path = Path(path)
-    counts = summary_counts(conflicts)
-    truncated = max_rows_per_kind is not None and bool((conflicts.groupby("kind").size() > max_rows_per_kind).any())
-    shown = most_severe_first(conflicts, max_rows_per_kind) if truncated else conflicts
-    rows = conflict_rows(shown, records, language, show_full_nik)
+    rows = conflict_rows(content.shown, content.records, language, show_full_nik)
     kinds = _kind_order(rows["kind"])
     per_kind = rows.groupby("kind", sort=False).size().to_dict()
     sheets = _sheet_names(kinds, per_kind, language)
@@ -390,7 +408,7 @@ def write_conflicts_workbook(
         wb.set_properties({"title": i18n.t("summary.title", language), "comments": "bansos-merge", "created": created})
         f = _Formats(wb, language)
         summary = wb.add_worksheet(i18n.t("sheet.summary", language))
-        _write_summary(summary, f, counts, sheets, language, show_full_nik, max_rows_per_kind if truncated else None)
+        _write_summary(summary, f, content.counts, sheets, language, show_full_nik, content.truncated_at)
         summary.activate()
         for kind in kinds:
             part = rows[rows["kind"] == kind]
