@@ -9,11 +9,13 @@ from __future__ import annotations
 import pipelines  # noqa: F401  (configures Prefect before it is imported)
 
 import logging
+import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 import numpy as np
 import pandas as pd
@@ -141,7 +143,9 @@ def publish_task(run: RunFolder, config: MergeConfig, outputs: RunOutputs, manif
     return str(run.commit(keep=config.publish.keep_runs))
 
 
-@flow(name="bansos-merge", log_prints=False, validate_parameters=False)
+# As many task threads as cores: the tasks are CPU-bound pandas/numpy, and more threads than
+# cores only contend for the GIL.
+@flow(name="bansos-merge", log_prints=False, validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count()))
 def merge(config_path: str, output_dir: str | None = None) -> str:
     """Read every source, normalise, link, cluster, publish a run; returns the run folder."""
     log = get_run_logger()
@@ -158,6 +162,7 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     futures = normalise_task.map([p for source_parts in parts for p in source_parts])
     results = iter(futures.result())
     sources = [gather_source(r, [next(results) for _ in source_parts]) for r, source_parts in zip(reads, parts)]
+    del reads, parts, futures, results  # the raw tables: as large as the records, and done with
     for s in sources:
         acc = s.accounting()
         log.info("  %s: %s rows read, %s accepted, %s rejected", s.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
@@ -171,6 +176,7 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config)
     scored = score_task.map(unmapped(frame), chunks, gammas, unmapped(model), unmapped(link_term_frequencies(frame)))
     links = Links(frame, pd.concat(scored.result(), ignore_index=True), model, blocking)
+    del pairs, chunks, gammas, scored
 
     stage("cluster", "persons and stable IDs, with the analysts' decisions")
     previous = load_previous(Path(config.output_dir))
