@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def _hashed_ids(keys: pd.Series, taken: set[str]) -> pd.Series:
@@ -107,8 +109,10 @@ def assign_person_ids(
         overlap = frame.dropna(subset=["old"]).groupby(["label", "old"]).size().rename("n").reset_index()
 
     inherited = _greedy_inherit(overlap)
-    # The smallest key of each cluster names it (sort once; a groupby min on strings is slow).
-    clusters = frame.sort_values("key").drop_duplicates("label").set_index("label")["key"].sort_index()
+    # The smallest key of each cluster names it (one Arrow sort; a groupby min on strings is slow).
+    order = pc.sort_indices(pa.array(frame["key"].to_numpy(dtype=object), pa.string())).to_numpy()
+    labels, first = np.unique(label[order], return_index=True)
+    clusters = pd.Series(frame["key"].to_numpy(dtype=object)[order[first]], index=labels, name="key")
     pid = pd.Series(index=clusters.index, dtype=object)
     pid[inherited["label"].to_numpy()] = inherited["old"].to_numpy()
     fresh = pid.isna()

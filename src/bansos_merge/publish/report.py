@@ -93,10 +93,11 @@ def quality_table(manifest: dict, records: pd.DataFrame, rejects: pd.DataFrame) 
     and rejects by reason code."""
     status = records["nik_status"].astype(str) if "nik_status" in records else pd.Series("missing", index=records.index)
     recovered = _recovered(records)
+    sources = records["source"].astype(str).to_numpy(dtype=object)
     rows = []
     for s in _source_list(manifest, records, rejects):
         name = s["source"]
-        mine = (records["source"].astype(str) == name).to_numpy(dtype=bool)
+        mine = sources == name
         st = status[mine]
         kind = s.get("kind")
         if kind is None and "source_kind" in records and mine.any():
