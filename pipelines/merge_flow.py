@@ -145,7 +145,12 @@ def publish_task(run: RunFolder, config: MergeConfig, outputs: RunOutputs, manif
 
 # As many task threads as cores: the tasks are CPU-bound pandas/numpy, and more threads than
 # cores only contend for the GIL.
-@flow(name="bansos-merge", log_prints=False, validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count()))
+@flow(
+    name="bansos-merge",
+    log_prints=False,
+    validate_parameters=False,
+    task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count()),
+)
 def merge(config_path: str, output_dir: str | None = None) -> str:
     """Read every source, normalise, link, cluster, publish a run; returns the run folder."""
     log = get_run_logger()

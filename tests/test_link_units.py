@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from linkage_fixtures import KEBUMEN, SUKABUMI, background, load_records, make_nik, small_records, small_row
 
-from bansos_merge.link.blocking import candidate_pairs
+from bansos_merge.link.blocking import candidate_pairs, registry_apart
 from bansos_merge.link.comparisons import ADDRESS, COMPARISONS, NIK, compare_address, compare_nik
 from bansos_merge.link.features import build_link_frame
-from bansos_merge.link.linker import link_records
-from bansos_merge.link.model import FSModel
+from bansos_merge.link.linker import compare_chunk, link_records
+from bansos_merge.link.model import FSModel, train_model
 
 BASE = make_nik(SUKABUMI, "05-07-1978", "L", 3)  # 3202360507780003
 
@@ -189,6 +189,19 @@ def test_em_training_is_deterministic_for_a_seed(bg_records, bg_links):
     again = link_records(bg_records, 20261129)
     assert asdict(again.model) == asdict(bg_links.model)
     pd.testing.assert_frame_equal(again.pairs, bg_links.pairs)
+
+
+def test_registry_apart_pairs_are_not_compared_but_count_in_the_prior(bg_links):
+    f, pairs = bg_links.frame, bg_links.pairs
+    skipped = bg_links.blocking.registry_apart
+    assert skipped > 0
+    assert not registry_apart(f, pairs["left"].to_numpy(), pairs["right"].to_numpy()).any()
+    gamma = compare_chunk(f, pairs)
+    counted = train_model(f, gamma, 20261129, skipped).prior
+    ignored = train_model(f, gamma, 20261129, 0).prior
+    assert counted == bg_links.model.prior
+    # The same expected number of matches, over all the pairs blocking proposed.
+    assert counted * (len(pairs) + skipped) == pytest.approx(ignored * len(pairs), rel=0.1)
 
 
 def test_model_json_round_trips_and_reuse_gives_identical_scores(bg_records, bg_links, tmp_path):

@@ -119,10 +119,6 @@ def _joined_per_group(keys: pd.Series, values: pd.Series) -> pd.Series:
     return keys.map(joined).astype(object)
 
 
-def _present(column: pd.Series) -> np.ndarray:
-    return column.notna().to_numpy(dtype=bool)
-
-
 def nik_shared(x: _Linked) -> pd.DataFrame:
     nik = x.nik
     persons = x.distinct_per(nik, x.person, np.flatnonzero(nik >= 0))
@@ -199,7 +195,8 @@ def attribute_mismatch(x: _Linked) -> pd.DataFrame:
     # Birth dates so evenly split that survivorship could not choose: each of them is in doubt.
     conflicts = pa.array(x.registry["field_conflicts"])
     tied = np.zeros(x.count, dtype=bool)
-    tied[pc.list_parent_indices(conflicts).to_numpy()[pc.equal(pc.list_flatten(conflicts), "birth_date").to_numpy(zero_copy_only=False)]] = True
+    on_birth_date = pc.equal(pc.list_flatten(conflicts), "birth_date").to_numpy(zero_copy_only=False)
+    tied[pc.list_parent_indices(conflicts).to_numpy()[on_birth_date]] = True
     date_off |= tied[x.person] & (record_days >= 0) & ~own_nik_date
     record_sex = r["sex"].fillna("").to_numpy(dtype=object)
     golden_sex = x.registry["sex"].fillna("").to_numpy(dtype=object)[x.person]

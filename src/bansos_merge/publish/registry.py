@@ -74,6 +74,7 @@ class Persons:
 
 
 def person_codes(person_id: pd.Series | np.ndarray) -> Persons:
+    """Codes by one Arrow dictionary encoding and a sort of the distinct ids only."""
     ids = pc.dictionary_encode(pa.array(np.asarray(person_id, dtype=object), pa.string()))
     order = pc.array_sort_indices(ids.dictionary).to_numpy()
     rank = np.empty_like(order)
@@ -181,7 +182,10 @@ def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Person
     field_sources["address"] = _take(key, winner, keep)
 
     is_civil = civil.astype(bool)
-    said = {s: np.bincount(persons.code[is_civil & is_value(records["status"], s)], minlength=persons.count) > 0 for s in ("deceased", "alive")}
+    said = {
+        status: np.bincount(persons.code[is_civil & is_value(records["status"], status)], minlength=persons.count) > 0
+        for status in ("deceased", "alive")
+    }
     out["status"] = pd.Series(np.select([said["deceased"], said["alive"]], ["deceased", "alive"], default="unknown"))
     died = is_civil & records["death_date"].notna().to_numpy()
     death = records["death_date"][died].groupby(persons.code[died]).max().reindex(range(persons.count))
