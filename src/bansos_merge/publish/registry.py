@@ -13,6 +13,8 @@ unit, from one record, so a golden address is never stitched from two places.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -170,10 +172,16 @@ def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Person
     out: dict[str, pd.Series] = {"person_id": pd.Series(persons.ids)}
     field_sources: dict[str, pa.Array] = {}
     tied: dict[str, np.ndarray] = {}
-    for field in _IDENTITY:
-        winner, keep, tied[field] = _survive(persons, value_codes(records[field]), _completeness(records, field), civil, recency)
-        out[field] = _column(_take(pa.array(records[field]), winner, keep))
-        field_sources[field] = _take(key, winner, keep)
+
+    def survive(field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _survive(persons, value_codes(records[field]), _completeness(records, field), civil, recency)
+
+    # Fields are independent, and their work (hashing, sorting, Arrow takes) runs largely outside
+    # the GIL: one thread per core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        for field, (winner, keep, tied[field]) in zip(_IDENTITY, pool.map(survive, _IDENTITY)):
+            out[field] = _column(_take(pa.array(records[field]), winner, keep))
+            field_sources[field] = _take(key, winner, keep)
     has_place = (records["address"].notna() | records["village_code"].notna()).to_numpy()
     block = np.where(has_place, _row_codes([records[c] for c in _ADDRESS]), -1)
     winner, keep, tied["address"] = _survive(persons, block, _address_completeness(records), np.zeros(len(records)), recency)
