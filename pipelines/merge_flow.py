@@ -175,7 +175,7 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
 
     stage("link", f"{len(records):,} records")
     frame, pairs, blocking = block_task(records, config.linkage.max_block)
-    chunks = pair_chunks(pairs, config.execution.pair_chunk)
+    chunks = pair_chunks(pairs, config.execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
     gammas = compare_task.map(unmapped(frame), chunks).result()
     model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config)

@@ -47,8 +47,10 @@ def block(records: pd.DataFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[Li
     return f, pairs, report
 
 
-def pair_chunks(pairs: pd.DataFrame, size: int) -> list[pd.DataFrame]:
-    """Candidate pairs in chunks, to compare and score in parallel (each chunk independent)."""
+def pair_chunks(pairs: pd.DataFrame, size: int, at_least: int = 1) -> list[pd.DataFrame]:
+    """Candidate pairs in chunks of at most `size`, and at least `at_least` chunks of equal
+    size (one per core), to compare and score in parallel (each chunk independent)."""
+    size = max(1, min(size, -(-len(pairs) // max(at_least, 1))))
     return [pairs.iloc[i : i + size] for i in range(0, max(len(pairs), 1), size)]
 
 
