@@ -194,9 +194,9 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
 
     The passes run on as many threads as cores: their work is numpy sorting and comparing,
     which runs outside the GIL; results are gathered in pass order, so nothing depends on timing."""
-    passes_ = blocking_passes(f)
+    defined = blocking_passes(f)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = list(pool.map(lambda p: _run_pass(f, p[1], p[2], max_block), passes_))
+        results = list(pool.map(lambda p: _run_pass(f, p[1], p[2], max_block), defined))
     codes = [r.kept for r in results]
     passes = [np.full(len(r.kept), pass_no, np.int8) for pass_no, r in enumerate(results)]
     report = [
@@ -207,7 +207,7 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
             "blocks_skipped": r.blocks_skipped,
             "rows_in_skipped_blocks": r.rows_skipped,
         }
-        for (label, _, _), r in zip(passes_, results)
+        for (label, _, _), r in zip(defined, results)
     ]
     skipped = [r.apart for r in results]
     all_codes = np.concatenate(codes)

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
 from ..link.features import MISSING, days_to_ymd, to_days
-from .registry import Persons, is_value, value_codes
+from .registry import Persons, distinct_counts, is_value, value_codes
 
 KINDS = (
     "nik_shared",
@@ -58,13 +58,6 @@ class _Linked:
         self.count = persons.count
         self.registry = registry
         self.nik = value_codes(records["nik"])
-
-    def distinct_per(self, group: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Per group code (0..max), how many distinct value codes the `rows` give it."""
-        g, v = group[rows], values[rows]
-        n = int(v.max(initial=0)) + 1
-        pairs = pd.unique(g.astype(np.int64) * n + v)
-        return np.bincount(pairs // n, minlength=int(group.max(initial=0)) + 1)
 
     def per_person(self, column: str) -> np.ndarray:
         """A registry column (bool or plain text), repeated for each record."""
@@ -121,7 +114,7 @@ def _joined_per_group(keys: pd.Series, values: pd.Series) -> pd.Series:
 
 def nik_shared(x: _Linked) -> pd.DataFrame:
     nik = x.nik
-    persons = x.distinct_per(nik, x.person, np.flatnonzero(nik >= 0))
+    persons = distinct_counts(nik, x.person)
     shared = (nik >= 0) & (persons[np.maximum(nik, 0)] > 1)
     r = x.select(shared)
     values = _joined_per_group(r["nik"], r["person_id"])
@@ -132,7 +125,7 @@ def nik_shared(x: _Linked) -> pd.DataFrame:
 def multiple_nik(x: _Linked) -> pd.DataFrame:
     nik = x.nik
     valid = (nik >= 0) & is_value(x.records["nik_status"], "valid")
-    niks = x.distinct_per(x.person, nik, np.flatnonzero(valid))
+    niks = distinct_counts(x.person, np.where(valid, nik, -1))
     many = valid & (niks[x.person] > 1)
     r = x.select(many)
     values = _joined_per_group(r["person_id"], r["nik"])
@@ -248,7 +241,7 @@ def multi_region(x: _Linked) -> pd.DataFrame:
     r = x.records
     region = value_codes(r["regency_code"].fillna(r["regency"]))
     aid = is_value(r["source_kind"], "aid_list") & (region >= 0)
-    regions = x.distinct_per(x.person, region, np.flatnonzero(aid))
+    regions = distinct_counts(x.person, np.where(aid, region, -1))
     many = aid & (regions[x.person] > 1)
     sel = x.select(many)
     names = _joined_per_group(sel["person_id"], sel["regency"].fillna(sel["regency_code"]))

@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..link.blocking import combine_keys
+
 _IDENTITY = ("nik", "kk", "name", "birth_place", "birth_date", "sex", "mother_name")
 _ADDRESS = (
     "address",
@@ -95,13 +97,13 @@ def is_value(column: pd.Series, value: str) -> np.ndarray:
     return column.eq(value).to_numpy(dtype=bool, na_value=False)
 
 
-def _row_codes(columns: list[pd.Series]) -> np.ndarray:
-    """One code per distinct combination of the columns' values (nulls count as a value)."""
-    code = np.zeros(len(columns[0]), dtype=np.int64)
-    for column in columns:
-        v = value_codes(column) + 1
-        code = pd.factorize(code * (int(v.max(initial=0)) + 1) + v)[0].astype(np.int64)
-    return code
+def distinct_counts(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per group code 0..max, how many distinct value codes its rows carry (-1 on either side:
+    the row does not count)."""
+    rows = (group >= 0) & (values >= 0)
+    n = int(values.max(initial=0)) + 1
+    pairs = pd.unique(group[rows].astype(np.int64) * n + values[rows])
+    return np.bincount(pairs // n, minlength=int(group.max(initial=0)) + 1)
 
 
 def _rank_key(values: np.ndarray) -> np.ndarray:
@@ -183,7 +185,7 @@ def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Person
             out[field] = _column(_take(pa.array(records[field]), winner, keep))
             field_sources[field] = _take(key, winner, keep)
     has_place = (records["address"].notna() | records["village_code"].notna()).to_numpy()
-    block = np.where(has_place, _row_codes([records[c] for c in _ADDRESS]), -1)
+    block = np.where(has_place, combine_keys(*(value_codes(records[c]) + 1 for c in _ADDRESS)), -1)
     winner, keep, tied["address"] = _survive(persons, block, _address_completeness(records), np.zeros(len(records)), recency)
     for field in _ADDRESS:
         out[field] = _column(_take(pa.array(records[field]), winner, keep))
@@ -201,8 +203,7 @@ def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Person
     out["programs"] = grouped_lists(persons.code, records["program"], persons.count)
     out["sources"] = grouped_lists(persons.code, records["source"], persons.count)
     out["n_records"] = pd.Series(np.bincount(persons.code, minlength=persons.count))
-    distinct_sources = pd.unique(persons.code * (len(source_names) + 1) + source) // (len(source_names) + 1)
-    out["n_sources"] = pd.Series(np.bincount(distinct_sources, minlength=persons.count))
+    out["n_sources"] = pd.Series(distinct_counts(persons.code, source))
     out["in_civil_registry"] = pd.Series(np.bincount(persons.code, weights=civil, minlength=persons.count) > 0)
     out["field_sources"] = _json_objects(field_sources)
     tie_person = np.concatenate([np.flatnonzero(t) for t in tied.values()])
