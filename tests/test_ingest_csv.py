@@ -273,3 +273,42 @@ def test_missing_file_and_empty_glob(tmp_path):
     assert err.value.file == str(tmp_path / "nope.csv")
     with pytest.raises(InputError, match="no file matches"):
         read_source(make_source(tmp_path / "*.csv"))
+
+
+@pytest.mark.parametrize("rows, block_bytes", [(None, 1 << 24), (64, 1 << 24), (64, 1024), (1, 300), (500, 700)])
+def test_streamed_slices_number_every_row_exactly_around_bad_rows(csv_file, rows, block_bytes):
+    """A large extract is read a slice at a time; rows that do not split into the header's
+    columns (found mid-stream, after slices were given out) keep their exact row numbers,
+    and every good row keeps its own, whatever the slice and block sizes."""
+    import csv as csv_module
+    import io
+
+    import numpy as np
+
+    from bansos_merge.ingest.csv_reader import csv_slices
+
+    bad_at = {3, 150, 151, 420, 501}
+    lines = []
+    for i in range(1, 502):
+        if i in bad_at:
+            lines.append(f"{i},x,y,z")
+        elif i % 97 == 0:
+            lines.append(f'{i},"NAME {i}\nWITH A NEWLINE"')  # a quoted newline: one row, two lines
+        else:
+            lines.append(f"{i},NAME {i}")
+    path = csv_file("JUDUL LAPORAN\nNO,NAMA\n" + "\n".join(lines) + "\n")
+    src = make_source(path, {"name": "NAMA"})
+    tables = list(csv_slices(path, src, rows, block_bytes))
+
+    assert all(len(t.cells) <= (rows or 10**9) for t in tables)
+    numbers = np.concatenate([t.row_number for t in tables])
+    bad = np.concatenate([t.bad_rows["row_number"].to_numpy(dtype=np.int64) for t in tables])
+    assert sorted(bad.tolist()) == sorted(bad_at)
+    assert numbers.tolist() == [i for i in range(1, 502) if i not in bad_at]
+    expected = [r for r in csv_module.reader(io.StringIO("\n".join(lines))) if len(r) == 2]
+    got = [list(r) for t in tables for r in t.cells.itertuples(index=False)]
+    assert got == expected
+    # Each bad row travels with the slice whose rows surround it.
+    for t in tables:
+        if len(t.cells) and len(t.bad_rows):
+            assert (t.bad_rows["row_number"] < t.row_number[-1]).all() or t is tables[-1]

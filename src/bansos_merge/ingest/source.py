@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import MergeConfig, SourceConfig
 from ..errors import InputError
-from .csv_reader import check_csv_header, read_csv
+from .csv_reader import check_csv_header, csv_slices, read_csv
 from .excel_reader import check_excel_header, read_excel
 from .table import RawTable
 
@@ -28,7 +29,7 @@ class SourceRead:
 
     @property
     def rows_read(self) -> int:
-        return sum(t.rows_read for t in self.tables)
+        return sum(f["rows_read"] for f in self.files)
 
     @property
     def as_of(self) -> str:
@@ -96,18 +97,49 @@ def read_source(src: SourceConfig) -> SourceRead:
     for path in source_files(src):
         got, skipped = read_file(path, src)
         tables.extend(got)
-        files.append(
-            {
-                "path": str(path),
-                "sha256": _sha256(path),
-                "bytes": path.stat().st_size,
-                "modified": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat(),
-                "sheets_read": [t.sheet for t in got if t.sheet is not None],
-                "sheets_skipped": skipped,
-                "rows_read": sum(t.rows_read for t in got),
-            }
-        )
+        files.append(_file_entry(path, [t.sheet for t in got if t.sheet is not None], skipped, sum(t.rows_read for t in got)))
     return SourceRead(source=src, tables=tables, files=files)
+
+
+@dataclass
+class TableSlice:
+    table: RawTable  # consecutive rows of one table (a CSV file or a sheet)
+    table_key: tuple[str, str | None]  # (file, sheet) of that table
+    id_prefix: str  # what row-number ids need to stay unique: the file (glob), the sheet (several sheets)
+
+
+def stream_source(src: SourceConfig, rows: int, files: list[dict]) -> Iterator[TableSlice]:
+    """The source's tables in slices of at most `rows` rows. CSV files are streamed, never whole
+    in memory; an Excel sheet (at most 1,048,576 rows) is read whole, then cut. Each file's
+    manifest entry is appended to `files` once the file is read."""
+    glob_ = is_glob(src.path)
+    for path in source_files(src):
+        _readable(path, src)
+        if _kind(path, src) == "excel":
+            tables, skipped = read_excel(path, src)
+            slices = (s for t in tables for s in t.cut(rows))
+        else:
+            tables, skipped = [], []
+            slices = csv_slices(path, src, rows)
+        read = 0
+        for piece in slices:
+            read += piece.rows_read
+            prefix = (f"{path.name}/" if glob_ else "") + (f"{piece.sheet}/" if len(tables) > 1 else "")
+            yield TableSlice(piece, (str(path), piece.sheet), prefix)
+        files.append(_file_entry(path, [t.sheet for t in tables if t.sheet is not None], skipped, read))
+
+
+def _file_entry(path: Path, sheets_read: list, sheets_skipped: list, rows_read: int) -> dict:
+    """What the manifest says of a file read."""
+    return {
+        "path": str(path),
+        "sha256": _sha256(path),
+        "bytes": path.stat().st_size,
+        "modified": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat(),
+        "sheets_read": sheets_read,
+        "sheets_skipped": sheets_skipped,
+        "rows_read": rows_read,
+    }
 
 
 def preflight(config: MergeConfig) -> None:

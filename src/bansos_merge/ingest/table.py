@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,21 @@ class RawTable:
     @property
     def label(self) -> str:
         return f"{self.file.name}" + (f" [sheet {self.sheet!r}]" if self.sheet is not None else "")
+
+    def cut(self, rows: int | None) -> list[RawTable]:
+        """The table in slices of at most `rows` rows (None: whole); bad rows go with the first."""
+        n = len(self.cells)
+        step = max(n if not rows else rows, 1)
+        return [
+            replace(
+                self,
+                cells=self.cells.iloc[start : start + step],
+                row_number=self.row_number[start : start + step],
+                numeric=None if self.numeric is None else self.numeric.iloc[start : start + step],
+                bad_rows=self.bad_rows if start == 0 else pd.DataFrame(columns=BAD_ROW_COLUMNS),
+            )
+            for start in range(0, max(n, 1), step)
+        ]
 
     def column_of(self, header: str) -> str:
         """The `cells` column holding `header` (assumes the header was checked present)."""

@@ -96,8 +96,24 @@ def _garbage(raw: RawTable, src: SourceConfig, fields: dict[str, pd.Series]) -> 
     return pd.Series(np.where(reason == "", None, reason), index=raw.cells.index, dtype=object)
 
 
-def record_ids(raw: RawTable, src: SourceConfig, prefix: str) -> tuple[pd.Series, np.ndarray]:
+class SeenIds:
+    """How often each id appeared in the earlier slices of a table, so that a repeat is numbered
+    across slices as within one."""
+
+    def __init__(self) -> None:
+        self.counts = pd.Series(dtype=np.int64)
+
+    def before(self, ids: pd.Series) -> np.ndarray:
+        """Per id, its count so far; then counts these ids in."""
+        ids = ids.astype(object)
+        prior = self.counts.reindex(ids).fillna(0).to_numpy(dtype=np.int64)
+        self.counts = self.counts.add(ids.value_counts(), fill_value=0).astype(np.int64)
+        return prior
+
+
+def record_ids(raw: RawTable, src: SourceConfig, prefix: str, seen: SeenIds | None = None) -> tuple[pd.Series, np.ndarray]:
     """The source's id column, else `prefix` + row number; duplicates get `#2`, `#3`.
+    `seen`: the ids of the table's earlier slices, when `raw` is one slice of it.
 
     Returns the ids and a mask of rows whose id had to be made (missing or repeated).
     """
@@ -109,6 +125,8 @@ def record_ids(raw: RawTable, src: SourceConfig, prefix: str) -> tuple[pd.Series
     missing = ids.isna().to_numpy()
     ids = ids.fillna(by_row)
     nth = ids.groupby(ids.astype(object)).cumcount().to_numpy()
+    if seen is not None:
+        nth = nth + seen.before(ids)
     ids = ids.where(pd.Series(nth == 0, index=ids.index), ids + pd.Series("#" + (nth + 1).astype(str), index=ids.index))
     return ids, missing | (nth > 0)
 
