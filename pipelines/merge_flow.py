@@ -10,6 +10,7 @@ import pipelines  # noqa: F401  (configures Prefect before it is imported)
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task, unmapped
@@ -19,23 +20,39 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bansos_merge.cluster.resolve import Resolution, resolve_with
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
 from bansos_merge.errors import UserError
-from bansos_merge.ingest.source import SourceRead, preflight, read_source
-from bansos_merge.link.blocking import BlockingReport
-from bansos_merge.link.features import LinkFrame
-from bansos_merge.link.linker import Links, block, compare_chunk, pair_chunks, score_candidates
+from bansos_merge.ingest.source import SourceRead, preflight
+from bansos_merge.link.blocking import BlockingReport, candidate_pairs
+from bansos_merge.link.features import LinkFrame, concat_link_frames
+from bansos_merge.link.linker import Links, compare_chunk, pair_chunks, score_candidates
 from bansos_merge.link.model import FSModel, link_term_frequencies, train_model
-from bansos_merge.normalize.source import TablePart, gather_source, normalize_part, split_source
+from bansos_merge.normalize.source import gather_source
+from bansos_merge.parts import (
+    ORDER,
+    ROW,
+    Part,
+    PartitionResult,
+    PartView,
+    SpilledPart,
+    assemble_partition,
+    normalise_to_part,
+    partition_plan,
+    prepare_part,
+    read_to_slices,
+    shuffle_part,
+    stack_report_records,
+)
 from bansos_merge.publish.manifest import now_utc
-from bansos_merge.publish.outputs import RunOutputs, assemble, combine, run_manifest, write_run
+from bansos_merge.publish.outputs import RunOutputs, history_so_far, run_manifest, write_run
 from bansos_merge.publish.previous import PreviousRun, load_previous
+from bansos_merge.publish.registry import person_codes
 from bansos_merge.publish.run_folder import RunFolder
 from bansos_merge.publish.summary import run_summary_markdown
 from bansos_merge.review.decisions import constraints, load_decisions
-
 
 
 class _HideUserErrorTraceback(logging.Filter):
@@ -74,18 +91,23 @@ _IO_TASK = dict(_TASK, retries=2, retry_delay_seconds=2, retry_condition_fn=_ret
 
 
 @task(name="read", task_run_name="read-{src.name}", **_IO_TASK)
-def read_task(src: SourceConfig) -> SourceRead:
-    return read_source(src)
+def read_task(src: SourceConfig, folder: Path, rows: int) -> tuple[SourceRead, list[Path]]:
+    return read_to_slices(src, rows, folder)
 
 
 @task(name="normalise", **_TASK)
-def normalise_task(part: TablePart) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return normalize_part(part)
+def normalise_task(raw: Path, path: Path) -> SpilledPart:
+    return normalise_to_part(raw, path)
+
+
+@task(name="prepare", **_TASK)
+def prepare_task(part: Part, kks: pd.Series, sources_with_ids: set[str], decision_keys: set[str]) -> PartView:
+    return prepare_part(part, kks, sources_with_ids, decision_keys)
 
 
 @task(name="block", **_TASK)
-def block_task(records: pd.DataFrame, max_block: int) -> tuple[LinkFrame, pd.DataFrame, BlockingReport]:
-    return block(records, max_block)
+def block_task(frame: LinkFrame, max_block: int) -> tuple[pd.DataFrame, BlockingReport]:
+    return candidate_pairs(frame, max_block)
 
 
 @task(name="compare", **_TASK)
@@ -107,7 +129,7 @@ def score_task(frame: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, model: 
 
 @task(name="cluster", **_TASK)
 def cluster_task(
-    records: pd.DataFrame,
+    keys: pd.Series,
     links: Links,
     config: MergeConfig,
     run_id: str,
@@ -117,30 +139,30 @@ def cluster_task(
 ) -> Resolution:
     return resolve_with(
         config,
-        records,
+        None,
         links,
         run_id,
         previous.records if previous else None,
         previous.known_ids if previous else set(),
         must,
         cannot,
+        keys=keys,
     )
 
 
-@task(name="assemble", **_TASK)
-def assemble_task(sources, records, rejects, links, resolution, previous) -> RunOutputs:
-    return assemble(sources, records, rejects, links, resolution, previous)
+@task(name="shuffle", **_IO_TASK)
+def shuffle_task(part: Part, offset: int, partition: np.ndarray, person_id: np.ndarray, link_score: np.ndarray, folder: Path, index: int) -> dict[int, Path]:
+    return shuffle_part(part, offset, partition, person_id, link_score, folder, index)
+
+
+@task(name="assemble", task_run_name="assemble-{k}", **_TASK)
+def assemble_task(pieces: list[Path], review: pd.DataFrame, as_of: dict, rows_per_kind: int | None, out: Path, k: int) -> PartitionResult:
+    return assemble_partition(pieces, review, as_of, rows_per_kind, out, k)
 
 
 @task(name="publish", **_IO_TASK)
-def publish_task(run: RunFolder, config: MergeConfig, outputs: RunOutputs, manifest: dict) -> str:
-    folder = run.start()
-    try:
-        write_run(folder, outputs, manifest, config.publish)
-    except BaseException:
-        run.abandon()
-        raise
-    return str(run.commit(keep=config.publish.keep_runs))
+def publish_task(folder: Path, config: MergeConfig, outputs: RunOutputs, manifest: dict) -> None:
+    write_run(folder, outputs, manifest, config.publish)
 
 
 # As many task threads as cores: the tasks are CPU-bound pandas/numpy, and more threads than
@@ -152,30 +174,70 @@ def publish_task(run: RunFolder, config: MergeConfig, outputs: RunOutputs, manif
     task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count()),
 )
 def merge(config_path: str, output_dir: str | None = None) -> str:
-    """Read every source, normalise, link, cluster, publish a run; returns the run folder."""
+    """Read every source, normalise, link, cluster, publish a run; returns the run folder.
+
+    Normalised records are written to parts in the run's partial folder and read back a part
+    or a partition at a time (see bansos_merge.parts); the driver holds compact arrays only.
+    A failure or Ctrl-C anywhere removes the partial folder: no half run is published.
+    """
     log = get_run_logger()
     started = now_utc()
     config = load_config(config_path, output_dir)
     preflight(config)
     run = RunFolder(Path(config.output_dir))
+    folder = run.start()
+    try:
+        run_dir = _merge(log, started, config, config_path, run, folder)
+    except BaseException:
+        run.abandon()
+        raise
+    create_markdown_artifact(run_summary_markdown(run_dir[1]), key="bansos-merge-run", description="bansos-merge run summary")
+    log.info("run published: %s", run_dir[0])
+    return run_dir[0]
+
+
+def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFolder, folder: Path) -> tuple[str, dict]:
+    work = folder / ".work"
+    (work / "raw").mkdir(parents=True, mode=0o700)
+    (work / "parts").mkdir(mode=0o700)
+    (work / "shuffle").mkdir(mode=0o700)
+    for out in ("records", "registry"):
+        (work / out).mkdir(mode=0o700)
     stage = _Stages(log, 5)
+    execution = config.execution
+    sources_with_ids = {s.name for s in config.sources if s.id_column}
 
     stage("read and normalise", f"{len(config.sources)} sources")
-    # A read error surfaces here as itself, before any normalising.
-    reads = [f.result() for f in [read_task.submit(src) for src in config.sources]]
-    parts = [split_source(r, config.execution.partition_rows) for r in reads]
-    futures = normalise_task.map([p for source_parts in parts for p in source_parts])
-    results = iter(futures.result())
-    sources = [gather_source(r, [next(results) for _ in source_parts]) for r, source_parts in zip(reads, parts)]
-    del reads, parts, futures, results  # the raw tables: as large as the records, and done with
-    for s in sources:
-        acc = s.accounting()
-        log.info("  %s: %s rows read, %s accepted, %s rejected", s.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
-    records, rejects = combine(sources)
+    # Sources are read in parallel, each a slice at a time (CSV streamed) into raw slice files;
+    # the slices are then normalised in parallel into parts. A read error surfaces here as itself.
+    reads = [read_task.submit(src, work / "raw" / f"{i:03d}", execution.partition_rows) for i, src in enumerate(config.sources)]
+    reads = [f.result() for f in reads]
+    raw = [path for _, paths in reads for path in paths]
+    spilled = iter(normalise_task.map(raw, [work / "parts" / f"{i:05d}.pkl" for i in range(len(raw))]).result())
+    sources, parts, kks, rejects = [], [], [], []
+    for read, paths in reads:
+        mine = [next(spilled) for _ in paths]
+        source = gather_source(read, [(s.part.n, s.rejects) for s in mine])
+        acc = source.accounting()
+        log.info("  %s: %s rows read, %s accepted, %s rejected", source.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
+        sources.append(source)
+        parts += [s.part for s in mine]
+        kks += [s.kks for s in mine]
+        rejects.append(source.rejects)
+    rejects = pd.concat(rejects, ignore_index=True)
+    kks = pd.concat(kks, ignore_index=True).drop_duplicates()
+    offsets = np.cumsum([0] + [p.n for p in parts])
 
-    stage("link", f"{len(records):,} records")
-    frame, pairs, blocking = block_task(records, config.linkage.max_block)
-    chunks = pair_chunks(pairs, config.execution.pair_chunk, at_least=os.cpu_count() or 1)
+    stage("link", f"{offsets[-1]:,} records")
+    decisions = load_decisions(config.state_path)
+    named_keys = set(decisions["left"]) | set(decisions["right"]) if {"left", "right"} <= set(decisions.columns) else set()
+    views = prepare_task.map(parts, unmapped(kks), unmapped(sources_with_ids), unmapped(named_keys)).result()
+    frame = concat_link_frames([v.frame for v in views], [p.source for p in parts])
+    keys = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([v.keys for v in views], pa.string())))
+    named = pd.concat([v.named.assign(**{ROW: v.named[ROW] + o}) for v, o in zip(views, offsets)], ignore_index=True)
+    del views, kks
+    pairs, blocking = block_task(frame, config.linkage.max_block)
+    chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
     gammas = compare_task.map(unmapped(frame), chunks).result()
     model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config)
@@ -185,25 +247,67 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
 
     stage("cluster", "persons and stable IDs, with the analysts' decisions")
     previous = load_previous(Path(config.output_dir))
-    must, cannot, decisions = constraints(load_decisions(config.state_path), records)
+    must, cannot, decided = constraints(decisions, named)
+    row = named[ROW].to_numpy()
+    must, cannot = [c.assign(left=row[c["left"]], right=row[c["right"]]) for c in (must, cannot)]
     log.info(
         "  analysts' decisions: %d same person, %d different people applied; %d no longer apply (records changed)",
-        decisions["applied_same"], decisions["applied_different"], decisions["stale_count"],
+        decided["applied_same"], decided["applied_different"], decided["stale_count"],
     )
-    resolution = cluster_task(records, links, config, run.run_id, previous, must, cannot)
+    resolution = cluster_task(keys, links, config, run.run_id, previous, must, cannot)
+    del keys
     log.info("  %s persons, %s pairs for review", f"{resolution.counts['persons']:,}", f"{resolution.counts['review_pairs']:,}")
 
-    stage("assemble", "registry and conflicts")
-    outputs = assemble_task(sources, records, rejects, links, resolution, previous)
+    review = resolution.review.assign(**{ORDER: np.arange(len(resolution.review))})
+    plan = partition_plan(
+        person_codes(resolution.person_id).code, frame.nik, review["left"].to_numpy(), review["right"].to_numpy(), execution.person_partition_rows
+    )
+    count = int(plan.max()) + 1 if len(plan) else 1  # a run with no records has one, empty
+    stage("assemble", f"registry and conflicts, {count} person partition(s)")
+    shuffled = shuffle_task.map(
+        parts,
+        list(offsets[:-1]),
+        [plan[a:b] for a, b in zip(offsets[:-1], offsets[1:])],
+        [resolution.person_id[a:b] for a, b in zip(offsets[:-1], offsets[1:])],
+        [resolution.link_score[a:b] for a, b in zip(offsets[:-1], offsets[1:])],
+        unmapped(work / "shuffle"),
+        list(range(len(parts))),
+    ).result()
+    pieces = [[s[k] for s in shuffled if k in s] for k in range(count)]
+    side = plan[review["left"].to_numpy()]
+    as_of = {s.name: s.as_of for s in sources}
+    results = assemble_task.map(
+        pieces, [review[side == k] for k in range(count)], unmapped(as_of), unmapped(config.publish.workbook_rows_per_kind), unmapped(work), list(range(count))
+    ).result()
+    outputs = _outputs(results, count, work, rejects, resolution, previous, model)
     manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
-    manifest["decisions"] = decisions
+    manifest["decisions"] = decided
+    manifest["execution"] = {"parts": len(parts), "person_partitions": count}
     log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")
 
     stage("publish", str(run.final))
-    run_dir = publish_task(run, config, outputs, manifest)
-    create_markdown_artifact(run_summary_markdown(manifest), key="bansos-merge-run", description="bansos-merge run summary")
-    log.info("run published: %s", run_dir)
-    return run_dir
+    publish_task(folder, config, outputs, manifest)
+    shutil.rmtree(work)
+    return str(run.commit(keep=config.publish.keep_runs)), manifest
+
+
+def _outputs(results: list[PartitionResult], count: int, work: Path, rejects, resolution, previous, model) -> RunOutputs:
+    """The partitions' results as one run's outputs, in the order of a whole-run assembly."""
+    conflicts = pd.concat([r.conflicts for r in results], ignore_index=True) if results else pd.DataFrame()
+    if len(conflicts):
+        conflicts = conflicts.sort_values(["kind", "conflict_id", "source", "record_id"], kind="stable").reset_index(drop=True)
+    review = pd.concat([r.review for r in results], ignore_index=True).sort_values(ORDER).drop(columns=ORDER).reset_index(drop=True)
+    return RunOutputs(
+        records=[work / "records" / f"{k:05d}.parquet" for k in range(count)],
+        rejects=rejects,
+        review=review,
+        id_history=history_so_far(resolution, previous),
+        registry=[work / "registry" / f"{k:05d}.parquet" for k in range(count)],
+        conflicts=conflicts,
+        model=model,
+        report_records=stack_report_records([r.report for r in results]),
+        workbook_records=pd.concat([r.workbook_records for r in results], ignore_index=True),
+    )
 
 
 class _Stages:

@@ -25,7 +25,7 @@ def sample(tmp_path_factory) -> Path:
     generate_sample(2500, 9, out)
     config = yaml.safe_load((out / "merge.yaml").read_text())
     # Small partitions and chunks, so the work really is cut into many tasks.
-    config["execution"] = {"partition_rows": 1000, "pair_chunk": 10_000}
+    config["execution"] = {"partition_rows": 1000, "pair_chunk": 10_000, "person_partition_rows": 400}
     (out / "merge.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return out
 

@@ -133,6 +133,9 @@ class ExecutionConfig(_Strict):
 
     partition_rows: int = Field(250_000, ge=1_000, description="Rows per normalisation task")
     pair_chunk: int = Field(2_000_000, ge=10_000, description="Candidate pairs per comparison/scoring task")
+    person_partition_rows: int = Field(
+        250_000, ge=100, description="Records per person partition: the outputs are built one partition at a time"
+    )
 
 
 class MergeConfig(_Strict):

@@ -76,16 +76,18 @@ def _joined(frame: pd.DataFrame) -> pd.Series:
 
 
 def assign_person_ids(
-    records: pd.DataFrame,
+    records: pd.DataFrame | None,
     label: np.ndarray,
     previous: pd.DataFrame | None,
     run_id: str,
     known_ids: set[str],
     sources_with_ids: set[str] | None = None,
+    keys: pd.Series | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """`records` has source and record_id; `previous` has source, record_id, person_id (or None).
     Records are recognised across runs by `source:record_id`; with `sources_with_ids`, by
     `stable_record_keys` instead (then both frames need the fingerprint columns and `nik`).
+    `keys`: the records' keys worked out already (records kept on disk); `records` is then unused.
 
     Returns the person_id per record and the history rows (old_id, new_id, reason, run_id):
     `new` (no earlier id), `split` (some of old_id's records are now new_id; old_id lives on),
@@ -96,8 +98,8 @@ def assign_person_ids(
             return frame["source"].astype(str) + ":" + frame["record_id"].astype(str)
         return stable_record_keys(frame, sources_with_ids)
 
-    keys = keys_of(records)
-    frame = pd.DataFrame({"key": keys.to_numpy(), "label": label})
+    keys = keys_of(records) if keys is None else keys
+    frame = pd.DataFrame({"key": keys.to_numpy(dtype=object), "label": label})
     previous_ids: set[str] = set()
     overlap = pd.DataFrame({"label": pd.Series(dtype=np.int64), "old": pd.Series(dtype=object), "n": pd.Series(dtype=np.int64)})
     if previous is not None and len(previous):

@@ -36,7 +36,7 @@ class Resolution:
 
 
 def resolve(
-    records: pd.DataFrame,
+    records: pd.DataFrame | None,
     links: Links,
     match_threshold: float,
     review_threshold: float,
@@ -48,9 +48,10 @@ def resolve(
     cannot_link: pd.DataFrame | None = None,
     sources_with_ids: set[str] | None = None,
     family_rules: bool = True,
+    keys: pd.Series | None = None,
 ) -> Resolution:
     """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
-    `sources_with_ids`: see ids.assign_person_ids."""
+    `sources_with_ids`, `keys`: see ids.assign_person_ids (with `keys`, `records` may be None)."""
     pairs = links.pairs
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
@@ -96,7 +97,7 @@ def resolve(
     review = pd.concat([cut_pairs, queued], ignore_index=True).drop_duplicates(["left", "right"])
     review = review.sort_values("weight", ascending=False, kind="stable")
 
-    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids)
+    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys)
     counts = {
         "candidate_pairs": int(len(pairs)),
         "match_pairs": int(len(edges)),
@@ -111,13 +112,14 @@ def resolve(
 
 def resolve_with(
     config: MergeConfig,
-    records: pd.DataFrame,
+    records: pd.DataFrame | None,
     links: Links,
     run_id: str,
     previous_records: pd.DataFrame | None = None,
     known_ids: set[str] | None = None,
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
+    keys: pd.Series | None = None,
 ) -> Resolution:
     """`resolve` with the thresholds, rules and id sources of a merge configuration."""
     lk = config.linkage
@@ -134,6 +136,7 @@ def resolve_with(
         cannot_link=cannot_link,
         sources_with_ids={s.name for s in config.sources if s.id_column},
         family_rules=lk.family_rules,
+        keys=keys,
     )
 
 

@@ -7,7 +7,7 @@ millions of pairs. Strings are kept only where a fuzzy comparison needs them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -166,3 +166,45 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         mother=strings(r["mother_name"])[0],
         birth_place=strings(r["birth_place"])[0],
     )
+
+
+# Text columns encoded into one shared code space (see `strings`), in the order they were stacked.
+_SHARED_SPACES = (("name", "alias"), ("name_first",), ("name_sorted",), ("village_text",), ("address",), ("mother",), ("birth_place",))
+
+
+def _first_seen(s: Strings) -> np.ndarray:
+    """The column's distinct values in order of first appearance (what `pd.factorize` numbers by)."""
+    codes = s.codes[s.codes >= 0]
+    return s.values[pd.unique(codes)]
+
+
+def concat_link_frames(parts: list[LinkFrame], part_sources: list[str]) -> LinkFrame:
+    """The link frame of the parts' records stacked in order, exactly as `build_link_frame` of
+    the stacked records would make it, codes included: the records stay on disk in parts and
+    only these compact arrays meet on the driver.
+
+    Each part holds the records of one source, `part_sources[i]`. `source` codes and
+    `nik_registered` need every part, so they are recomputed here.
+    """
+    columns: dict = {}
+    codes = dict(zip(pd.unique(pd.Series([s for s, p in zip(part_sources, parts) if p.n], dtype=object)), range(len(parts))))
+    columns["source"] = np.concatenate(
+        [np.full(p.n, codes.get(s, 0), dtype=np.int16) for s, p in zip(part_sources, parts)] or [np.zeros(0, np.int16)]
+    )
+    for group in _SHARED_SPACES:
+        stacked = np.concatenate([_first_seen(getattr(p, name)) for name in group for p in parts])
+        values = np.asarray(pd.unique(stacked), dtype=object)
+        index = pd.Index(values)
+        for name in group:
+            codes = []
+            for p in parts:
+                s = getattr(p, name)
+                remap = np.append(index.get_indexer(s.values).astype(np.int64), MISSING)  # [-1] -> MISSING
+                codes.append(remap[s.codes])
+            columns[name] = Strings(np.concatenate(codes), values)
+    for fld in fields(LinkFrame):
+        if fld.name not in columns and fld.name not in ("n", "nik_registered"):
+            columns[fld.name] = np.concatenate([getattr(p, fld.name) for p in parts])
+    nik, civil = columns["nik"], columns["civil"]
+    columns["nik_registered"] = (nik >= 0) & np.isin(nik, nik[civil & (nik >= 0)])
+    return LinkFrame(n=sum(p.n for p in parts), **columns)

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 
 
-def mark_kk_pasted_as_nik(records: pd.DataFrame) -> pd.DataFrame:
+def mark_kk_pasted_as_nik(records: pd.DataFrame, kks: pd.Series | None = None) -> pd.DataFrame:
     """A NIK equal to some family card number anywhere in the data is a KK in the wrong column.
 
     Per source only the same row's KK can be checked; across sources, a list without a KK
-    column still gets caught when another list carries that card.
+    column still gets caught when another list carries that card. `kks`: every family card
+    number of the run, when `records` is only a part of it (default: the records' own).
     """
-    kks = records["kk"].dropna()
+    kks = records["kk"].dropna() if kks is None else kks
     hit = records["nik"].isin(kks).to_numpy(dtype=bool) & (records["nik_status"] != "kk_as_nik").to_numpy(dtype=bool)
     if not hit.any():
         return records

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from pydantic import BaseModel
 
 from ..cluster.resolve import Resolution
 from ..config import MergeConfig, PublishConfig
@@ -18,7 +19,7 @@ from ..normalize.cross_source import mark_kk_pasted_as_nik
 from ..normalize.source import NormalizedSource
 from .conflicts import KINDS, find_conflicts
 from .manifest import now_utc, versions, write_json
-from .parquet import write_parquet
+from .parquet import join_pieces, write_parquet
 from .previous import PreviousRun
 from .registry import build_registry, person_codes
 from .report import write_report
@@ -28,13 +29,19 @@ from .workbook import workbook_input, write_workbook
 
 @dataclass
 class RunOutputs:
-    records: pd.DataFrame
+    """Records and registry are frames, or (a run built per person partition) Parquet pieces
+    to join; then `report_records` and `workbook_records` carry what the report counts and the
+    workbook may show of them."""
+
+    records: pd.DataFrame | list[Path]
     rejects: pd.DataFrame
     review: pd.DataFrame
     id_history: pd.DataFrame
-    registry: pd.DataFrame
+    registry: pd.DataFrame | list[Path]
     conflicts: pd.DataFrame
     model: FSModel
+    report_records: pd.DataFrame | None = None
+    workbook_records: pd.DataFrame | None = None
 
 
 def combine(sources: list[NormalizedSource]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,18 +62,22 @@ def assemble(
     linked = records.assign(person_id=resolution.person_id, link_score=resolution.link_score)
     persons = person_codes(resolution.person_id)
     registry = build_registry(linked, {s.name: s.as_of for s in sources}, persons)
-    history = resolution.id_history
-    if previous is not None and len(previous.id_history):
-        history = pd.concat([previous.id_history, history], ignore_index=True)
     return RunOutputs(
         records=linked,
         rejects=rejects,
         review=review_table(records, resolution.review, resolution.person_id),
-        id_history=history,
+        id_history=history_so_far(resolution, previous),
         registry=registry,
         conflicts=find_conflicts(linked, registry, resolution.review, persons),
         model=links.model,
     )
+
+
+def history_so_far(resolution: Resolution, previous: PreviousRun | None) -> pd.DataFrame:
+    """The ID history so far: the previous run's, then this run's changes."""
+    if previous is not None and len(previous.id_history):
+        return pd.concat([previous.id_history, resolution.id_history], ignore_index=True)
+    return resolution.id_history
 
 
 def run_manifest(
@@ -90,7 +101,7 @@ def run_manifest(
         "sources": summary,
         "totals": {k: sum(s[k] for s in summary) for k in ("rows_read", "accepted", "rejected")},
         "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
-        "persons": int(len(outputs.registry)),
+        "persons": int(resolution.counts["persons"]),
         "links": int(resolution.counts["match_pairs"]),
         "review_queue": int(len(outputs.review)),
         "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
@@ -110,18 +121,26 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
     slowest file) is written by a second process while this one writes the Parquet files and
     the report: two cores, one publish."""
     manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
-    content = workbook_input(outputs.conflicts, outputs.records, publish.workbook_rows_per_kind)
+    records = outputs.records
+    shown = records if outputs.workbook_records is None else outputs.workbook_records
+    content = workbook_input(outputs.conflicts, shown, publish.workbook_rows_per_kind)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
-        write_parquet(outputs.records, RecordRow, folder / "records.parquet")
+        _write(records, RecordRow, folder / "records.parquet")
         write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
         write_parquet(outputs.review, ReviewRow, folder / "review.parquet")
         write_parquet(outputs.id_history, IdHistoryRow, folder / "id_history.parquet")
-        write_parquet(outputs.registry, RegistryRow, folder / "registry.parquet")
+        _write(outputs.registry, RegistryRow, folder / "registry.parquet")
         write_parquet(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
         outputs.model.save(folder / "model.json")
-        write_report(
-            manifest, outputs.records, outputs.rejects, outputs.conflicts, len(outputs.review), folder / "report.html", publish.language
-        )
+        counted = records if outputs.report_records is None else outputs.report_records
+        write_report(manifest, counted, outputs.rejects, outputs.conflicts, len(outputs.review), folder / "report.html", publish.language)
         workbook.result()
     write_json(manifest, folder / "manifest.json")
+
+
+def _write(frame: pd.DataFrame | list[Path], model: type[BaseModel], path: Path) -> None:
+    if isinstance(frame, pd.DataFrame):
+        write_parquet(frame, model, path)
+    else:
+        join_pieces(frame, model, path)

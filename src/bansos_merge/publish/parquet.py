@@ -24,3 +24,11 @@ def to_arrow(frame: pd.DataFrame, model: type[BaseModel]) -> pa.Table:
 
 def write_parquet(frame: pd.DataFrame, model: type[BaseModel], path: Path) -> None:
     pq.write_table(to_arrow(frame, model), path, compression="zstd")
+
+
+def join_pieces(pieces: list[Path], model: type[BaseModel], path: Path) -> None:
+    """Parquet pieces written by `write_parquet` -> one file, streamed a piece at a time."""
+    schema = arrow_schema(model)
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for piece in pieces:
+            writer.write_table(pq.read_table(piece).cast(schema))

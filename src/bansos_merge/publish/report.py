@@ -59,9 +59,12 @@ def headline(manifest: dict, records: pd.DataFrame, conflicts: pd.DataFrame, rev
     }
 
 
-def _recovered(records: pd.DataFrame) -> pd.Series:
+def recovered_nik(records: pd.DataFrame) -> pd.Series:
     """Per record: a NIK that lost digits, linked to a person whose full NIK starts with the
-    digits that survived."""
+    digits that survived. A `nik_recovered` column, when the records carry one, is the answer
+    already (worked out per person partition)."""
+    if "nik_recovered" in records:
+        return records["nik_recovered"].astype(bool)
     out = pd.Series(False, index=records.index)
     if not {"person_id", "nik", "nik_known_digits"} <= set(records.columns):
         return out
@@ -92,7 +95,7 @@ def quality_table(manifest: dict, records: pd.DataFrame, rejects: pd.DataFrame) 
     """Per source: accepted records, NIK valid / invalid / missing / digits lost / recovered,
     and rejects by reason code."""
     status = records["nik_status"].astype(str) if "nik_status" in records else pd.Series("missing", index=records.index)
-    recovered = _recovered(records)
+    recovered = recovered_nik(records)
     sources = records["source"].astype(str).to_numpy(dtype=object)
     rows = []
     for s in _source_list(manifest, records, rejects):

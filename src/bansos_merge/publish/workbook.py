@@ -366,9 +366,13 @@ def workbook_input(conflicts: pd.DataFrame, records: pd.DataFrame, max_rows_per_
     `max_rows_per_kind` keeps the most severe rows of each kind (the summary counts all)."""
     truncated = max_rows_per_kind is not None and bool((conflicts.groupby("kind").size() > max_rows_per_kind).any())
     shown = most_severe_first(conflicts, max_rows_per_kind) if truncated else conflicts
+    return WorkbookInput(summary_counts(conflicts), shown, workbook_records(records, shown), max_rows_per_kind if truncated else None)
+
+
+def workbook_records(records: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """The identity fields of the records that the `shown` conflicts name."""
     named = records["record_id"].astype(object).isin(set(shown["record_id"].astype(object))).to_numpy(dtype=bool)
-    rec = records.loc[named, [c for c in ("source", "record_id", *_RECORD_FIELDS) if c in records]]
-    return WorkbookInput(summary_counts(conflicts), shown, rec, max_rows_per_kind if truncated else None)
+    return records.loc[named, [c for c in ("source", "record_id", *_RECORD_FIELDS) if c in records]]
 
 
 def write_conflicts_workbook(

@@ -1,0 +1,217 @@
+"""The merge over records kept on disk in parts, so that memory follows the part size, not the input.
+
+The in-memory path (`publish.outputs.combine` and `assemble`) holds every record at once. Here a
+*part* is one normalised slice of one source, written by whoever normalised it to the run's work
+folder. The driver keeps only what linking and clustering need of every record together: the
+link frame's integer arrays and the stable record keys. The outputs are then built one *person
+partition* at a time, and each partition's rows are exactly those that a whole-run assembly would
+give its persons.
+
+  read_to_slices      a source -> raw slice files, read a slice at a time (CSV streamed)
+  normalise_to_part   a raw slice -> a part file, its rejects and its family-card numbers
+  prepare_part        a part -> its link frame, stable keys and the rows analysts' decisions
+                      name, after the cross-source KK check (which needs every part's KKs)
+  partition_plan      records -> person partitions keeping together whatever one conflict or
+                      review pair spans (records sharing a NIK, both sides of a review pair)
+  shuffle_part        a part -> one piece per partition, with person_id and link_score
+  assemble_partition  a partition's pieces -> records, registry, conflicts and review rows
+
+Part files are pickles: exact pandas dtypes back, fast, and read by nobody but this run (the work
+folder lives inside the run's partial folder and is removed with it). On a Dask cluster the
+output folder must be on storage that every worker can reach.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pandas.api.types import union_categoricals
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .cluster.ids import stable_record_keys
+from .contracts import RecordRow, RegistryRow
+from .link.features import LinkFrame, build_link_frame
+from .normalize.cross_source import mark_kk_pasted_as_nik
+from .config import SourceConfig
+from .ingest.source import SourceRead
+from .normalize.source import TablePart, normalize_part, stream_parts
+from .publish.conflicts import find_conflicts
+from .publish.parquet import write_parquet
+from .publish.registry import build_registry, person_codes
+from .publish.report import recovered_nik
+from .publish.review import review_table
+from .publish.workbook import most_severe_first, workbook_records
+from .review.decisions import FINGERPRINT_FIELDS, record_keys
+
+ROW = "_row"  # a record's position in the whole run, carried through the shuffle
+
+
+def save(frame: pd.DataFrame, path: Path) -> None:
+    with open(path, "wb") as fh:
+        pickle.dump(frame, fh, protocol=5)
+
+
+def load(path: Path) -> pd.DataFrame:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+@dataclass
+class Part:
+    path: Path
+    source: str
+    n: int  # records
+
+
+@dataclass
+class SpilledPart:
+    part: Part
+    rejects: pd.DataFrame
+    kks: pd.Series  # the part's distinct family-card numbers
+
+
+def read_to_slices(src: SourceConfig, rows: int, folder: Path) -> tuple[SourceRead, list[Path]]:
+    """Read a source a slice at a time into raw slice files in `folder` (one slice in memory)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[dict] = []
+    paths = []
+    for i, piece in enumerate(stream_parts(src, rows, files)):
+        paths.append(folder / f"{i:05d}.pkl")
+        save(piece, paths[-1])
+    return SourceRead(src, [], files), paths
+
+
+def normalise_to_part(raw: Path, path: Path) -> SpilledPart:
+    """A raw slice file -> a part file (the raw one is removed), its rejects and its KKs."""
+    table: TablePart = load(raw)
+    records, rejects = normalize_part(table)
+    save(records, path)
+    raw.unlink()
+    return SpilledPart(Part(Path(path), table.source.name, len(records)), rejects, records["kk"].dropna().drop_duplicates())
+
+
+@dataclass
+class PartView:
+    """What the driver keeps of a part's records."""
+
+    frame: LinkFrame
+    keys: pa.Array  # stable record keys (cluster.ids), for person IDs across runs
+    named: pd.DataFrame  # the records an analyst's decision names, with ROW (position in the part)
+
+
+def prepare_part(part: Part, kks: pd.Series, sources_with_ids: set[str], decision_keys: set[str]) -> PartView:
+    """`kks`: every part's family-card numbers; a NIK equal to one is a KK pasted as NIK."""
+    records = load(part.path)
+    marked = mark_kk_pasted_as_nik(records, kks)
+    if marked is not records:
+        save(marked, part.path)
+    named = record_keys(marked).isin(decision_keys).to_numpy(dtype=bool)
+    columns = ["source", "record_id", *(c for c in FINGERPRINT_FIELDS if c in marked)]
+    return PartView(
+        build_link_frame(marked),
+        pa.array(stable_record_keys(marked, sources_with_ids).to_numpy(dtype=object), pa.string()),
+        marked.loc[named, columns].assign(**{ROW: np.flatnonzero(named)}).reset_index(drop=True),
+    )
+
+
+def partition_plan(person: np.ndarray, nik: np.ndarray, left: np.ndarray, right: np.ndarray, rows: int) -> np.ndarray:
+    """Per record, its partition (0, 1, ...): whole persons, about `rows` records a partition.
+
+    `person`: dense person codes; `nik`: usable NIK as int or -1; `left`/`right`: review pairs.
+    Persons joined by a shared NIK or a review pair land in one partition, so that the
+    cross-person conflicts (nik_shared, review_needed) and the review rows are whole in it.
+    Partitions follow the input order of their first record.
+    """
+    n_persons = int(person.max()) + 1 if len(person) else 0
+    has = nik >= 0
+    order = np.flatnonzero(has)[np.argsort(nik[has], kind="stable")]
+    same = nik[order[1:]] == nik[order[:-1]]
+    a = np.r_[person[left], person[order[:-1][same]]]
+    b = np.r_[person[right], person[order[1:][same]]]
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n_persons, n_persons))
+    _, group = connected_components(graph, directed=False)
+    of_record = group[person]
+    groups, first = np.unique(of_record, return_index=True)  # every group has a record
+    size = np.bincount(of_record, minlength=len(groups))
+    by_first = np.argsort(first, kind="stable")
+    start = np.cumsum(size[by_first]) - size[by_first]
+    partition = np.empty(len(groups), dtype=np.int64)
+    partition[by_first] = start // max(rows, 1)
+    return np.unique(partition, return_inverse=True)[1][of_record]
+
+
+def shuffle_part(
+    part: Part, offset: int, partition: np.ndarray, person_id: np.ndarray, link_score: np.ndarray, folder: Path, index: int
+) -> dict[int, Path]:
+    """Split a part by partition (arrays: this part's slice); returns partition -> piece file."""
+    records = load(part.path).assign(person_id=person_id, link_score=link_score)
+    records[ROW] = np.arange(offset, offset + len(records), dtype=np.int64)
+    pieces = {}
+    for k in np.unique(partition) if len(partition) else [0]:  # an empty part goes to partition 0
+        path = folder / f"p{k:05d}" / f"{index:05d}.pkl"
+        path.parent.mkdir(exist_ok=True)
+        save(records[partition == k], path)
+        pieces[int(k)] = path
+    return pieces
+
+
+@dataclass
+class PartitionResult:
+    conflicts: pd.DataFrame
+    review: pd.DataFrame  # review rows with their position in the run's review order, ORDER
+    workbook_records: pd.DataFrame  # records the workbook may show (a superset of those it will)
+    report: pd.DataFrame  # what the report counts per record: source, source_kind, nik_status, nik_recovered
+    persons: int
+
+
+ORDER = "_order"
+
+
+def assemble_partition(
+    pieces: list[Path],
+    review: pd.DataFrame,
+    as_of: dict[str, str],
+    workbook_rows_per_kind: int | None,
+    out: Path,
+    k: int,
+) -> PartitionResult:
+    """One partition's outputs: records and registry to Parquet pieces in `out`, the rest returned.
+
+    `review`: the run's review pairs with both sides in this partition (left/right: positions in
+    the run, ORDER: position in the run's review queue).
+    """
+    linked = pd.concat([load(p) for p in pieces], ignore_index=True)
+    local = pd.Series(np.arange(len(linked), dtype=np.int64), index=linked.pop(ROW).to_numpy())
+    review = review.assign(left=local[review["left"]].to_numpy(), right=local[review["right"]].to_numpy())
+    persons = person_codes(linked["person_id"])
+    registry = build_registry(linked, as_of, persons)
+    conflicts = find_conflicts(linked, registry, review, persons)
+    write_parquet(linked, RecordRow, out / "records" / f"{k:05d}.parquet")
+    write_parquet(registry, RegistryRow, out / "registry" / f"{k:05d}.parquet")
+    shown = conflicts if workbook_rows_per_kind is None else most_severe_first(conflicts, workbook_rows_per_kind)
+    report = linked[["source", "source_kind", "nik_status"]].astype("category").assign(nik_recovered=recovered_nik(linked).to_numpy())
+    return PartitionResult(
+        conflicts,
+        review_table(linked, review, linked["person_id"].to_numpy()).assign(**{ORDER: review[ORDER].to_numpy()}),
+        workbook_records(linked, shown),
+        report,
+        len(registry),
+    )
+
+
+def stack_report_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The partitions' report columns as one frame, categories united (not widened to objects)."""
+    out = {}
+    for column in frames[0].columns:
+        values = [f[column] for f in frames]
+        out[column] = (
+            pd.Series(union_categoricals([v.array for v in values])) if isinstance(values[0].dtype, pd.CategoricalDtype)
+            else pd.concat(values, ignore_index=True)
+        )
+    return pd.DataFrame(out)
