@@ -172,7 +172,7 @@ def bansos_child(config_path: str, out_dir: str) -> int:
     t["cluster"] = time.perf_counter()
     outputs = assemble(sources, records, rejects, links, resolution, None)
     t["assemble"] = time.perf_counter()
-    manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
+    manifest = run_manifest(run.run_id, started, config, config_path, sources, links.blocking, resolution, outputs)
     write_run(run.start(), outputs, manifest, config.publish)
     run.commit(keep=config.publish.keep_runs)
     t["write"] = time.perf_counter()

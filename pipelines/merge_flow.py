@@ -20,39 +20,40 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from bansos_merge.cluster.resolve import Resolution, resolve_with
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
 from bansos_merge.errors import UserError
 from bansos_merge.ingest.source import SourceRead, preflight
 from bansos_merge.link.blocking import BlockingReport, candidate_pairs
-from bansos_merge.link.features import LinkFrame, concat_link_frames
+from bansos_merge.link.features import LinkFrame
 from bansos_merge.link.linker import Links, compare_chunk, pair_chunks, score_candidates
 from bansos_merge.link.model import FSModel, link_term_frequencies, train_model
 from bansos_merge.normalize.source import gather_source
 from bansos_merge.parts import (
-    ORDER,
-    ROW,
     Part,
     PartitionResult,
     PartView,
     SpilledPart,
     assemble_partition,
+    decision_constraints,
+    decision_keys,
+    gather_partitions,
     normalise_to_part,
     partition_plan,
+    per_part,
     prepare_part,
     read_to_slices,
     shuffle_part,
-    stack_report_records,
+    stack_views,
 )
 from bansos_merge.publish.manifest import now_utc
-from bansos_merge.publish.outputs import RunOutputs, history_so_far, run_manifest, write_run
+from bansos_merge.publish.outputs import ORDER, RunOutputs, history_so_far, run_manifest, write_run
 from bansos_merge.publish.previous import PreviousRun, load_previous
 from bansos_merge.publish.registry import person_codes
 from bansos_merge.publish.run_folder import RunFolder
 from bansos_merge.publish.summary import run_summary_markdown
-from bansos_merge.review.decisions import constraints, load_decisions
+from bansos_merge.review.decisions import load_decisions
 
 
 class _HideUserErrorTraceback(logging.Filter):
@@ -156,8 +157,8 @@ def shuffle_task(part: Part, offset: int, partition: np.ndarray, person_id: np.n
 
 
 @task(name="assemble", task_run_name="assemble-{k}", **_TASK)
-def assemble_task(pieces: list[Path], review: pd.DataFrame, as_of: dict, rows_per_kind: int | None, out: Path, k: int) -> PartitionResult:
-    return assemble_partition(pieces, review, as_of, rows_per_kind, out, k)
+def assemble_task(pieces: list[Path], review: pd.DataFrame, as_of: dict, out: Path, k: int) -> PartitionResult:
+    return assemble_partition(pieces, review, as_of, out, k)
 
 
 @task(name="publish", **_IO_TASK)
@@ -201,7 +202,7 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     (work / "raw").mkdir(parents=True, mode=0o700)
     (work / "parts").mkdir(mode=0o700)
     (work / "shuffle").mkdir(mode=0o700)
-    for out in ("records", "registry"):
+    for out in ("records", "registry", "conflicts", "review"):
         (work / out).mkdir(mode=0o700)
     stage = _Stages(log, 5)
     execution = config.execution
@@ -228,13 +229,11 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     kks = pd.concat(kks, ignore_index=True).drop_duplicates()
     offsets = np.cumsum([0] + [p.n for p in parts])
 
-    stage("link", f"{offsets[-1]:,} records")
+    stage("link", f"{sum(p.n for p in parts):,} records")
     decisions = load_decisions(config.state_path)
-    named_keys = set(decisions["left"]) | set(decisions["right"]) if {"left", "right"} <= set(decisions.columns) else set()
-    views = prepare_task.map(parts, unmapped(kks), unmapped(sources_with_ids), unmapped(named_keys)).result()
-    frame = concat_link_frames([v.frame for v in views], [p.source for p in parts])
-    keys = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([v.keys for v in views], pa.string())))
-    named = pd.concat([v.named.assign(**{ROW: v.named[ROW] + o}) for v, o in zip(views, offsets)], ignore_index=True)
+    views = prepare_task.map(parts, unmapped(kks), unmapped(sources_with_ids), unmapped(decision_keys(decisions))).result()
+    run_records = stack_views(parts, views)
+    frame = run_records.frame
     del views, kks
     pairs, blocking = block_task(frame, config.linkage.max_block)
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
@@ -247,40 +246,40 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
 
     stage("cluster", "persons and stable IDs, with the analysts' decisions")
     previous = load_previous(Path(config.output_dir))
-    must, cannot, decided = constraints(decisions, named)
-    row = named[ROW].to_numpy()
-    must, cannot = [c.assign(left=row[c["left"]], right=row[c["right"]]) for c in (must, cannot)]
+    must, cannot, decided = decision_constraints(decisions, run_records.named)
     log.info(
         "  analysts' decisions: %d same person, %d different people applied; %d no longer apply (records changed)",
         decided["applied_same"], decided["applied_different"], decided["stale_count"],
     )
-    resolution = cluster_task(keys, links, config, run.run_id, previous, must, cannot)
-    del keys
+    resolution = cluster_task(run_records.keys, links, config, run.run_id, previous, must, cannot)
     log.info("  %s persons, %s pairs for review", f"{resolution.counts['persons']:,}", f"{resolution.counts['review_pairs']:,}")
 
     review = resolution.review.assign(**{ORDER: np.arange(len(resolution.review))})
-    plan = partition_plan(
-        person_codes(resolution.person_id).code, frame.nik, review["left"].to_numpy(), review["right"].to_numpy(), execution.person_partition_rows
-    )
+    left, right = review["left"].to_numpy(), review["right"].to_numpy()
+    plan = partition_plan(person_codes(resolution.person_id).code, frame.nik, left, right, execution.person_partition_rows)
     count = int(plan.max()) + 1 if len(plan) else 1  # a run with no records has one, empty
+    offsets = run_records.offsets
+    del links, frame, run_records  # the link frame and the pairs: done with
+
     stage("assemble", f"registry and conflicts, {count} person partition(s)")
     shuffled = shuffle_task.map(
         parts,
         list(offsets[:-1]),
-        [plan[a:b] for a, b in zip(offsets[:-1], offsets[1:])],
-        [resolution.person_id[a:b] for a, b in zip(offsets[:-1], offsets[1:])],
-        [resolution.link_score[a:b] for a, b in zip(offsets[:-1], offsets[1:])],
+        per_part(plan, offsets),
+        per_part(resolution.person_id, offsets),
+        per_part(resolution.link_score, offsets),
         unmapped(work / "shuffle"),
         list(range(len(parts))),
     ).result()
-    pieces = [[s[k] for s in shuffled if k in s] for k in range(count)]
-    side = plan[review["left"].to_numpy()]
-    as_of = {s.name: s.as_of for s in sources}
     results = assemble_task.map(
-        pieces, [review[side == k] for k in range(count)], unmapped(as_of), unmapped(config.publish.workbook_rows_per_kind), unmapped(work), list(range(count))
+        [[s[k] for s in shuffled if k in s] for k in range(count)],
+        [review[plan[left] == k] for k in range(count)],
+        unmapped({s.name: s.as_of for s in sources}),
+        unmapped(work),
+        list(range(count)),
     ).result()
-    outputs = _outputs(results, count, work, rejects, resolution, previous, model)
-    manifest = run_manifest(run.run_id, started, config, config_path, sources, links, resolution, outputs)
+    outputs = gather_partitions(results, work, rejects, history_so_far(resolution, previous), model, config.publish.workbook_rows_per_kind)
+    manifest = run_manifest(run.run_id, started, config, config_path, sources, blocking, resolution, outputs)
     manifest["decisions"] = decided
     manifest["execution"] = {"parts": len(parts), "person_partitions": count}
     log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")
@@ -289,25 +288,6 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     publish_task(folder, config, outputs, manifest)
     shutil.rmtree(work)
     return str(run.commit(keep=config.publish.keep_runs)), manifest
-
-
-def _outputs(results: list[PartitionResult], count: int, work: Path, rejects, resolution, previous, model) -> RunOutputs:
-    """The partitions' results as one run's outputs, in the order of a whole-run assembly."""
-    conflicts = pd.concat([r.conflicts for r in results], ignore_index=True) if results else pd.DataFrame()
-    if len(conflicts):
-        conflicts = conflicts.sort_values(["kind", "conflict_id", "source", "record_id"], kind="stable").reset_index(drop=True)
-    review = pd.concat([r.review for r in results], ignore_index=True).sort_values(ORDER).drop(columns=ORDER).reset_index(drop=True)
-    return RunOutputs(
-        records=[work / "records" / f"{k:05d}.parquet" for k in range(count)],
-        rejects=rejects,
-        review=review,
-        id_history=history_so_far(resolution, previous),
-        registry=[work / "registry" / f"{k:05d}.parquet" for k in range(count)],
-        conflicts=conflicts,
-        model=model,
-        report_records=stack_report_records([r.report for r in results]),
-        workbook_records=pd.concat([r.workbook_records for r in results], ignore_index=True),
-    )
 
 
 class _Stages:

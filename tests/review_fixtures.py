@@ -103,7 +103,7 @@ def merge_sample(config_path: Path, output_dir: Path, decisions_state: Path | No
         cannot_link,
     )
     outputs = assemble(sources, records, rejects, links, resolution, previous)
-    manifest = run_manifest(run.run_id, started, config, str(config_path), sources, links, resolution, outputs)
+    manifest = run_manifest(run.run_id, started, config, str(config_path), sources, links.blocking, resolution, outputs)
     folder = run.start()
     write_run(folder, outputs, manifest, config.publish)
     final = run.commit(keep=config.publish.keep_runs)

@@ -11,10 +11,12 @@ give its persons.
   normalise_to_part   a raw slice -> a part file, its rejects and its family-card numbers
   prepare_part        a part -> its link frame, stable keys and the rows analysts' decisions
                       name, after the cross-source KK check (which needs every part's KKs)
+  stack_views         the parts' views -> the run's link frame, keys and decision-named rows
   partition_plan      records -> person partitions keeping together whatever one conflict or
                       review pair spans (records sharing a NIK, both sides of a review pair)
   shuffle_part        a part -> one piece per partition, with person_id and link_score
   assemble_partition  a partition's pieces -> records, registry, conflicts and review rows
+  gather_partitions   the partitions' results -> the run's outputs
 
 Part files are pickles: exact pandas dtypes back, fast, and read by nobody but this run (the work
 folder lives inside the run's partial folder and is removed with it). On a Dask cluster the
@@ -30,24 +32,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from pandas.api.types import union_categoricals
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .cluster.ids import stable_record_keys
-from .contracts import RecordRow, RegistryRow
-from .link.features import LinkFrame, build_link_frame
+from .contracts import ConflictRow, RecordRow, RegistryRow, ReviewRow
+from .link.features import LinkFrame, build_link_frame, concat_link_frames
+from .link.model import FSModel
 from .normalize.cross_source import mark_kk_pasted_as_nik
 from .config import SourceConfig
 from .ingest.source import SourceRead
 from .normalize.source import TablePart, normalize_part, stream_parts
 from .publish.conflicts import find_conflicts
-from .publish.parquet import write_parquet
+from .publish.outputs import ORDER, RunOutputs, Tallies
+from .publish.parquet import to_arrow, write_parquet
 from .publish.registry import build_registry, person_codes
 from .publish.report import recovered_nik
 from .publish.review import review_table
-from .publish.workbook import most_severe_first, workbook_records
-from .review.decisions import FINGERPRINT_FIELDS, record_keys
+from .publish.workbook import WorkbookInput, shown_conflicts, summary_counts, workbook_records
+from .review.decisions import FINGERPRINT_FIELDS, constraints, record_keys
 
 ROW = "_row"  # a record's position in the whole run, carried through the shuffle
 
@@ -111,13 +117,51 @@ def prepare_part(part: Part, kks: pd.Series, sources_with_ids: set[str], decisio
     marked = mark_kk_pasted_as_nik(records, kks)
     if marked is not records:
         save(marked, part.path)
-    named = record_keys(marked).isin(decision_keys).to_numpy(dtype=bool)
+    named = record_keys(marked).isin(decision_keys).to_numpy(dtype=bool) if decision_keys else np.zeros(len(marked), bool)
     columns = ["source", "record_id", *(c for c in FINGERPRINT_FIELDS if c in marked)]
     return PartView(
         build_link_frame(marked),
         pa.array(stable_record_keys(marked, sources_with_ids).to_numpy(dtype=object), pa.string()),
         marked.loc[named, columns].assign(**{ROW: np.flatnonzero(named)}).reset_index(drop=True),
     )
+
+
+@dataclass
+class Stacked:
+    """The parts' views stacked: what linking and clustering need of every record of the run."""
+
+    frame: LinkFrame
+    keys: pd.Series  # stable record keys, Arrow strings
+    named: pd.DataFrame  # the rows analysts' decisions name, ROW = position in the run
+    offsets: np.ndarray  # part i holds the run's records offsets[i]:offsets[i + 1]
+
+
+def per_part(values: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """A per-record array of the run cut into the parts' slices."""
+    return [values[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def stack_views(parts: list[Part], views: list[PartView]) -> Stacked:
+    offsets = np.cumsum([0] + [p.n for p in parts])
+    return Stacked(
+        concat_link_frames([v.frame for v in views], [p.source for p in parts]),
+        pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([v.keys for v in views], pa.string()))),
+        pd.concat([v.named.assign(**{ROW: v.named[ROW] + o}) for v, o in zip(views, offsets)], ignore_index=True),
+        offsets,
+    )
+
+
+def decision_constraints(decisions: pd.DataFrame, named: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """`review.decisions.constraints` over only the records the decisions name; must/cannot
+    links as positions in the run."""
+    must, cannot, report = constraints(decisions, named)
+    row = named[ROW].to_numpy()
+    return must.assign(left=row[must["left"]], right=row[must["right"]]), cannot.assign(left=row[cannot["left"]], right=row[cannot["right"]]), report
+
+
+def decision_keys(decisions: pd.DataFrame) -> set[str]:
+    """The record keys (SOURCE:RECORD_ID) analysts' decisions name."""
+    return set(decisions["left"]) | set(decisions["right"]) if {"left", "right"} <= set(decisions.columns) else set()
 
 
 def partition_plan(person: np.ndarray, nik: np.ndarray, left: np.ndarray, right: np.ndarray, rows: int) -> np.ndarray:
@@ -163,28 +207,26 @@ def shuffle_part(
 
 @dataclass
 class PartitionResult:
-    conflicts: pd.DataFrame
-    review: pd.DataFrame  # review rows with their position in the run's review order, ORDER
-    workbook_records: pd.DataFrame  # records the workbook may show (a superset of those it will)
-    report: pd.DataFrame  # what the report counts per record: source, source_kind, nik_status, nik_recovered
-    persons: int
+    """What the driver keeps of a partition; its rows are in Parquet pieces (see `piece`)."""
+
+    conflicts: pd.DataFrame  # per conflict row, the columns the counts need (COUNTED), as categories
+    report: pd.DataFrame  # per record, what the report counts: source, source_kind, nik_status, nik_recovered
 
 
-ORDER = "_order"
+COUNTED = ["kind", "conflict_id", "severity", "person_id", "source", "regency"]
+PIECE, PIECE_ROW = "_piece", "_piece_row"  # where a counted conflict row's whole row is
 
 
-def assemble_partition(
-    pieces: list[Path],
-    review: pd.DataFrame,
-    as_of: dict[str, str],
-    workbook_rows_per_kind: int | None,
-    out: Path,
-    k: int,
-) -> PartitionResult:
-    """One partition's outputs: records and registry to Parquet pieces in `out`, the rest returned.
+def piece(out: Path, output: str, k: int) -> Path:
+    """Partition k's piece of an output (records, registry, conflicts, review)."""
+    return out / output / f"{k:05d}.parquet"
+
+
+def assemble_partition(pieces: list[Path], review: pd.DataFrame, as_of: dict[str, str], out: Path, k: int) -> PartitionResult:
+    """One partition's records, registry, conflicts and review rows, as Parquet pieces in `out`.
 
     `review`: the run's review pairs with both sides in this partition (left/right: positions in
-    the run, ORDER: position in the run's review queue).
+    the run, ORDER: place in the run's review queue, which the review piece keeps).
     """
     linked = pd.concat([load(p) for p in pieces], ignore_index=True)
     local = pd.Series(np.arange(len(linked), dtype=np.int64), index=linked.pop(ROW).to_numpy())
@@ -192,26 +234,68 @@ def assemble_partition(
     persons = person_codes(linked["person_id"])
     registry = build_registry(linked, as_of, persons)
     conflicts = find_conflicts(linked, registry, review, persons)
-    write_parquet(linked, RecordRow, out / "records" / f"{k:05d}.parquet")
-    write_parquet(registry, RegistryRow, out / "registry" / f"{k:05d}.parquet")
-    shown = conflicts if workbook_rows_per_kind is None else most_severe_first(conflicts, workbook_rows_per_kind)
-    report = linked[["source", "source_kind", "nik_status"]].astype("category").assign(nik_recovered=recovered_nik(linked).to_numpy())
+    write_parquet(linked, RecordRow, piece(out, "records", k))
+    write_parquet(registry, RegistryRow, piece(out, "registry", k))
+    write_parquet(conflicts, ConflictRow, piece(out, "conflicts", k))
+    rows = to_arrow(review_table(linked, review, linked["person_id"].to_numpy()), ReviewRow)
+    pq.write_table(rows.append_column(ORDER, pa.array(review[ORDER].to_numpy(), pa.int64())), piece(out, "review", k))
     return PartitionResult(
-        conflicts,
-        review_table(linked, review, linked["person_id"].to_numpy()).assign(**{ORDER: review[ORDER].to_numpy()}),
-        workbook_records(linked, shown),
-        report,
-        len(registry),
+        conflicts[COUNTED].astype("category").assign(**{PIECE: np.int32(k), PIECE_ROW: np.arange(len(conflicts), dtype=np.int32)}),
+        linked[["source", "source_kind", "nik_status"]].astype("category").assign(nik_recovered=recovered_nik(linked).to_numpy()),
     )
 
 
-def stack_report_records(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The partitions' report columns as one frame, categories united (not widened to objects)."""
+def gather_partitions(
+    results: list[PartitionResult], out: Path, rejects: pd.DataFrame, history: pd.DataFrame, model: FSModel, workbook_rows_per_kind: int | None
+) -> RunOutputs:
+    """The partitions' pieces and tallies as one run's outputs. Conflicts are counted, and the
+    workbook's rows picked, in a whole-run assembly's order; the files are joined partition by
+    partition (the review queue in its own order)."""
+    count = len(results)
+    conflicts = stack_categories([r.conflicts for r in results])
+    # Each conflict lies in one piece, its rows there sorted by source and record_id.
+    conflicts = conflicts.sort_values(["kind", "conflict_id", PIECE, PIECE_ROW], kind="stable").reset_index(drop=True)
+    picked, cap = shown_conflicts(conflicts, workbook_rows_per_kind)
+    shown = _rows_of(picked, lambda k: piece(out, "conflicts", k))
+    named = pa.array(shown["record_id"].astype(object).unique(), pa.string())
+    records = ds.dataset([str(piece(out, "records", k)) for k in range(count)], format="parquet")
+    records = records.to_table(filter=ds.field("record_id").isin(named)).to_pandas()
+    review = [piece(out, "review", k) for k in range(count)]
+    return RunOutputs(
+        records=[piece(out, "records", k) for k in range(count)],
+        rejects=rejects,
+        review=review,
+        id_history=history,
+        registry=[piece(out, "registry", k) for k in range(count)],
+        conflicts=[piece(out, "conflicts", k) for k in range(count)],
+        model=model,
+        tallies=Tallies(
+            records=stack_categories([r.report for r in results]),
+            conflicts=conflicts.drop(columns=[PIECE, PIECE_ROW]),
+            review_rows=sum(pq.ParquetFile(p).metadata.num_rows for p in review),
+            workbook=WorkbookInput(summary_counts(conflicts), shown, workbook_records(records, shown), cap),
+        ),
+    )
+
+
+def _rows_of(picked: pd.DataFrame, path_of) -> pd.DataFrame:
+    """The whole rows, from their pieces, of the counted rows `picked` (in that order)."""
+    frames = []
+    for k, rows in picked.groupby(PIECE, sort=False)[PIECE_ROW]:
+        table = pq.read_table(path_of(int(k))).take(pa.array(rows.to_numpy()))
+        frames.append(table.to_pandas().set_axis(rows.index))
+    return pd.concat(frames).loc[picked.index].reset_index(drop=True) if frames else pd.DataFrame(columns=COUNTED)
+
+
+def stack_categories(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames as one, categorical columns united with their categories sorted (not widened to
+    objects), so that sorting by one sorts by its values."""
     out = {}
     for column in frames[0].columns:
         values = [f[column] for f in frames]
         out[column] = (
-            pd.Series(union_categoricals([v.array for v in values])) if isinstance(values[0].dtype, pd.CategoricalDtype)
+            pd.Series(union_categoricals([v.array for v in values], sort_categories=True))
+            if isinstance(values[0].dtype, pd.CategoricalDtype)
             else pd.concat(values, ignore_index=True)
         )
     return pd.DataFrame(out)

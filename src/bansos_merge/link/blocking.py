@@ -220,4 +220,12 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
     for r, n in zip(report, new_pairs):
         r["new_pairs"] = int(n)
     pairs = pd.DataFrame({"left": code // f.n, "right": code % f.n, "pass": pass_no})
-    return pairs, BlockingReport(report, len(pd.unique(np.concatenate(skipped))) if skipped else 0)
+    return pairs, BlockingReport(report, _distinct(skipped))
+
+
+def _distinct(parts: list[np.ndarray]) -> int:
+    """Distinct values over the arrays, counted after one in-place sort: no hash table, which
+    for the tens of millions of registry-apart pairs of a national merge is gigabytes."""
+    values = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    values.sort()
+    return int(len(values) and 1 + np.count_nonzero(values[1:] != values[:-1]))

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from ..cluster.resolve import Resolution
 from ..config import MergeConfig, PublishConfig
 from ..contracts import SCHEMA_VERSION, ConflictRow, IdHistoryRow, RecordRow, RegistryRow, RejectRow, ReviewRow
+from ..link.blocking import BlockingReport
 from ..link.linker import Links
 from ..link.model import FSModel
 from ..normalize.cross_source import mark_kk_pasted_as_nik
@@ -24,24 +25,41 @@ from .previous import PreviousRun
 from .registry import build_registry, person_codes
 from .report import write_report
 from .review import review_table
-from .workbook import workbook_input, write_workbook
+from .workbook import WorkbookInput, workbook_input, write_workbook
+
+
+@dataclass
+class Tallies:
+    """What the report, the manifest and the workbook need of outputs written as pieces."""
+
+    records: pd.DataFrame  # per record: source, source_kind, nik_status, nik_recovered
+    conflicts: pd.DataFrame  # per conflict row: kind, conflict_id, severity, person_id, source, regency
+    review_rows: int
+    workbook: WorkbookInput
 
 
 @dataclass
 class RunOutputs:
-    """Records and registry are frames, or (a run built per person partition) Parquet pieces
-    to join; then `report_records` and `workbook_records` carry what the report counts and the
-    workbook may show of them."""
+    """A run's outputs as frames, or (a run built per person partition) as Parquet pieces to
+    join, with their `tallies`. Review pieces carry their rows' place in the queue, ORDER."""
 
     records: pd.DataFrame | list[Path]
     rejects: pd.DataFrame
-    review: pd.DataFrame
+    review: pd.DataFrame | list[Path]
     id_history: pd.DataFrame
     registry: pd.DataFrame | list[Path]
-    conflicts: pd.DataFrame
+    conflicts: pd.DataFrame | list[Path]
     model: FSModel
-    report_records: pd.DataFrame | None = None
-    workbook_records: pd.DataFrame | None = None
+    tallies: Tallies | None = None
+
+    def counted(self, workbook_rows_per_kind: int | None) -> Tallies:
+        if self.tallies is not None:
+            return self.tallies
+        workbook = workbook_input(self.conflicts, self.records, workbook_rows_per_kind)
+        return Tallies(self.records, self.conflicts, len(self.review), workbook)
+
+
+ORDER = "_order"  # a review row's place in the run's review queue, in review pieces
 
 
 def combine(sources: list[NormalizedSource]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,12 +104,13 @@ def run_manifest(
     config: MergeConfig,
     config_path: str,
     sources: list[NormalizedSource],
-    links: Links,
+    blocking: BlockingReport,
     resolution: Resolution,
     outputs: RunOutputs,
 ) -> dict:
     summary = [{"source": s.name, "kind": s.kind, "as_of": s.as_of, "files": s.files, **s.accounting()} for s in sources]
-    by_kind = outputs.conflicts.groupby("kind")["conflict_id"].nunique()
+    counted = outputs.counted(config.publish.workbook_rows_per_kind)
+    by_kind = counted.conflicts.groupby("kind")["conflict_id"].nunique()
     return {
         "run_id": run_id,
         "started_at": started,
@@ -103,13 +122,13 @@ def run_manifest(
         "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
         "persons": int(resolution.counts["persons"]),
         "links": int(resolution.counts["match_pairs"]),
-        "review_queue": int(len(outputs.review)),
+        "review_queue": int(counted.review_rows),
         "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
-        "conflict_rows": int(len(outputs.conflicts)),
+        "conflict_rows": int(len(counted.conflicts)),
         "linkage_config": config.linkage.model_dump(mode="json"),
         "linkage": {
-            "blocking": links.blocking.as_dict(),
-            "model": {"prior": links.model.prior, **links.model.trained_on},
+            "blocking": blocking.as_dict(),
+            "model": {"prior": outputs.model.prior, **outputs.model.trained_on},
             **resolution.counts,
             "id_changes": resolution.id_history["reason"].value_counts().to_dict(),
         },
@@ -121,26 +140,25 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
     slowest file) is written by a second process while this one writes the Parquet files and
     the report: two cores, one publish."""
     manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
-    records = outputs.records
-    shown = records if outputs.workbook_records is None else outputs.workbook_records
-    content = workbook_input(outputs.conflicts, shown, publish.workbook_rows_per_kind)
+    counted = outputs.counted(publish.workbook_rows_per_kind)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
-        _write(records, RecordRow, folder / "records.parquet")
+        workbook = pool.submit(write_workbook, counted.workbook, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
+        _write(outputs.records, RecordRow, folder / "records.parquet")
         write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
-        write_parquet(outputs.review, ReviewRow, folder / "review.parquet")
+        _write(outputs.review, ReviewRow, folder / "review.parquet", order=ORDER)
         write_parquet(outputs.id_history, IdHistoryRow, folder / "id_history.parquet")
         _write(outputs.registry, RegistryRow, folder / "registry.parquet")
-        write_parquet(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
+        _write(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
         outputs.model.save(folder / "model.json")
-        counted = records if outputs.report_records is None else outputs.report_records
-        write_report(manifest, counted, outputs.rejects, outputs.conflicts, len(outputs.review), folder / "report.html", publish.language)
+        write_report(
+            manifest, counted.records, outputs.rejects, counted.conflicts, counted.review_rows, folder / "report.html", publish.language
+        )
         workbook.result()
     write_json(manifest, folder / "manifest.json")
 
 
-def _write(frame: pd.DataFrame | list[Path], model: type[BaseModel], path: Path) -> None:
+def _write(frame: pd.DataFrame | list[Path], model: type[BaseModel], path: Path, order: str | None = None) -> None:
     if isinstance(frame, pd.DataFrame):
         write_parquet(frame, model, path)
     else:
-        join_pieces(frame, model, path)
+        join_pieces(frame, model, path, order)

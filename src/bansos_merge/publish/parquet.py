@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
@@ -26,9 +27,16 @@ def write_parquet(frame: pd.DataFrame, model: type[BaseModel], path: Path) -> No
     pq.write_table(to_arrow(frame, model), path, compression="zstd")
 
 
-def join_pieces(pieces: list[Path], model: type[BaseModel], path: Path) -> None:
-    """Parquet pieces written by `write_parquet` -> one file, streamed a piece at a time."""
+def join_pieces(pieces: list[Path], model: type[BaseModel], path: Path, order: str | None = None, rows: int = 200_000) -> None:
+    """Parquet pieces -> one file of the contract, streamed: a piece at a time, or with `order`
+    (a column numbering the rows 0..n-1 across the pieces) `rows` rows at a time in that order."""
     schema = arrow_schema(model)
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for piece in pieces:
-            writer.write_table(pq.read_table(piece).cast(schema))
+        if order is None:
+            for piece in pieces:
+                writer.write_table(pq.read_table(piece).select(schema.names).cast(schema))
+            return
+        data = ds.dataset([str(p) for p in pieces], format="parquet")
+        for start in range(0, data.count_rows(), rows):
+            chunk = data.to_table(filter=(ds.field(order) >= start) & (ds.field(order) < start + rows))
+            writer.write_table(chunk.sort_by(order).select(schema.names).cast(schema))

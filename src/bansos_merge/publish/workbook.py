@@ -167,6 +167,7 @@ def summary_counts(conflicts: pd.DataFrame) -> dict[str, pd.DataFrame]:
     unknown = "\x00unknown"
 
     def by(col: pd.Series) -> pd.DataFrame:
+        col = col.astype(object)  # categories too (counted conflicts of a partitioned run)
         key = col.where(col.notna() & (col != ""), unknown)
         g = conflicts.assign(_key=key).groupby("_key", sort=False)
         out = pd.DataFrame({"conflicts": g["conflict_id"].nunique(), "records": g.size(), "persons": g["person_id"].nunique()})
@@ -345,7 +346,7 @@ def temp_beside(path: Path) -> Path:
 
 def most_severe_first(conflicts: pd.DataFrame, max_rows_per_kind: int) -> pd.DataFrame:
     """At most `max_rows_per_kind` rows of each kind, the most severe conflicts first."""
-    rank = conflicts["severity"].map(_SEVERITY_ORDER).fillna(len(_SEVERITY_ORDER))
+    rank = conflicts["severity"].astype(object).map(_SEVERITY_ORDER).fillna(len(_SEVERITY_ORDER))
     ordered = conflicts.assign(_s=rank).sort_values(["kind", "_s", "conflict_id"], kind="stable")
     return ordered[ordered.groupby("kind").cumcount() < max_rows_per_kind].drop(columns="_s")
 
@@ -362,11 +363,16 @@ class WorkbookInput:
 
 
 def workbook_input(conflicts: pd.DataFrame, records: pd.DataFrame, max_rows_per_kind: int | None = None) -> WorkbookInput:
-    """A sheet of 200,000 invalid NIKs helps no analyst and takes minutes to write:
-    `max_rows_per_kind` keeps the most severe rows of each kind (the summary counts all)."""
-    truncated = max_rows_per_kind is not None and bool((conflicts.groupby("kind").size() > max_rows_per_kind).any())
-    shown = most_severe_first(conflicts, max_rows_per_kind) if truncated else conflicts
-    return WorkbookInput(summary_counts(conflicts), shown, workbook_records(records, shown), max_rows_per_kind if truncated else None)
+    shown, cap = shown_conflicts(conflicts, max_rows_per_kind)
+    return WorkbookInput(summary_counts(conflicts), shown, workbook_records(records, shown), cap)
+
+
+def shown_conflicts(conflicts: pd.DataFrame, max_rows_per_kind: int | None) -> tuple[pd.DataFrame, int | None]:
+    """The rows the kind sheets show, and the cap when it cut a kind. A sheet of 200,000 invalid
+    NIKs helps no analyst and takes minutes to write: `max_rows_per_kind` keeps the most severe
+    rows of each kind (the summary counts all)."""
+    truncated = max_rows_per_kind is not None and bool((conflicts.groupby("kind", observed=True).size() > max_rows_per_kind).any())
+    return (most_severe_first(conflicts, max_rows_per_kind), max_rows_per_kind) if truncated else (conflicts, None)
 
 
 def workbook_records(records: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
