@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 from pandas.api.types import union_categoricals
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -48,7 +47,7 @@ from .ingest.source import SourceRead
 from .normalize.source import TablePart, normalize_part, stream_parts
 from .publish.conflicts import find_conflicts
 from .publish.outputs import ORDER, RunOutputs, Tallies
-from .publish.parquet import to_arrow, write_parquet
+from .publish.parquet import pieces_dataset, to_arrow, write_piece
 from .publish.registry import build_registry, person_codes
 from .publish.report import recovered_nik
 from .publish.review import review_table
@@ -219,7 +218,7 @@ PIECE, PIECE_ROW = "_piece", "_piece_row"  # where a counted conflict row's whol
 
 def piece(out: Path, output: str, k: int) -> Path:
     """Partition k's piece of an output (records, registry, conflicts, review)."""
-    return out / output / f"{k:05d}.parquet"
+    return out / output / f"{k:05d}.arrow"
 
 
 def assemble_partition(pieces: list[Path], review: pd.DataFrame, as_of: dict[str, str], out: Path, k: int) -> PartitionResult:
@@ -234,11 +233,11 @@ def assemble_partition(pieces: list[Path], review: pd.DataFrame, as_of: dict[str
     persons = person_codes(linked["person_id"])
     registry = build_registry(linked, as_of, persons)
     conflicts = find_conflicts(linked, registry, review, persons)
-    write_parquet(linked, RecordRow, piece(out, "records", k))
-    write_parquet(registry, RegistryRow, piece(out, "registry", k))
-    write_parquet(conflicts, ConflictRow, piece(out, "conflicts", k))
+    write_piece(to_arrow(linked, RecordRow), piece(out, "records", k))
+    write_piece(to_arrow(registry, RegistryRow), piece(out, "registry", k))
+    write_piece(to_arrow(conflicts, ConflictRow), piece(out, "conflicts", k))
     rows = to_arrow(review_table(linked, review, linked["person_id"].to_numpy()), ReviewRow)
-    pq.write_table(rows.append_column(ORDER, pa.array(review[ORDER].to_numpy(), pa.int64())), piece(out, "review", k))
+    write_piece(rows.append_column(ORDER, pa.array(review[ORDER].to_numpy(), pa.int64())), piece(out, "review", k))
     return PartitionResult(
         conflicts[COUNTED].astype("category").assign(**{PIECE: np.int32(k), PIECE_ROW: np.arange(len(conflicts), dtype=np.int32)}),
         linked[["source", "source_kind", "nik_status"]].astype("category").assign(nik_recovered=recovered_nik(linked).to_numpy()),
@@ -258,7 +257,7 @@ def gather_partitions(
     picked, cap = shown_conflicts(conflicts, workbook_rows_per_kind)
     shown = _rows_of(picked, lambda k: piece(out, "conflicts", k))
     named = pa.array(shown["record_id"].astype(object).unique(), pa.string())
-    records = ds.dataset([str(piece(out, "records", k)) for k in range(count)], format="parquet")
+    records = pieces_dataset([piece(out, "records", k) for k in range(count)])
     records = records.to_table(filter=ds.field("record_id").isin(named)).to_pandas()
     review = [piece(out, "review", k) for k in range(count)]
     return RunOutputs(
@@ -272,7 +271,7 @@ def gather_partitions(
         tallies=Tallies(
             records=stack_categories([r.report for r in results]),
             conflicts=conflicts.drop(columns=[PIECE, PIECE_ROW]),
-            review_rows=sum(pq.ParquetFile(p).metadata.num_rows for p in review),
+            review_rows=pieces_dataset(review).count_rows(),
             workbook=WorkbookInput(summary_counts(conflicts), shown, workbook_records(records, shown), cap),
         ),
     )
@@ -282,7 +281,7 @@ def _rows_of(picked: pd.DataFrame, path_of) -> pd.DataFrame:
     """The whole rows, from their pieces, of the counted rows `picked` (in that order)."""
     frames = []
     for k, rows in picked.groupby(PIECE, sort=False)[PIECE_ROW]:
-        table = pq.read_table(path_of(int(k))).take(pa.array(rows.to_numpy()))
+        table = pieces_dataset([path_of(int(k))]).take(pa.array(rows.to_numpy()))
         frames.append(table.to_pandas().set_axis(rows.index))
     return pd.concat(frames).loc[picked.index].reset_index(drop=True) if frames else pd.DataFrame(columns=COUNTED)
 

@@ -10,27 +10,45 @@ Every new ID, merge, split and removal is written to id_history.parquet.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def _hashed_ids(keys: pd.Series, taken: set[str]) -> pd.Series:
-    """'P' + 16 hex digits of a stable 64-bit hash; rehashed with a salt on collision."""
-    ids = pd.Series(index=keys.index, dtype=object)
-    todo = keys
-    salt = 0
+def _hashed_ids(keys: pd.Series, taken: set[str]) -> np.ndarray:
+    """'P' + 16 hex digits of a stable 64-bit hash; rehashed with a salt on collision.
+
+    Worked on the hashes (an id and its hash are one-to-one), formatted once at the end: at
+    national scale these are tens of millions of new ids."""
+    used = np.unique(np.array([int(t[1:], 16) for t in taken if _ID.fullmatch(t)], dtype=np.uint64))
+    hashes = np.zeros(len(keys), dtype=np.uint64)
+    todo, where, salt = keys, np.arange(len(keys)), 0
     while len(todo):
         salted = todo if salt == 0 else todo + f"|{salt}"
-        h = pd.util.hash_pandas_object(salted, index=False).to_numpy()
-        cand = pd.Series(["P%016X" % v for v in h], index=todo.index)
-        clash = cand.isin(taken) | cand.duplicated(keep="first")
-        ids[cand.index[~clash]] = cand[~clash]
-        taken |= set(cand[~clash])
-        todo = todo[clash.to_numpy()]
-        salt += 1
-    return ids
+        # categorize=False: the same hashes, without factorising millions of distinct keys first
+        h = pd.util.hash_pandas_object(salted, index=False, categorize=False).to_numpy()
+        clash = np.isin(h, used) | pd.Series(h).duplicated(keep="first").to_numpy()
+        hashes[where[~clash]] = h[~clash]
+        if clash.any():
+            used = np.union1d(used, h[~clash])
+        todo, where, salt = todo[clash], where[clash], salt + 1
+    return _formatted(hashes)
+
+
+_ID = re.compile(r"P[0-9A-F]{16}")
+_HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+
+
+def _formatted(hashes: np.ndarray) -> np.ndarray:
+    """uint64 -> 'P%016X' strings, vectorised."""
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    chars = np.empty((len(hashes), 17), dtype=np.uint8)
+    chars[:, 0] = ord("P")
+    chars[:, 1:] = _HEX[(hashes[:, None] >> shifts[None, :]) & np.uint64(0xF)]
+    return chars.view("S17").ravel().astype("U17").astype(object)
 
 
 def _greedy_inherit(overlap: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +117,7 @@ def assign_person_ids(
         return stable_record_keys(frame, sources_with_ids)
 
     keys = keys_of(records) if keys is None else keys
-    frame = pd.DataFrame({"key": keys.to_numpy(dtype=object), "label": label})
+    key_array = pa.array(keys.array if isinstance(keys.dtype, pd.ArrowDtype) else keys.to_numpy(dtype=object), pa.string())
     previous_ids: set[str] = set()
     overlap = pd.DataFrame({"label": pd.Series(dtype=np.int64), "old": pd.Series(dtype=object), "n": pd.Series(dtype=np.int64)})
     if previous is not None and len(previous):
@@ -107,34 +125,40 @@ def assign_person_ids(
         old = pd.Series(previous["person_id"].astype(str).to_numpy(), index=prev_keys.to_numpy())
         old = old[~old.index.duplicated()]
         previous_ids = set(old.unique())
-        frame["old"] = frame["key"].map(old)
-        overlap = frame.dropna(subset=["old"]).groupby(["label", "old"]).size().rename("n").reset_index()
+        at = pc.fill_null(pc.index_in(key_array, value_set=pa.array(old.index.to_numpy(dtype=object), pa.string())), -1).to_numpy()
+        hit = at >= 0
+        matched = pd.DataFrame({"label": label[hit], "old": old.to_numpy()[at[hit]]})
+        overlap = matched.groupby(["label", "old"]).size().rename("n").reset_index()
 
     inherited = _greedy_inherit(overlap)
     # The smallest key of each cluster names it (one Arrow sort; a groupby min on strings is slow).
-    order = pc.sort_indices(pa.array(frame["key"].to_numpy(dtype=object), pa.string())).to_numpy()
+    order = pc.sort_indices(key_array).to_numpy()
     labels, first = np.unique(label[order], return_index=True)
-    clusters = pd.Series(frame["key"].to_numpy(dtype=object)[order[first]], index=labels, name="key")
-    pid = pd.Series(index=clusters.index, dtype=object)
-    pid[inherited["label"].to_numpy()] = inherited["old"].to_numpy()
-    fresh = pid.isna()
-    pid[fresh] = _hashed_ids(clusters[fresh], set(known_ids) | previous_ids).to_numpy()
+    smallest = key_array.take(pa.array(order[first]))
+    pid = np.full(len(labels), None, dtype=object)  # per cluster, in `labels` order
+    pid[np.searchsorted(labels, inherited["label"].to_numpy(dtype=np.int64))] = inherited["old"].to_numpy()
+    fresh = pd.isna(pid)
+    smallest = pd.Series(pd.arrays.ArrowExtensionArray(smallest.filter(pa.array(fresh))))
+    pid[fresh] = _hashed_ids(smallest, set(known_ids) | previous_ids)
 
-    moved = overlap.assign(new=pid[overlap["label"]].to_numpy())
+    moved = overlap.assign(new=pid[np.searchsorted(labels, overlap["label"].to_numpy(dtype=np.int64))])
     moved = moved[moved["old"] != moved["new"]]
-    history = pd.concat(
-        [
-            pd.DataFrame({"old_id": None, "new_id": pid[fresh & ~pid.index.isin(overlap["label"])], "reason": "new"}),
-            pd.DataFrame(
-                {
-                    "old_id": moved["old"],
-                    "new_id": moved["new"],
-                    "reason": np.where(moved["old"].isin(inherited["old"]), "split", "merged"),
-                }
+    # Built column-wise: a concat of frames checks an all-None column value by value.
+    new = pid[fresh & ~np.isin(labels, overlap["label"].to_numpy(dtype=np.int64))]
+    removed = sorted(previous_ids - set(overlap["old"]))
+    none = np.full(len(new), None, dtype=object), np.full(len(removed), None, dtype=object)
+    history = pd.DataFrame(
+        {
+            "old_id": np.concatenate([none[0], moved["old"].to_numpy(dtype=object), np.array(removed, dtype=object)]),
+            "new_id": np.concatenate([new, moved["new"].to_numpy(dtype=object), none[1]]),
+            "reason": np.concatenate(
+                [
+                    np.full(len(new), "new", dtype=object),
+                    np.where(moved["old"].isin(inherited["old"]), "split", "merged").astype(object),
+                    np.full(len(removed), "removed", dtype=object),
+                ]
             ),
-            pd.DataFrame({"old_id": sorted(previous_ids - set(overlap["old"])), "new_id": None, "reason": "removed"}),
-        ],
-        ignore_index=True,
+        }
     )
     history["run_id"] = run_id
-    return frame["label"].map(pid).to_numpy(), history
+    return pid[np.searchsorted(labels, label)], history

@@ -27,16 +27,28 @@ def write_parquet(frame: pd.DataFrame, model: type[BaseModel], path: Path) -> No
     pq.write_table(to_arrow(frame, model), path, compression="zstd")
 
 
+def write_piece(table: pa.Table, path: Path) -> None:
+    """A piece of an output, to be joined by `join_pieces`: Arrow IPC, uncompressed, so that
+    the run's file is encoded (and compressed) once, when joined."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def pieces_dataset(pieces: list[Path]) -> ds.Dataset:
+    return ds.dataset([str(p) for p in pieces], format="arrow")
+
+
 def join_pieces(pieces: list[Path], model: type[BaseModel], path: Path, order: str | None = None, rows: int = 200_000) -> None:
-    """Parquet pieces -> one file of the contract, streamed: a piece at a time, or with `order`
-    (a column numbering the rows 0..n-1 across the pieces) `rows` rows at a time in that order."""
+    """Pieces (`write_piece`) -> one Parquet file of the contract, streamed: a piece at a time,
+    or with `order` (a column numbering the rows 0..n-1 across the pieces) `rows` rows at a
+    time in that order."""
     schema = arrow_schema(model)
+    data = pieces_dataset(pieces)
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         if order is None:
-            for piece in pieces:
-                writer.write_table(pq.read_table(piece).select(schema.names).cast(schema))
+            for batch in data.to_batches(batch_size=rows):
+                writer.write_batch(batch.select(schema.names).cast(schema))
             return
-        data = ds.dataset([str(p) for p in pieces], format="parquet")
         for start in range(0, data.count_rows(), rows):
             chunk = data.to_table(filter=(ds.field(order) >= start) & (ds.field(order) < start + rows))
             writer.write_table(chunk.sort_by(order).select(schema.names).cast(schema))
