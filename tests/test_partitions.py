@@ -154,3 +154,18 @@ def test_person_codes_of_partition_plan_cover_every_record(records: pd.DataFrame
     plan = partition_plan(codes, np.full(len(records), -1), np.array([], np.int64), np.array([], np.int64), rows=400)
     sizes = np.bincount(plan)
     assert sizes.sum() == len(records) and sizes.max() <= 400 and len(sizes) == -(-len(records) // 400)
+
+
+def test_a_run_whose_every_row_is_rejected_publishes_its_rejects(tmp_path: Path) -> None:
+    (tmp_path / "desa.csv").write_text("NIK,NAMA\n,\nJUMLAH,\n")
+    (tmp_path / "merge.yaml").write_text(
+        "output_dir: out\nsources:\n  - name: desa\n    path: desa.csv\n    kind: aid_list\n    columns: {nik: NIK, name: NAMA}\n"
+    )
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    done = subprocess.run(CLI + ["run", "--config", str(tmp_path / "merge.yaml")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    latest = tmp_path / "out" / "latest"
+    assert pq.read_table(latest / "rejects.parquet").num_rows == 2
+    for name in ("records", "registry", "conflicts", "review"):
+        assert pq.read_table(latest / f"{name}.parquet").num_rows == 0, name
+    assert json.loads((latest / "manifest.json").read_text())["totals"] == {"rows_read": 2, "accepted": 0, "rejected": 2}

@@ -283,7 +283,9 @@ def _rows_of(picked: pd.DataFrame, path_of) -> pd.DataFrame:
     for k, rows in picked.groupby(PIECE, sort=False)[PIECE_ROW]:
         table = pieces_dataset([path_of(int(k))]).take(pa.array(rows.to_numpy()))
         frames.append(table.to_pandas().set_axis(rows.index))
-    return pd.concat(frames).loc[picked.index].reset_index(drop=True) if frames else pd.DataFrame(columns=COUNTED)
+    if not frames:  # no conflicts at all: no rows, the pieces' columns
+        return pieces_dataset([path_of(0)]).head(0).to_pandas()
+    return pd.concat(frames).loc[picked.index].reset_index(drop=True)
 
 
 def stack_categories(frames: list[pd.DataFrame]) -> pd.DataFrame:

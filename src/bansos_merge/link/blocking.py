@@ -214,7 +214,7 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
     # A stable sort keeps each pair's first pass first (passes were concatenated in order).
     order = np.argsort(all_codes, kind="stable")
     sorted_codes = all_codes[order]
-    first = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
+    first = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]][: len(sorted_codes)]  # none: no pairs at all
     code, pass_no = sorted_codes[first], np.concatenate(passes)[order][first]
     new_pairs = np.bincount(pass_no, minlength=len(report))
     for r, n in zip(report, new_pairs):

@@ -98,6 +98,8 @@ def _smoothed(counts: np.ndarray) -> np.ndarray:
 
 
 def random_pairs(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if n < 2:  # a run whose every row was rejected: no pair to draw
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     a = rng.integers(0, n, size)
     b = rng.integers(0, n, size)
     keep = a != b

@@ -302,6 +302,8 @@ def dates_differ_in_review(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
 def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame, persons: Persons) -> pd.DataFrame:
     """All conflicts of a run; `records` carries person_id (coded by `persons`, the registry's
     rows), `review` left/right positions."""
+    if records.empty:  # a run whose every row was rejected
+        return pd.DataFrame(columns=_COLUMNS)
     x = _Linked(records, persons, registry)
     parts = [
         nik_shared(x),

@@ -110,7 +110,7 @@ def run_manifest(
 ) -> dict:
     summary = [{"source": s.name, "kind": s.kind, "as_of": s.as_of, "files": s.files, **s.accounting()} for s in sources]
     counted = outputs.counted(config.publish.workbook_rows_per_kind)
-    by_kind = counted.conflicts.groupby("kind")["conflict_id"].nunique()
+    by_kind = counted.conflicts.groupby("kind", observed=True)["conflict_id"].nunique()
     return {
         "run_id": run_id,
         "started_at": started,

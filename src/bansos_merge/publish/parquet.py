@@ -19,6 +19,8 @@ def to_arrow(frame: pd.DataFrame, model: type[BaseModel]) -> pa.Table:
     missing = [f.name for f in schema if f.name not in frame.columns]
     if missing:
         raise ValueError(f"{model.__name__}: frame lacks contract columns {missing}")
+    if frame.empty:  # untyped empty columns (a run whose every row was rejected) cast to nothing
+        return schema.empty_table()
     table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
     return table.cast(schema)
 

@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..contracts import RegistryRow
+
 from ..link.blocking import combine_keys
 
 _IDENTITY = ("nik", "kk", "name", "birth_place", "birth_date", "sex", "mother_name")
@@ -167,6 +169,8 @@ def _column(values: pa.Array | pa.ChunkedArray) -> pd.Series:
 
 def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Persons) -> pd.DataFrame:
     """`persons` codes the records' person_id; `as_of` maps each source to its date (ISO), for recency."""
+    if persons.count == 0:  # a run whose every row was rejected
+        return pd.DataFrame(columns=list(RegistryRow.model_fields))
     source, source_names = pd.factorize(records["source"])
     recency = _rank_key(pd.Series(source_names).map(as_of).fillna("").to_numpy())[source]
     civil = is_value(records["source_kind"], "civil_registry").astype(np.float64)
