@@ -157,8 +157,8 @@ def shuffle_task(part: Part, offset: int, partition: np.ndarray, person_id: np.n
 
 
 @task(name="assemble", task_run_name="assemble-{k}", **_TASK)
-def assemble_task(pieces: list[Path], review: pd.DataFrame, as_of: dict, out: Path, k: int) -> PartitionResult:
-    return assemble_partition(pieces, review, as_of, out, k)
+def assemble_task(pieces: list[Path], review: pd.DataFrame, as_of: dict, civil_registry: bool, out: Path, k: int) -> PartitionResult:
+    return assemble_partition(pieces, review, as_of, civil_registry, out, k)
 
 
 @task(name="publish", **_IO_TASK)
@@ -275,6 +275,7 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
         [[s[k] for s in shuffled if k in s] for k in range(count)],
         [review[plan[left] == k] for k in range(count)],
         unmapped({s.name: s.as_of for s in sources}),
+        unmapped(any(s.kind == "civil_registry" and s.accepted for s in sources)),
         unmapped(work),
         list(range(count)),
     ).result()

@@ -169,3 +169,19 @@ def test_a_run_whose_every_row_is_rejected_publishes_its_rejects(tmp_path: Path)
     for name in ("records", "registry", "conflicts", "review"):
         assert pq.read_table(latest / f"{name}.parquet").num_rows == 0, name
     assert json.loads((latest / "manifest.json").read_text())["totals"] == {"rows_read": 2, "accepted": 0, "rejected": 2}
+
+
+def test_a_partition_without_registry_records_still_flags_recipients_missing_from_it(records: pd.DataFrame) -> None:
+    """unmatched_civil_registry asks whether the run has a civil registry, not the partition."""
+    from bansos_merge.publish.conflicts import find_conflicts
+    from bansos_merge.publish.registry import build_registry
+
+    aid = records[records["source_kind"] == "aid_list"].head(50).reset_index(drop=True)
+    linked = aid.assign(person_id=aid["source"] + ":" + aid["record_id"], link_score=1.0)
+    persons = person_codes(linked["person_id"])
+    registry = build_registry(linked, {}, persons)
+    no_review = pd.DataFrame({c: pd.Series(dtype=np.int64) for c in ("left", "right", "nik")}).assign(reason="", weight=0.0)
+    in_run = find_conflicts(linked, registry, no_review, persons, civil_registry=True)
+    alone = find_conflicts(linked, registry, no_review, persons)
+    assert (in_run["kind"] == "unmatched_civil_registry").sum() == len(aid)
+    assert not (alone["kind"] == "unmatched_civil_registry").any()

@@ -18,9 +18,10 @@ give its persons.
   assemble_partition  a partition's pieces -> records, registry, conflicts and review rows
   gather_partitions   the partitions' results -> the run's outputs
 
-Part files are pickles: exact pandas dtypes back, fast, and read by nobody but this run (the work
-folder lives inside the run's partial folder and is removed with it). On a Dask cluster the
-output folder must be on storage that every worker can reach.
+Slice and part files are pickles: exact pandas dtypes back, fast, and read by nobody but this run
+(the work folder lives inside the run's partial folder and is removed with it). Output pieces are
+Arrow IPC, cast to their contract, and Parquet-encoded once, when joined into the run's files.
+On a Dask cluster the output folder must be on storage that every worker can reach.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .cluster.ids import stable_record_keys
+from .config import SourceConfig
 from .contracts import ConflictRow, RecordRow, RegistryRow, ReviewRow
+from .ingest.source import SourceRead
 from .link.features import LinkFrame, build_link_frame, concat_link_frames
 from .link.model import FSModel
 from .normalize.cross_source import mark_kk_pasted_as_nik
-from .config import SourceConfig
-from .ingest.source import SourceRead
 from .normalize.source import TablePart, normalize_part, stream_parts
 from .publish.conflicts import find_conflicts
 from .publish.outputs import ORDER, RunOutputs, Tallies
@@ -206,7 +207,7 @@ def shuffle_part(
 
 @dataclass
 class PartitionResult:
-    """What the driver keeps of a partition; its rows are in Parquet pieces (see `piece`)."""
+    """What the driver keeps of a partition; its rows are in pieces (see `piece`)."""
 
     conflicts: pd.DataFrame  # per conflict row, the columns the counts need (COUNTED), as categories
     report: pd.DataFrame  # per record, what the report counts: source, source_kind, nik_status, nik_recovered
@@ -221,18 +222,21 @@ def piece(out: Path, output: str, k: int) -> Path:
     return out / output / f"{k:05d}.arrow"
 
 
-def assemble_partition(pieces: list[Path], review: pd.DataFrame, as_of: dict[str, str], out: Path, k: int) -> PartitionResult:
-    """One partition's records, registry, conflicts and review rows, as Parquet pieces in `out`.
+def assemble_partition(
+    pieces: list[Path], review: pd.DataFrame, as_of: dict[str, str], civil_registry: bool, out: Path, k: int
+) -> PartitionResult:
+    """One partition's records, registry, conflicts and review rows, as pieces in `out`.
 
     `review`: the run's review pairs with both sides in this partition (left/right: positions in
     the run, ORDER: place in the run's review queue, which the review piece keeps).
+    `civil_registry`: whether the run has civil-registry records (this partition may have none).
     """
     linked = pd.concat([load(p) for p in pieces], ignore_index=True)
     local = pd.Series(np.arange(len(linked), dtype=np.int64), index=linked.pop(ROW).to_numpy())
     review = review.assign(left=local[review["left"]].to_numpy(), right=local[review["right"]].to_numpy())
     persons = person_codes(linked["person_id"])
     registry = build_registry(linked, as_of, persons)
-    conflicts = find_conflicts(linked, registry, review, persons)
+    conflicts = find_conflicts(linked, registry, review, persons, civil_registry)
     write_piece(to_arrow(linked, RecordRow), piece(out, "records", k))
     write_piece(to_arrow(registry, RegistryRow), piece(out, "registry", k))
     write_piece(to_arrow(conflicts, ConflictRow), piece(out, "conflicts", k))

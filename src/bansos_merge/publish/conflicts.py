@@ -251,8 +251,8 @@ def multi_region(x: _Linked) -> pd.DataFrame:
     )
 
 
-def unmatched_civil_registry(x: _Linked) -> pd.DataFrame:
-    if not is_value(x.records["source_kind"], "civil_registry").any():
+def unmatched_civil_registry(x: _Linked, civil_registry: bool) -> pd.DataFrame:
+    if not civil_registry:
         return pd.DataFrame(columns=_COLUMNS)
     missing = is_value(x.records["source_kind"], "aid_list") & ~x.per_person("in_civil_registry").astype(bool)
     r = x.select(missing)
@@ -299,11 +299,16 @@ def dates_differ_in_review(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
     ).drop_duplicates(["source", "record_id"])
 
 
-def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame, persons: Persons) -> pd.DataFrame:
+def find_conflicts(
+    records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame, persons: Persons, civil_registry: bool | None = None
+) -> pd.DataFrame:
     """All conflicts of a run; `records` carries person_id (coded by `persons`, the registry's
-    rows), `review` left/right positions."""
+    rows), `review` left/right positions. `civil_registry`: whether the run has civil-registry
+    records, when `records` are only some persons of it (default: whether they have any)."""
     if records.empty:  # a run whose every row was rejected
         return pd.DataFrame(columns=_COLUMNS)
+    if civil_registry is None:
+        civil_registry = bool(is_value(records["source_kind"], "civil_registry").any())
     x = _Linked(records, persons, registry)
     parts = [
         nik_shared(x),
@@ -314,7 +319,7 @@ def find_conflicts(records: pd.DataFrame, registry: pd.DataFrame, review: pd.Dat
         deceased(x),
         duplicate_in_source(x),
         multi_region(x),
-        unmatched_civil_registry(x),
+        unmatched_civil_registry(x, civil_registry),
         review_needed(x, review),
     ]
     out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else pd.DataFrame(columns=_COLUMNS)
