@@ -52,11 +52,13 @@ class RunOutputs:
     model: FSModel
     tallies: Tallies | None = None
 
-    def counted(self, workbook_rows_per_kind: int | None) -> Tallies:
-        if self.tallies is not None:
-            return self.tallies
-        workbook = workbook_input(self.conflicts, self.records, workbook_rows_per_kind)
-        return Tallies(self.records, self.conflicts, len(self.review), workbook)
+    @property
+    def counted_conflicts(self) -> pd.DataFrame:
+        return self.conflicts if self.tallies is None else self.tallies.conflicts
+
+    @property
+    def review_rows(self) -> int:
+        return len(self.review) if self.tallies is None else self.tallies.review_rows
 
 
 ORDER = "_order"  # a review row's place in the run's review queue, in review pieces
@@ -109,8 +111,7 @@ def run_manifest(
     outputs: RunOutputs,
 ) -> dict:
     summary = [{"source": s.name, "kind": s.kind, "as_of": s.as_of, "files": s.files, **s.accounting()} for s in sources]
-    counted = outputs.counted(config.publish.workbook_rows_per_kind)
-    by_kind = counted.conflicts.groupby("kind", observed=True)["conflict_id"].nunique()
+    by_kind = outputs.counted_conflicts.groupby("kind", observed=True)["conflict_id"].nunique()
     return {
         "run_id": run_id,
         "started_at": started,
@@ -122,9 +123,9 @@ def run_manifest(
         "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
         "persons": int(resolution.counts["persons"]),
         "links": int(resolution.counts["match_pairs"]),
-        "review_queue": int(counted.review_rows),
+        "review_queue": int(outputs.review_rows),
         "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
-        "conflict_rows": int(len(counted.conflicts)),
+        "conflict_rows": int(len(outputs.counted_conflicts)),
         "linkage_config": config.linkage.model_dump(mode="json"),
         "linkage": {
             "blocking": blocking.as_dict(),
@@ -140,9 +141,10 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
     slowest file) is written by a second process while this one writes the Parquet files and
     the report: two cores, one publish."""
     manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
-    counted = outputs.counted(publish.workbook_rows_per_kind)
+    tallies = outputs.tallies
+    content = tallies.workbook if tallies else workbook_input(outputs.conflicts, outputs.records, publish.workbook_rows_per_kind)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        workbook = pool.submit(write_workbook, counted.workbook, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
+        workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
         _write(outputs.records, RecordRow, folder / "records.parquet")
         write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
         _write(outputs.review, ReviewRow, folder / "review.parquet", order=ORDER)
@@ -150,8 +152,9 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
         _write(outputs.registry, RegistryRow, folder / "registry.parquet")
         _write(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
         outputs.model.save(folder / "model.json")
+        counted_records = tallies.records if tallies else outputs.records
         write_report(
-            manifest, counted.records, outputs.rejects, counted.conflicts, counted.review_rows, folder / "report.html", publish.language
+            manifest, counted_records, outputs.rejects, outputs.counted_conflicts, outputs.review_rows, folder / "report.html", publish.language
         )
         workbook.result()
     write_json(manifest, folder / "manifest.json")
