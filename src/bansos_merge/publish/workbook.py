@@ -348,7 +348,7 @@ def most_severe_first(conflicts: pd.DataFrame, max_rows_per_kind: int) -> pd.Dat
     """At most `max_rows_per_kind` rows of each kind, the most severe conflicts first."""
     rank = conflicts["severity"].astype(object).map(_SEVERITY_ORDER).fillna(len(_SEVERITY_ORDER))
     ordered = conflicts.assign(_s=rank).sort_values(["kind", "_s", "conflict_id"], kind="stable")
-    return ordered[ordered.groupby("kind").cumcount() < max_rows_per_kind].drop(columns="_s")
+    return ordered[ordered.groupby("kind", observed=True).cumcount() < max_rows_per_kind].drop(columns="_s")
 
 
 @dataclass(frozen=True)
