@@ -124,9 +124,13 @@ def stream_source(src: SourceConfig, rows: int, files: list[dict]) -> Iterator[T
         read = 0
         for piece in slices:
             read += piece.rows_read
-            prefix = (f"{path.name}/" if glob_ else "") + (f"{piece.sheet}/" if len(tables) > 1 else "")
-            yield TableSlice(piece, (str(path), piece.sheet), prefix)
+            yield TableSlice(piece, (str(path), piece.sheet), id_prefix(piece, glob_, len(tables) > 1))
         files.append(_file_entry(path, [t.sheet for t in tables if t.sheet is not None], skipped, read))
+
+
+def id_prefix(table: RawTable, from_glob: bool, several_sheets: bool) -> str:
+    """Row-number ids need the file (a glob's) and the sheet (of several) to stay unique."""
+    return (f"{table.file.name}/" if from_glob else "") + (f"{table.sheet}/" if several_sheets else "")
 
 
 def _file_entry(path: Path, sheets_read: list, sheets_skipped: list, rows_read: int) -> dict:

@@ -187,9 +187,11 @@ def concat_link_frames(parts: list[LinkFrame], part_sources: list[str]) -> LinkF
     `nik_registered` need every part, so they are recomputed here.
     """
     columns: dict = {}
-    codes = dict(zip(pd.unique(pd.Series([s for s, p in zip(part_sources, parts) if p.n], dtype=object)), range(len(parts))))
+    # Sources are numbered in order of first appearance, as `pd.factorize` numbered them.
+    seen = pd.unique(pd.Series([s for s, p in zip(part_sources, parts) if p.n], dtype=object))
+    source_code = {name: i for i, name in enumerate(seen)}
     columns["source"] = np.concatenate(
-        [np.full(p.n, codes.get(s, 0), dtype=np.int16) for s, p in zip(part_sources, parts)] or [np.zeros(0, np.int16)]
+        [np.full(p.n, source_code.get(s, 0), dtype=np.int16) for s, p in zip(part_sources, parts)] or [np.zeros(0, np.int16)]
     )
     for group in _SHARED_SPACES:
         stacked = np.concatenate([_first_seen(getattr(p, name)) for name in group for p in parts])

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..config import SourceConfig
 from ..errors import AccountingError
-from ..ingest.source import SourceRead, is_glob, stream_source
+from ..ingest.source import SourceRead, id_prefix, is_glob, stream_source
 from ..ingest.table import RawTable
 from .records import SeenIds, normalize_table, record_ids
 
@@ -37,14 +37,8 @@ class NormalizedSource:
 
 
 def _id_prefix(read: SourceRead, table_index: int) -> str:
-    """Row-number ids need the file (glob) and sheet (several sheets) to stay unique."""
     t = read.tables[table_index]
-    parts = []
-    if is_glob(read.source.path):
-        parts.append(t.file.name)
-    if sum(1 for other in read.tables if other.file == t.file) > 1:
-        parts.append(str(t.sheet))
-    return "".join(f"{p}/" for p in parts)
+    return id_prefix(t, is_glob(read.source.path), sum(1 for other in read.tables if other.file == t.file) > 1)
 
 
 @dataclass
