@@ -35,7 +35,7 @@ NIK = Comparison(
     ("different", "sibling_serial", "serial_one_edit", "typo_outside_serial", "damaged_15_digits_equal", "exact"),
     monotone=False,
 )
-NAME = Comparison("name", ("different", "similar", "very_similar", "same_tokens", "exact"), tf_level=4)
+NAME = Comparison("name", ("different", "initials", "similar", "very_similar", "same_tokens", "exact"), tf_level=5)
 BIRTH_DATE = Comparison(
     "birth_date", ("different", "same_year", "swap_or_one_digit_or_nik_date", "exact"), tf_level=3
 )
@@ -50,9 +50,11 @@ BIRTH_PLACE = Comparison("birth_place", ("different", "similar", "exact"))
 COMPARISONS: tuple[Comparison, ...] = (NIK, NAME, BIRTH_DATE, SEX, KK, ADDRESS, MOTHER, BIRTH_PLACE)
 # Levels the pair decisions refer to by name (cluster/resolve.py).
 NAME_DIFFERENT = NAME.levels.index("different")
+NAME_INITIALS = NAME.levels.index("initials")
 NAME_SAME_TOKENS = NAME.levels.index("same_tokens")
 NAME_EXACT = NAME.levels.index("exact")
-NIK_AGREES = (NIK.levels.index("exact"), NIK.levels.index("damaged_15_digits_equal"))
+NIK_EXACT = NIK.levels.index("exact")
+NIK_AGREES = (NIK_EXACT, NIK.levels.index("damaged_15_digits_equal"))
 NIK_SIBLING = NIK.levels.index("sibling_serial")
 NIK_SERIAL_ONE_EDIT = NIK.levels.index("serial_one_edit")
 BIRTH_DATE_EXACT = BIRTH_DATE.levels.index("exact")
@@ -71,6 +73,17 @@ def _pair_scores(left: Strings, right: Strings, a: np.ndarray, b: np.ndarray, sc
     values = left.values
     scores = process.cpdist(list(values[pair_code // width]), list(values[pair_code % width]), scorer=scorer, workers=1)
     return np.asarray(scores, dtype=np.float64)[inverse]
+
+
+def _pair_test(column: Strings, a: np.ndarray, b: np.ndarray, test) -> np.ndarray:
+    """test(value of a, value of b) for each pair, run once per distinct pair of values (a
+    Python test, so only for the few pairs that need it)."""
+    ca, cb = column.codes[a], column.codes[b]
+    width = len(column.values) + 1
+    pair_code, inverse = np.unique(ca * width + cb, return_inverse=True)
+    values = column.values
+    result = np.fromiter((test(values[x // width], values[x % width]) for x in pair_code), dtype=bool, count=len(pair_code))
+    return result[inverse]
 
 
 def compare_nik(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -108,11 +121,38 @@ def compare_nik(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return level
 
 
+def initials_agree(x: str, y: str) -> bool:
+    """Names cut to initials (SITI A., DEWI K, A. RAHMAN) or carrying a father's initial
+    (MAWARDI.Z): one name's tokens are found, in order, among the other's, an initial standing
+    for any token that starts with its letter, a full token for itself or one typo away (in
+    names of four letters or more). A last initial left over is a father's. At least one full
+    token must be found: two initials alone say nothing."""
+    return _covers(x.split(), y.split()) or _covers(y.split(), x.split())
+
+
+def _covers(short: list[str], long: list[str]) -> bool:
+    at, full = 0, 0
+    for k, token in enumerate(short):
+        hit = next((j for j in range(at, len(long)) if _token_agrees(token, long[j])), None)
+        if hit is None:
+            return len(token) == 1 and k == len(short) - 1 and k > 0  # the father's initial
+        full += len(token) > 1
+        at = hit + 1
+    return full > 0 and any(len(t) == 1 for t in short)
+
+
+def _token_agrees(token: str, other: str) -> bool:
+    if len(token) == 1:
+        return other[0] == token
+    return token == other or (min(len(token), len(other)) >= 4 and Levenshtein.distance(token, other, score_cutoff=1) <= 1)
+
+
 def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Typos are a character or two, wherever they fall, also in swapped names (edit distance,
     on the name and on its sorted tokens); siblings share a token, not the spelling of the
     whole name (EUIS KURNIASIH vs EUIS NURHASANAH: different). An alias equal to the other
-    name counts as that name (A/B lists)."""
+    name counts as that name (A/B lists). A name cut to initials agrees with the names its
+    initials could stand for (`initials_agree`), and says little more."""
     na, nb = f.name.codes[a], f.name.codes[b]
     present = (na >= 0) & (nb >= 0)
     exact = present & ((na == nb) | (f.alias.codes[a] == nb) | (f.alias.codes[b] == na))
@@ -127,13 +167,17 @@ def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # A missing middle name or dropped clan name: one name's tokens within the other's.
     subset = _pair_scores(f.name, f.name, ta, tb, fuzz.token_set_ratio) >= 100
     longest = np.maximum(f.name_len[ta], f.name_len[tb])
+    cut = np.flatnonzero(f.name_has_initial[ta] | f.name_has_initial[tb])
+    initials = np.zeros(len(todo), dtype=bool)
+    initials[cut] = _pair_test(f.name, ta[cut], tb[cut], initials_agree)
     level = np.full(len(a), MISSING, dtype=np.int8)
     level[present] = 0
-    level[todo[(dist <= 2) | (jw >= 0.92)]] = 1
-    level[todo[(dist <= 1) | ((dist <= 2) & (longest >= 10))]] = 2
-    level[todo[subset]] = 3
-    level[tokens_same] = 3
-    level[exact] = 4
+    level[todo[initials]] = 1
+    level[todo[(dist <= 2) | (jw >= 0.92)]] = 2
+    level[todo[(dist <= 1) | ((dist <= 2) & (longest >= 10))]] = 3
+    level[todo[subset]] = 4
+    level[tokens_same] = 4
+    level[exact] = 5
     return level
 
 

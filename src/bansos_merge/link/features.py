@@ -78,6 +78,8 @@ class LinkFrame:
     n: int
     source: np.ndarray  # int code of source
     civil: np.ndarray  # bool: from the civil registry
+    aid: np.ndarray  # bool: from an aid list (what a link decides about payments, see cluster/queue.py)
+    deceased: np.ndarray  # bool: a civil-registry record of a deceased person
     nik: np.ndarray  # int64 usable NIK or -1
     nik_registered: np.ndarray  # bool: the NIK is held by a civil-registry record
     nik15: np.ndarray  # int64 first 15 reliable digits (usable or damaged NIK) or -1
@@ -88,6 +90,7 @@ class LinkFrame:
     kk15: np.ndarray
     name: Strings  # name_key
     name_len: np.ndarray
+    name_has_initial: np.ndarray  # bool: a one-letter token (SITI A., MAWARDI.Z)
     alias: Strings  # same code space as name
     name_first: Strings  # first token
     name_sorted: Strings  # tokens sorted, joined
@@ -139,6 +142,8 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         n=len(r),
         source=pd.factorize(r["source"])[0].astype(np.int16),
         civil=civil,
+        aid=(r["source_kind"] == "aid_list").to_numpy(dtype=bool),
+        deceased=civil & (r["status"] == "deceased").fillna(False).to_numpy(dtype=bool),
         nik=nik,
         nik_registered=(nik >= 0) & np.isin(nik, nik[civil & (nik >= 0)]),
         nik15=nik15,
@@ -149,6 +154,7 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         kk15=kk15,
         name=name,
         name_len=key.str.len().fillna(0).astype(np.int64).to_numpy(),
+        name_has_initial=key.str.contains(r"\b[A-Z]\b", regex=True).fillna(False).to_numpy(dtype=bool),
         alias=alias,
         name_first=strings(key.str.extract(r"^(?P<first>\S+)")["first"])[0],
         name_sorted=strings(on_unique(key, _sorted_tokens))[0],

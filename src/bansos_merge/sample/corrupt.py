@@ -99,6 +99,15 @@ def _nickname(s: str) -> str:
     return t[0][2:]  # SUPARMAN -> PARMAN
 
 
+def _initials(s: str, r: float) -> str:
+    """SITI AMINAH -> SITI A. or SITI A; ABDUL RAHMAN -> A. RAHMAN (the first name cut instead)."""
+    t = s.split(" ")
+    if r < 0.3:
+        return t[0][0] + ". " + " ".join(t[1:])
+    dot = "." if r < 0.75 else ""
+    return " ".join([t[0]] + [w[0] + dot for w in t[1:]])
+
+
 def _accent(s: str, r: float) -> str:
     idx = [i for i, c in enumerate(s) if c in "EU"]
     if not idx:
@@ -149,6 +158,9 @@ def corrupt_names(
     sep = np.where(rng.random(len(idx)) < 0.7, "/", " ALS ")
     other = np.array([a if a else _nickname(x) for x, a in zip(out[idx], alt[idx])], dtype=object)
     out[idx] = out[idx] + sep + other
+    # names cut to initials by a narrow column (SITI A., DEWI K, A. RAHMAN)
+    idx = choose(rng, n, rates.cut_to_initials * scale, eligible=np.array([" " in x for x in out], dtype=bool))
+    out[idx] = [_initials(x, r) for x, r in zip(out[idx], rng.random(len(idx)))]
     # father's initial (MAWARDI.Z)
     idx = choose(rng, n, rates.father_initial * scale)
     init = np.array([f[:1] if f else "A" for f in father[idx]], dtype=object)

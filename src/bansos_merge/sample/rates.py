@@ -50,6 +50,7 @@ class CorruptionRates(BaseModel):
     drop_name_part: float = _rate(0.04, "A middle name, clan name, BIN part or birth-order name left out")
     alias: float = _rate(0.01, "An alias written A/B or A ALS B")
     father_initial: float = _rate(0.02, "Father's initial appended (MAWARDI.Z)")
+    cut_to_initials: float = _rate(0.02, "A narrow column cut the name to initials: SITI A., DEWI K, A. RAHMAN")
     case_noise: float = _rate(0.08, "Lower or title case")
     space_noise: float = _rate(0.05, "Doubled, leading or trailing spaces, or a space lost after a dot")
     accent: float = _rate(0.03, "Accented letters (É, Ü) in the Latin-1 regional list")
