@@ -128,6 +128,29 @@ class PublishConfig(_Strict):
     )
 
 
+class ReviewConfig(_Strict):
+    """The analysts' worklist: how many pairs it may hold and which pairs are not worth a person's time."""
+
+    per_100_records: float = Field(
+        0.5, ge=0, description="At most this many pairs per 100 records (the stricter of this and max_pairs wins)"
+    )
+    max_pairs: int | None = Field(None, ge=0, description="At most this many pairs; unset: no fixed cap")
+    min_doubt: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="A pair whose decision is wrong with a probability below this is decided automatically, not queued",
+    )
+    group_max_records: int = Field(
+        8, ge=3, description="Records in doubt together in one cluster up to this many are one group item"
+    )
+
+    def budget(self, records: int) -> int:
+        """Pairs the queue may hold for a run of `records` records."""
+        by_share = int(self.per_100_records * records / 100)
+        return by_share if self.max_pairs is None else min(by_share, self.max_pairs)
+
+
 class ExecutionConfig(_Strict):
     """How the work is cut into tasks (the same cut locally and on Dask, so results agree)."""
 
@@ -144,6 +167,7 @@ class MergeConfig(_Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     linkage: LinkageConfig = LinkageConfig()
     publish: PublishConfig = PublishConfig()
+    review: ReviewConfig = ReviewConfig()
     execution: ExecutionConfig = ExecutionConfig()
 
     _out = field_validator("output_dir")(_resolve)

@@ -12,7 +12,7 @@ import typing
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 class RecordRow(BaseModel):
@@ -90,9 +90,18 @@ class ReviewRow(BaseModel):
     """review.parquet: pairs awaiting an analyst's decision, with the evidence."""
 
     pair_id: str = Field(description="left_source:left_record_id|right_source:right_record_id")
-    reason: str = Field(description="review_band | names_differ | two_civil_registry_niks | strong_evidence_against")
+    queue_rank: int = Field(description="1 = the first pair to decide; the queue is ordered by value, a group item's pairs together")
+    item: int = Field(description="The queue item (0, 1, ...): a pair, or a group of records in doubt together")
+    item_records: int = Field(description="Records in the item: 2 for a pair, 3 or more for a group")
+    run_decision: str = Field(description="What the run decided for this pair: same | different")
+    doubt: float = Field(description="Probability that the run's decision is wrong")
+    stake: str = Field(description="What hangs on the answer: deceased_paid | paid_twice | missing_from_registry | other_aid | identity_only")
+    value: float = Field(description="doubt x the stake's weight: the queue's order")
+    reason: str = Field(
+        description="Why the pair is in doubt: review_band | ambiguous_match | match | two_civil_registry_niks | strong_evidence_against"
+    )
     weight: float = Field(description="Match weight (log2 odds, prior included)")
-    probability: float = Field(description="Match probability implied by the weight")
+    probability: float = Field(description="Match probability implied by the weight alone")
     left_person_id: str
     right_person_id: str
     left_source: str

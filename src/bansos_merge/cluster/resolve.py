@@ -15,22 +15,24 @@ from ..link.comparisons import (
     NAME_EXACT,
     NAME_SAME_TOKENS,
     NIK_AGREES,
+    NIK_EXACT,
     NIK_SERIAL_ONE_EDIT,
     NIK_SIBLING,
 )
-from ..config import MergeConfig
+from ..config import MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart
 from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
 from .ids import assign_person_ids
+from .queue import build_queue
 
 
 @dataclass
 class Resolution:
     person_id: np.ndarray
     link_score: np.ndarray
-    review: pd.DataFrame  # pairs awaiting an analyst: left, right, weight, reason, levels, weights
+    review: pd.DataFrame  # the analysts' queue, in order: left, right, weight, reason, levels, weights, doubt, stake, value, item (cluster/queue.py)
     id_history: pd.DataFrame
     counts: dict
 
@@ -49,6 +51,7 @@ def resolve(
     sources_with_ids: set[str] | None = None,
     family_rules: bool = True,
     keys: pd.Series | None = None,
+    review_config: ReviewConfig | None = None,
 ) -> Resolution:
     """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
     `sources_with_ids`, `keys`: see ids.assign_person_ids (with `keys`, `records` may be None)."""
@@ -94,20 +97,26 @@ def resolve(
     # Cut edges are positions in edges + must-links; an analyst's must-link is never cut.
     cut = cut.sort_values("edge")
     cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
-    review = pd.concat([cut_pairs, queued], ignore_index=True).drop_duplicates(["left", "right"])
-    review = review.sort_values("weight", ascending=False, kind="stable")
+    matched = pairs.loc[edges.index[label[edges["left"].to_numpy()] == label[edges["right"].to_numpy()]]].assign(reason="match")
+    candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
+    household = _is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules)
+    evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
+    queue = build_queue(
+        pairs, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig()
+    )
 
     person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys)
     counts = {
         "candidate_pairs": int(len(pairs)),
         "match_pairs": int(len(edges)),
-        "review_pairs": int(len(review)),
+        "review_pairs": int(len(queue.pairs)),
+        "review": queue.stats,
         "cut_edges": int(len(cut)),
         "detached_ambiguous": int(detached.sum()),
         "persons": int(len(np.unique(label))),
         "decisions": {k: int(v) for k, v in pd.Series(decision).value_counts().items() if v},
     }
-    return Resolution(person_id, clusters.link_score, review.reset_index(drop=True), history, counts)
+    return Resolution(person_id, clusters.link_score, queue.pairs, history, counts)
 
 
 def resolve_with(
@@ -121,12 +130,14 @@ def resolve_with(
     cannot_link: pd.DataFrame | None = None,
     keys: pd.Series | None = None,
 ) -> Resolution:
-    """`resolve` with the thresholds, rules and id sources of a merge configuration."""
+    """`resolve` with the thresholds, rules and id sources of a merge configuration (the match
+    threshold the model learned from analysts' labels, if it learned one)."""
     lk = config.linkage
+    learned = links.model.match_threshold
     return resolve(
         records,
         links,
-        lk.match_threshold,
+        lk.match_threshold if learned is None else learned,
         lk.review_threshold,
         lk.cannot_link_threshold,
         previous_records,
@@ -137,6 +148,7 @@ def resolve_with(
         sources_with_ids={s.name for s in config.sources if s.id_column},
         family_rules=lk.family_rules,
         keys=keys,
+        review_config=config.review,
     )
 
 
@@ -192,12 +204,10 @@ def decide(
     nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
     apart = registry_apart(f, a, b)
     nik_agrees = np.isin(nik, NIK_AGREES)
+    names_differ, dates_differ = _household_rules(pairs)
     serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
     one_unregistered = f.nik_registered[a] != f.nik_registered[b]
     serial_apart = serial_levels & ~one_unregistered
-    names_differ = (name == NAME_DIFFERENT) & ~(nik_agrees & (dob == BIRTH_DATE_EXACT))
-    same_mother = pairs["mother_name"].to_numpy() == MOTHER_EXACT
-    dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~nik_agrees & ~same_mother
     if not family_rules:
         serial_apart = names_differ = dates_differ = np.zeros(len(pairs), dtype=bool)
     high = w >= match_threshold
@@ -207,6 +217,26 @@ def decide(
         default=DECISIONS.index("non_match"),
     )
     return pd.Categorical.from_codes(code, DECISIONS)
+
+
+def _household_rules(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(names_differ, dates_differ) conditions, whatever the weight (see `decide`). A NIK that
+    agrees only in the 15 digits a spreadsheet kept does not lift names_differ: twins with
+    consecutive serials share those."""
+    nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
+    names_differ = (name == NAME_DIFFERENT) & ~((nik == NIK_EXACT) & (dob == BIRTH_DATE_EXACT))
+    same_mother = pairs["mother_name"].to_numpy() == MOTHER_EXACT
+    dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~np.isin(nik, NIK_AGREES) & ~same_mother
+    return names_differ, dates_differ
+
+
+def household_apart(pairs: pd.DataFrame, family_rules: bool = True) -> np.ndarray:
+    """Pairs the household rules keep apart at any weight: names that differ completely, or
+    birth dates that disagree outright (see `decide`); nothing without the rules."""
+    if not family_rules:
+        return np.zeros(len(pairs), dtype=bool)
+    names_differ, dates_differ = _household_rules(pairs)
+    return names_differ | dates_differ
 
 
 AMBIGUITY_MARGIN = 3.0  # log2: the best candidate must be 8x likelier than the next

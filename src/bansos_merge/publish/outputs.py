@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -109,8 +110,11 @@ def run_manifest(
     blocking: BlockingReport,
     resolution: Resolution,
     outputs: RunOutputs,
+    decided: dict | None = None,
 ) -> dict:
     summary = [{"source": s.name, "kind": s.kind, "as_of": s.as_of, "files": s.files, **s.accounting()} for s in sources]
+    counts = dict(resolution.counts)
+    review = counts.pop("review", {})
     by_kind = outputs.counted_conflicts.groupby("kind", observed=True)["conflict_id"].nunique()
     return {
         "run_id": run_id,
@@ -124,16 +128,25 @@ def run_manifest(
         "persons": int(resolution.counts["persons"]),
         "links": int(resolution.counts["match_pairs"]),
         "review_queue": int(outputs.review_rows),
+        "review": review_summary(review, int(outputs.review_rows), decided),
         "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
         "conflict_rows": int(len(outputs.counted_conflicts)),
         "linkage_config": config.linkage.model_dump(mode="json"),
         "linkage": {
             "blocking": blocking.as_dict(),
             "model": {"prior": outputs.model.prior, **outputs.model.trained_on},
-            **resolution.counts,
+            **counts,
             "id_changes": resolution.id_history["reason"].value_counts().to_dict(),
         },
     }
+
+
+def review_summary(stats: dict, queued: int, decided: dict | None) -> dict:
+    """The queue's figures for the manifest, the report and the workbook: its size and value
+    (cluster/queue.py) and how much of the work is done: the analysts' decisions this run
+    applied, against those plus what is still queued."""
+    done = 0 if not decided else int(decided.get("applied_same", 0)) + int(decided.get("applied_different", 0))
+    return {**stats, "pairs": queued, "decided_by_analysts": done, "done_share": round(done / (done + queued), 4) if done + queued else 1.0}
 
 
 def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig) -> None:
@@ -143,6 +156,7 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
     manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
     tallies = outputs.tallies
     content = tallies.workbook if tallies else workbook_input(outputs.conflicts, outputs.records, publish.workbook_rows_per_kind)
+    content = dataclasses.replace(content, review=manifest.get("review"))
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
         _write(outputs.records, RecordRow, folder / "records.parquet")

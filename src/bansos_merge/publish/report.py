@@ -266,9 +266,18 @@ def _num(value: int, lang: str, pct_of: int | None = None, key: str | None = Non
     return f'<td class="n" data-value="{int(value)}"{data}>{esc(i18n.fmt_int(value, lang))}{pct}</td>'
 
 
-def _headline_html(h: dict[str, int], n_kinds: int, lang: str) -> str:
+def _headline_html(h: dict[str, int], n_kinds: int, lang: str, review: dict | None = None) -> str:
     t = lambda key, **kw: i18n.t(key, lang, **kw)  # noqa: E731
     pct = lambda part, whole: i18n.fmt_pct(part, whole, lang)  # noqa: E731
+    queue = t("report.pairs_waiting")
+    if review:
+        done = review.get("decided_by_analysts", 0)
+        queue += "; " + t(
+            "report.queue_detail",
+            items=i18n.fmt_int(review.get("items", 0), lang),
+            errors=i18n.fmt_int(round(review.get("expected_errors", 0)), lang),
+            done=pct(done, done + review.get("pairs", 0)),
+        )
     cards = [
         ("rows_read", t("report.rows_read"), "", ""),
         ("accepted", t("report.accepted"), t("report.of_read", pct=pct(h["accepted"], h["rows_read"])), ""),
@@ -276,7 +285,7 @@ def _headline_html(h: dict[str, int], n_kinds: int, lang: str) -> str:
         ("persons", t("report.persons"), "", ""),
         ("conflicts", t("report.conflicts"), t("report.distinct_conflicts", n=n_kinds), "warn"),
         ("conflict_records", t("report.conflict_records"), t("report.of_accepted", pct=pct(h["conflict_records"], h["accepted"])), "warn"),
-        ("review", t("report.review"), t("report.pairs_waiting"), "warn"),
+        ("review", t("report.review"), queue, "warn"),
     ]
     items = "".join(
         f'<li class="{cls}" data-key="{key}"><span class="num" data-value="{h[key]}">{esc(i18n.fmt_int(h[key], lang))}</span>'
@@ -414,7 +423,7 @@ def render_report(
 </header>
 <section id="headline" aria-labelledby="h-headline">
 <h2 id="h-headline">{esc(t("report.headline"))}</h2>
-{_headline_html(h, len(present), lang)}
+{_headline_html(h, len(present), lang, manifest.get("review"))}
 </section>
 <section id="charts" aria-labelledby="h-charts">
 <h2 id="h-charts">{esc(t("report.charts"))}</h2>

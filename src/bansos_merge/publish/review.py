@@ -27,6 +27,13 @@ def review_table(records: pd.DataFrame, review: pd.DataFrame, person_id: np.ndar
     out = pd.DataFrame(
         {
             "pair_id": (left["source"] + ":" + left["record_id"] + "|" + right["source"] + ":" + right["record_id"]).to_numpy(),
+            "queue_rank": review["queue_rank"].to_numpy(),
+            "item": review["item"].to_numpy(),
+            "item_records": review["item_records"].to_numpy(),
+            "run_decision": np.where(review["run_same"].to_numpy(dtype=bool), "same", "different"),
+            "doubt": review["doubt"].to_numpy(),
+            "stake": review["stake"].astype(str).to_numpy(),
+            "value": review["value"].to_numpy(),
             "reason": review["reason"].to_numpy(),
             "weight": review["weight"].to_numpy(),
             "probability": 1 / (1 + np.exp2(-review["weight"].to_numpy())),

@@ -247,6 +247,7 @@ def _write_summary(
     language: str,
     show_full_nik: bool,
     truncated_at: int | None = None,
+    review: dict | None = None,
 ) -> None:
     t = lambda key: i18n.t(key, language)  # noqa: E731
     ws.set_column(0, 0, 34)
@@ -260,7 +261,9 @@ def _write_summary(
     ws.write_string(1, 0, t("summary.note_full") if show_full_nik else t("summary.note"), f.warn if show_full_nik else f.note)
     if truncated_at is not None:
         ws.write_string(2, 0, i18n.t("summary.truncated", language, n=f"{truncated_at:,}"), f.note)
-    row = 4
+    if review:
+        ws.write_string(3, 0, queue_line(review, language), f.note)
+    row = 5
     header = [t("col.conflicts"), t("col.records"), t("col.persons")]
 
     def table(title: str, first: str, frame: pd.DataFrame, labels, extra: str | None = None, links=None, total: bool = False) -> int:
@@ -301,6 +304,20 @@ def _write_summary(
     table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else str(k))
     row += 1
     table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else str(k))
+
+
+def queue_line(review: dict, language: str) -> str:
+    """The review queue in one sentence: its size, what it can fix, how much is done."""
+    return i18n.t(
+        "summary.queue",
+        language,
+        pairs=i18n.fmt_int(review.get("pairs", 0), language),
+        items=i18n.fmt_int(review.get("items", 0), language),
+        groups=i18n.fmt_int(review.get("group_items", 0), language),
+        errors=i18n.fmt_int(round(review.get("expected_errors", 0)), language),
+        done=i18n.fmt_int(review.get("decided_by_analysts", 0), language),
+        share=i18n.fmt_pct(review.get("decided_by_analysts", 0), review.get("decided_by_analysts", 0) + review.get("pairs", 0), language),
+    )
 
 
 def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> None:
@@ -360,6 +377,7 @@ class WorkbookInput:
     shown: pd.DataFrame  # the conflicts on the kind sheets
     records: pd.DataFrame  # identity fields of the records they name
     truncated_at: int | None  # the cap, when it cut a kind
+    review: dict | None = None  # the review queue's figures (publish.outputs.review_summary)
 
 
 def workbook_input(conflicts: pd.DataFrame, records: pd.DataFrame, max_rows_per_kind: int | None = None) -> WorkbookInput:
@@ -418,7 +436,7 @@ def write_workbook(content: WorkbookInput, path: Path, language: str = "id", sho
         wb.set_properties({"title": i18n.t("summary.title", language), "comments": "bansos-merge", "created": created})
         f = _Formats(wb, language)
         summary = wb.add_worksheet(i18n.t("sheet.summary", language))
-        _write_summary(summary, f, content.counts, sheets, language, show_full_nik, content.truncated_at)
+        _write_summary(summary, f, content.counts, sheets, language, show_full_nik, content.truncated_at, content.review)
         summary.activate()
         for kind in kinds:
             part = rows[rows["kind"] == kind]
