@@ -27,7 +27,7 @@ from bansos_merge.errors import UserError
 from bansos_merge.ingest.source import SourceRead, preflight
 from bansos_merge.link.blocking import BlockingReport, candidate_pairs
 from bansos_merge.link.features import LinkFrame
-from bansos_merge.link.linker import Links, compare_chunk, pair_chunks, score_candidates
+from bansos_merge.link.linker import Links, compare_chunk, labelled_pairs, learn, pair_chunks, score_candidates
 from bansos_merge.link.model import FSModel, link_term_frequencies, train_model
 from bansos_merge.normalize.source import gather_source
 from bansos_merge.parts import (
@@ -117,10 +117,10 @@ def compare_task(frame: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
 
 
 @task(name="train", **_TASK)
-def train_task(frame: LinkFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig) -> FSModel:
-    if config.linkage.model_path:
-        return FSModel.load(Path(config.linkage.model_path))
-    return train_model(frame, gamma, config.linkage.seed, registry_apart)
+def train_task(frame: LinkFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig, labels: pd.DataFrame) -> FSModel:
+    lk = config.linkage
+    model = FSModel.load(Path(lk.model_path)) if lk.model_path else train_model(frame, gamma, lk.seed, registry_apart)
+    return learn(model, frame, labels, lk.match_threshold)
 
 
 @task(name="score", **_TASK)
@@ -235,24 +235,29 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     run_records = stack_views(parts, views)
     frame = run_records.frame
     del views, kks
+    must, cannot, decided = decision_constraints(decisions, run_records.named)
     pairs, blocking = block_task(frame, config.linkage.max_block)
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
     gammas = compare_task.map(unmapped(frame), chunks).result()
-    model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config)
+    model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config, labelled_pairs(must, cannot))
     scored = score_task.map(unmapped(frame), chunks, gammas, unmapped(model), unmapped(link_term_frequencies(frame)))
     links = Links(frame, pd.concat(scored.result(), ignore_index=True), model, blocking)
     del pairs, chunks, gammas, scored
 
     stage("cluster", "persons and stable IDs, with the analysts' decisions")
     previous = load_previous(Path(config.output_dir))
-    must, cannot, decided = decision_constraints(decisions, run_records.named)
     log.info(
         "  analysts' decisions: %d same person, %d different people applied; %d no longer apply (records changed)",
         decided["applied_same"], decided["applied_different"], decided["stale_count"],
     )
     resolution = cluster_task(run_records.keys, links, config, run.run_id, previous, must, cannot)
-    log.info("  %s persons, %s pairs for review", f"{resolution.counts['persons']:,}", f"{resolution.counts['review_pairs']:,}")
+    queue = resolution.counts["review"]
+    log.info(
+        "  %s persons; review queue %s pairs in %s items (%.2f per 100 records, budget %s), %s decided automatically",
+        f"{resolution.counts['persons']:,}", f"{queue['pairs']:,}", f"{queue['items']:,}", queue["per_100_records"],
+        f"{queue['budget']:,}", f"{sum(queue['decided_automatically'].values()):,}",
+    )
 
     review = resolution.review.assign(**{ORDER: np.arange(len(resolution.review))})
     left, right = review["left"].to_numpy(), review["right"].to_numpy()
@@ -280,7 +285,7 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
         list(range(count)),
     ).result()
     outputs = gather_partitions(results, work, rejects, history_so_far(resolution, previous), model, config.publish.workbook_rows_per_kind)
-    manifest = run_manifest(run.run_id, started, config, config_path, sources, blocking, resolution, outputs)
+    manifest = run_manifest(run.run_id, started, config, config_path, sources, blocking, resolution, outputs, decided)
     manifest["decisions"] = decided
     manifest["execution"] = {"parts": len(parts), "person_partitions": count}
     log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")

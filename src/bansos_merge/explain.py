@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .cluster.resolve import decide
+from .cluster.resolve import decide, household_apart
 from .link.comparisons import COMPARISONS
 from .link.features import build_link_frame
 from .link.linker import score_candidates
-from .link.model import FSModel
+from .link.model import FSModel, link_term_frequencies, score_pairs
 from .publish.masking import mask_nik
 from .publish.run_folder import latest_run
 
@@ -37,12 +37,14 @@ _SHOWN = {
 
 @dataclass
 class Explanation:
-    rows: pd.DataFrame  # comparison, left, right, level, weight
+    rows: pd.DataFrame  # comparison, left, right, level, weight (and weight_before_labels, when the model learned from labels)
     prior: float
     total: float
     probability: float
     decision: str
     same_person: bool
+    queue: str  # where the pair stands in the review queue, or why it is not there
+    labels: dict | None = None  # the analysts' labels the model learned from
 
 
 def _parse_key(key: str) -> tuple[str, str]:
@@ -78,6 +80,10 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
     frame = build_link_frame(records)
     pair = score_candidates(frame, pd.DataFrame({"left": [a], "right": [b]}), model)
     scored = pair.iloc[0]
+    before = None
+    if model.m_unlabelled:
+        gamma = pair[[c.name for c in COMPARISONS]].to_numpy()
+        before = score_pairs(model, gamma, link_term_frequencies(frame), np.array([a]), np.array([b]), unlabelled=True).contributions[0]
 
     rows = []
     for comp in COMPARISONS:
@@ -101,6 +107,7 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
                 "right": values[1],
                 "level": "no evidence" if level < 0 else comp.levels[level],
                 "weight": float(scored[f"w_{comp.name}"]),
+                **({} if before is None else {"weight_before_labels": float(before[len(rows)])}),
             }
         )
     total = float(scored["weight"])
@@ -115,24 +122,56 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
         )[0]
     )
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
-    return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same))
+    queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, thresholds.get("family_rules", True))[0]))
+    labels = model.trained_on.get("labels")
+    return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels)
+
+
+def _queue_status(folder: Path, left: str, right: str, decision: str, household: bool) -> str:
+    """The pair's place in the run's review queue, or why the run decided it without an analyst."""
+    path = folder / "review.parquet"
+    if path.exists():
+        queue = pd.read_parquet(path, columns=["pair_id", "queue_rank", "item", "item_records", "doubt", "stake"])
+        hit = queue[queue["pair_id"].isin([f"{left}|{right}", f"{right}|{left}"])]
+        if len(hit):
+            r = hit.iloc[0]
+            group = f", in a group of {r['item_records']} records" if r["item_records"] > 2 else ""
+            return (
+                f"in the review queue: rank {r['queue_rank']} of {len(queue)}{group}; "
+                f"the run's decision is wrong with probability {r['doubt']:.2f}; at stake: {r['stake']}"
+            )
+    if decision in ("registry_apart", "serial_apart"):
+        return "not queued: the civil registry decides (" + decision + ")"
+    if household or decision in ("names_differ", "dates_differ"):
+        return "not queued: decided automatically by the household rules (" + ("names differ" if "names" in decision else "names or birth dates differ") + ")"
+    if decision == "non_match":
+        return "not queued: decided automatically (the weight is below the review threshold)"
+    return "not queued: decided automatically by the evidence (its doubt was below review.min_doubt, or the queue's budget was spent)"
 
 
 _DECISIONS = {
     "match": "match",
-    "names_differ": "review: the weight says match, but the names differ completely",
+    "names_differ": "apart: the weight says match, but the names differ completely",
+    "dates_differ": "apart: the weight says match, but the birth dates disagree outright",
     "registry_apart": "non-match: two civil-registry people with different NIKs",
-    "review_band": "review: between the review and match thresholds",
+    "serial_apart": "non-match: NIKs of one region and date with other serials (twins or neighbours)",
+    "review_band": "apart unless an analyst says otherwise: between the review and match thresholds",
     "non_match": "non-match",
 }
 
 
 def format_explanation(e: Explanation, left: str, right: str) -> str:
     width = max(12, *(len(x) for x in e.rows["left"]))
-    lines = [f"{'comparison':<12}  {left[:width]:<{width}}  {right[:30]:<30}  {'level':<26}  weight"]
+    learned = "weight_before_labels" in e.rows
+    head = f"{'comparison':<12}  {left[:width]:<{width}}  {right[:30]:<30}  {'level':<26}  weight"
+    lines = [head + ("  before labels" if learned else "")]
     for r in e.rows.itertuples():
-        lines.append(f"{r.comparison:<12}  {r.left[:width]:<{width}}  {r.right[:30]:<30}  {r.level:<26}  {r.weight:+6.2f}")
+        line = f"{r.comparison:<12}  {r.left[:width]:<{width}}  {r.right[:30]:<30}  {r.level:<26}  {r.weight:+6.2f}"
+        lines.append(line + (f"  {r.weight_before_labels:+6.2f}" if learned else ""))
     lines.append(f"{'prior':<12}  {'':<{width}}  {'':<30}  {'':<26}  {e.prior:+6.2f}")
-    lines.append(f"total match weight {e.total:+.2f} (probability {e.probability:.4f}) -> {_DECISIONS[e.decision]}")
+    lines.append(f"total match weight {e.total:+.2f} (probability {e.probability:.4f}) -> {_DECISIONS.get(e.decision, e.decision)}")
+    if e.labels:
+        lines.append(f"the model learned from {e.labels['same']} 'same person' and {e.labels['different']} 'different people' decisions")
     lines.append("in the run: " + ("the same person" if e.same_person else "different persons"))
+    lines.append(e.queue)
     return "\n".join(lines)

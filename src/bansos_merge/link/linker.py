@@ -10,7 +10,7 @@ import pandas as pd
 from .blocking import DEFAULT_MAX_BLOCK, BlockingReport, candidate_pairs
 from .comparisons import COMPARISONS, compare_pairs
 from .features import LinkFrame, build_link_frame
-from .model import FSModel, link_term_frequencies, score_pairs, train_model
+from .model import FSModel, learn_from_labels, link_term_frequencies, score_pairs, train_model
 
 
 @dataclass
@@ -58,12 +58,42 @@ def compare_chunk(f: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
     return compare_pairs(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
 
 
+def learn(model: FSModel, f: LinkFrame, labels: pd.DataFrame, match_threshold: float, tf: dict | None = None) -> FSModel:
+    """`model` re-estimated from analysts' labelled pairs (`labels`: left, right record
+    positions and `same`, their answer); see model.learn_from_labels."""
+    if labels is None or len(labels) == 0:
+        return model
+    a, b = labels["left"].to_numpy(), labels["right"].to_numpy()
+    gamma = compare_pairs(f, a, b)
+    tf = link_term_frequencies(f) if tf is None else tf
+    return learn_from_labels(
+        model, gamma, labels["same"].to_numpy(dtype=bool), lambda m: score_pairs(m, gamma, tf, a, b).total, match_threshold
+    )
+
+
+def labelled_pairs(must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None) -> pd.DataFrame:
+    """Analysts' must-links and cannot-links as labelled pairs: left, right, same."""
+    frames = [
+        d[["left", "right"]].assign(same=same) for d, same in ((must_link, True), (cannot_link, False)) if d is not None and len(d)
+    ]
+    if not frames:
+        return pd.DataFrame({"left": pd.Series(dtype=np.int64), "right": pd.Series(dtype=np.int64), "same": pd.Series(dtype=bool)})
+    return pd.concat(frames, ignore_index=True)
+
+
 def link_records(
-    records: pd.DataFrame, seed: int, model: FSModel | None = None, max_block: int = DEFAULT_MAX_BLOCK
+    records: pd.DataFrame,
+    seed: int,
+    model: FSModel | None = None,
+    max_block: int = DEFAULT_MAX_BLOCK,
+    labels: pd.DataFrame | None = None,
+    match_threshold: float = 6.0,
 ) -> Links:
-    """Score every candidate pair of `records`; train the model first unless one is given."""
+    """Score every candidate pair of `records`; train the model first unless one is given,
+    then learn from the analysts' `labels` (see `learn`)."""
     f, pairs, report = block(records, max_block)
     gamma = compare_chunk(f, pairs)
     if model is None:
         model = train_model(f, gamma, seed, report.registry_apart)
+    model = learn(model, f, labels, match_threshold)
     return Links(frame=f, pairs=score_candidates(f, pairs, model, gamma), model=model, blocking=report)

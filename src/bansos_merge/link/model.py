@@ -28,7 +28,7 @@ from ..errors import UserError
 from .comparisons import COMPARISONS, NIK, compare_nik, compare_pairs
 from .features import MISSING, LinkFrame
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 _FLOOR = 1e-6
 MAX_PRIOR = 0.5
 _PSEUDO = 0.5  # Dirichlet pseudo-count per level: a level unseen in training is rare, not impossible
@@ -45,8 +45,10 @@ class FSModel:
     observed: dict[str, list[bool]] = field(default_factory=dict)  # seen among random pairs or in training
     trained_on: dict = field(default_factory=dict)
     version: int = MODEL_VERSION
+    m_unlabelled: dict[str, list[float]] | None = None  # m before the analysts' labels (None: no labels used)
+    match_threshold: float | None = None  # learned from the labels; None: the configured one
 
-    def weights(self) -> dict[str, np.ndarray]:
+    def weights(self, unlabelled: bool = False) -> dict[str, np.ndarray]:
         """log2(m/u) per comparison level.
 
         A level seen neither among random pairs nor in training says nothing (weight 0), and is
@@ -54,9 +56,10 @@ class FSModel:
         smoothing floor would lift every level above it.
         """
         monotone = {c.name: c.monotone for c in COMPARISONS}
+        m = self.m_unlabelled if unlabelled and self.m_unlabelled else self.m
         out = {}
         for c in self.comparisons:
-            w = np.log2(np.maximum(self.m[c], _FLOOR) / np.maximum(self.u[c], _FLOOR))
+            w = np.log2(np.maximum(m[c], _FLOOR) / np.maximum(self.u[c], _FLOOR))
             seen = np.asarray(self.observed.get(c, [True] * len(w)), dtype=bool)
             w = np.where(seen, w, 0.0)
             if monotone.get(c, True) and seen.any():
@@ -279,6 +282,50 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int, registry_apart: int 
     )
 
 
+LABEL_PRIOR = 50.0  # the unlabelled EM's m counts as this many labelled pairs
+MIN_LABELS_FOR_THRESHOLD = 30  # labelled pairs of each kind before the match threshold is re-estimated
+THRESHOLD_RANGE = 4.0  # how far (bits) a learned threshold may move from the configured one
+
+
+def learn_from_labels(
+    model: FSModel, gamma: np.ndarray, same: np.ndarray, weight_of, configured_threshold: float
+) -> FSModel:
+    """The model re-estimated from analysts' labelled pairs (`gamma`: their levels; `same`:
+    their answers), with the unlabelled EM as the prior: each comparison's m is the posterior
+    mean of a Dirichlet whose pseudo-counts are the EM's m times LABEL_PRIOR, updated by the
+    levels of the pairs labelled "same person". u stays (random pairs are plenty). With at
+    least MIN_LABELS_FOR_THRESHOLD labels of each kind, the match threshold becomes the one
+    (within THRESHOLD_RANGE of the configured one) that gets the most labelled pairs right;
+    `weight_of(model)` scores the labelled pairs under a model."""
+    if len(gamma) == 0:
+        return model
+    labelled = gamma[same]
+    unlabelled = model.m_unlabelled or model.m  # a reused model's labels are not counted twice
+    m = {}
+    for k, c in enumerate(COMPARISONS):
+        col = labelled[:, k]
+        counts = np.bincount(col[col >= 0].astype(np.int64), minlength=len(c.levels)).astype(float)
+        prior = np.asarray(unlabelled[c.name]) * LABEL_PRIOR
+        m[c.name] = [float(x) for x in (counts + prior) / (counts.sum() + prior.sum())]
+    learned = FSModel(**{**asdict(model), "m": m, "m_unlabelled": unlabelled})
+    n_same, n_different = int(same.sum()), int((~same).sum())
+    learned.trained_on = {**model.trained_on, "labels": {"same": n_same, "different": n_different, "prior_strength": LABEL_PRIOR}}
+    if min(n_same, n_different) >= MIN_LABELS_FOR_THRESHOLD:
+        learned.match_threshold = _best_threshold(weight_of(learned), same, configured_threshold)
+    return learned
+
+
+def _best_threshold(weights: np.ndarray, same: np.ndarray, configured: float) -> float:
+    """The threshold, among the labelled weights' midpoints within THRESHOLD_RANGE of the
+    configured one, with the fewest labelled pairs on the wrong side; ties go to the nearest."""
+    order = np.sort(weights)
+    mids = np.r_[configured, (order[1:] + order[:-1]) / 2]
+    mids = mids[np.abs(mids - configured) <= THRESHOLD_RANGE]
+    errors = np.array([np.sum(same & (weights < t)) + np.sum(~same & (weights >= t)) for t in mids])
+    best = np.flatnonzero(errors == errors.min())
+    return float(mids[best[np.argmin(np.abs(mids[best] - configured))]])
+
+
 def term_frequencies(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
     """Per record: the share of records holding the same value (0 where missing)."""
     codes, uniques = pd.factorize(pd.Series(values))
@@ -303,9 +350,13 @@ class Scores:
     contributions: np.ndarray  # (n_pairs, n_comparisons) float32 weights
 
 
-def score_pairs(model: FSModel, gamma: np.ndarray, tf: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> Scores:
-    """Match weight of each pair; `tf[name]` is the per-record term frequency for TF levels."""
-    weights = model.weights()
+def score_pairs(
+    model: FSModel, gamma: np.ndarray, tf: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray, unlabelled: bool = False
+) -> Scores:
+    """Match weight of each pair; `tf[name]` is the per-record term frequency for TF levels;
+    `unlabelled`: with the m the model had before the analysts' labels."""
+    weights = model.weights(unlabelled)
+    m_of = model.m_unlabelled if unlabelled and model.m_unlabelled else model.m
     contrib = np.zeros(gamma.shape, dtype=np.float32)
     for k, comp in enumerate(COMPARISONS):
         col = gamma[:, k]
@@ -316,7 +367,7 @@ def score_pairs(model: FSModel, gamma: np.ndarray, tf: dict[str, np.ndarray], a:
             hit = col == comp.tf_level
             freq = np.maximum(tf[comp.name][a[hit]], tf[comp.name][b[hit]])
             u_tf = np.maximum(freq, _FLOOR)
-            m_top = max(model.m[comp.name][comp.tf_level], _FLOOR)
+            m_top = max(m_of[comp.name][comp.tf_level], _FLOOR)
             # A rare value is stronger evidence than the average exact match; a common one never counts against.
             w[hit] = np.clip(np.log2(m_top / u_tf), 0.0, None)
         contrib[:, k] = w
