@@ -4,8 +4,9 @@ Tables:
 - `decisions` (append-only): one row per analyst decision on an unordered pair of records,
   stored with `left` < `right` (string order) and each record's fingerprint at the time.
   The current decision of a pair is its latest row; earlier rows are its history.
-- `audit` (append-only): login, logout, decide, reveal_nik, export (and failed logins), by
-  whom and when, with a target (record keys, never a NIK) and a short detail.
+- `audit` (append-only): login, logout, decide, decide_group (one entry for a group item's
+  decision, however many pairs it stores), reveal_nik, export (and failed logins), by whom and
+  when, with a target (record keys, never a NIK) and a short detail.
 - `users`: name, role, scrypt password hash, disabled flag; `tokens`: SHA-256 of issued API
   tokens; `sessions`: server-side session ids (hashed) with an absolute expiry, so logging
   out or disabling a user ends a session even though the cookie is still signed.
@@ -31,7 +32,7 @@ from .auth import check_role, token_hash
 
 STORE_FILE = "review.sqlite"
 DECISIONS = ("same", "different", "unsure")
-AUDIT_ACTIONS = ("login", "login_failed", "logout", "decide", "reveal_nik", "export")
+AUDIT_ACTIONS = ("login", "login_failed", "logout", "decide", "decide_group", "reveal_nik", "export")
 DECISION_COLUMNS = [
     "left",
     "right",
@@ -108,6 +109,43 @@ def utc_now() -> str:
 
 def store_path(state_dir: Path) -> Path:
     return Path(state_dir) / STORE_FILE
+
+
+def _decision_row(
+    left: str,
+    right: str,
+    decision: str,
+    analyst: str,
+    comment: str | None,
+    left_fingerprint: str | None,
+    right_fingerprint: str | None,
+    run_id: str | None,
+) -> dict:
+    """A decisions-table row: the pair in canonical order, each fingerprint on its record's side."""
+    if decision not in DECISIONS:
+        raise UserError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if left == right:
+        raise UserError("a decision needs two different records")
+    lo, hi, swapped = ordered_pair(left, right)
+    fp_lo, fp_hi = (right_fingerprint, left_fingerprint) if swapped else (left_fingerprint, right_fingerprint)
+    return {
+        "left": lo,
+        "right": hi,
+        "decision": decision,
+        "analyst": analyst,
+        "decided_at": utc_now(),
+        "comment": (comment or "").strip() or None,
+        "left_fingerprint": fp_lo,
+        "right_fingerprint": fp_hi,
+        "run_id": run_id,
+    }
+
+
+def _insert_decisions(con: sqlite3.Connection, rows: list[dict]) -> None:
+    con.executemany(
+        f"INSERT INTO decisions ({_QUOTED}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
+        [tuple(r[c] for c in DECISION_COLUMNS) for r in rows],
+    )
 
 
 def ordered_pair(left: str, right: str) -> tuple[str, str, bool]:
@@ -274,30 +312,32 @@ class Store:
         run_id: str | None,
     ) -> dict:
         """Append a decision (the pair is stored in canonical order) and its audit entry, in one transaction."""
-        if decision not in DECISIONS:
-            raise UserError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-        if left == right:
-            raise UserError("a decision needs two different records")
-        lo, hi, swapped = ordered_pair(left, right)
-        fp_lo, fp_hi = (right_fingerprint, left_fingerprint) if swapped else (left_fingerprint, right_fingerprint)
-        row = {
-            "left": lo,
-            "right": hi,
-            "decision": decision,
-            "analyst": analyst,
-            "decided_at": utc_now(),
-            "comment": (comment or "").strip() or None,
-            "left_fingerprint": fp_lo,
-            "right_fingerprint": fp_hi,
-            "run_id": run_id,
-        }
+        row = _decision_row(left, right, decision, analyst, comment, left_fingerprint, right_fingerprint, run_id)
         with self._conn() as con:
-            con.execute(
-                f"INSERT INTO decisions ({_QUOTED}) VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
-                tuple(row[c] for c in DECISION_COLUMNS),
-            )
-            self._audit(con, analyst, "decide", f"{lo}|{hi}", json.dumps({"decision": decision, "run_id": run_id}))
+            _insert_decisions(con, [row])
+            self._audit(con, analyst, "decide", f"{row['left']}|{row['right']}", json.dumps({"decision": decision, "run_id": run_id}))
         return row
+
+    def add_group_decision(
+        self,
+        pairs: list[tuple[str, str, str]],
+        fingerprints: dict[str, str | None],
+        analyst: str,
+        comment: str | None,
+        run_id: str | None,
+        detail: dict,
+    ) -> list[dict]:
+        """Append one decision per (left, right, decision) of a group item, with one audit
+        entry for the group (target: its record keys; `detail`: what was decided), all in one
+        transaction: a group decision is stored whole or not at all."""
+        rows = [_decision_row(a, b, d, analyst, comment, fingerprints.get(a), fingerprints.get(b), run_id) for a, b, d in pairs]
+        if not rows:
+            raise UserError("a group decision needs at least one pair")
+        target = "|".join(sorted({k for r in rows for k in (r["left"], r["right"])}))
+        with self._conn() as con:
+            _insert_decisions(con, rows)
+            self._audit(con, analyst, "decide_group", target, json.dumps({**detail, "run_id": run_id}, sort_keys=True))
+        return rows
 
     def pair_history(self, left: str, right: str) -> list[dict]:
         lo, hi, _ = ordered_pair(left, right)
