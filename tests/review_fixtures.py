@@ -9,6 +9,13 @@ then `resolve(..., must_link=, cannot_link=)`), as the flow will once decisions 
 
 `built_run(tmp_path_factory)` builds the sample and its first run once per test session and
 returns them; tests that publish more runs copy the output folder first (`copy_output`).
+
+Besides the generated people, the sample holds one household made for a *group item*
+(`HOUSEHOLD`): a father and son of the same name on one family card in the civil registry,
+and a BPNT (food aid) record with that name and card, no NIK and no birth date. The aid
+record fits both equally well, so the run links it to neither and the queue asks about the
+three records together ("ambiguous_match", one group item of 3 records). The queue's budget is
+raised to 1 pair per 100 records so that every question of this small sample is queued.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from bansos_merge.cluster.resolve import resolve_with
 from bansos_merge.config import load_config
@@ -31,6 +39,7 @@ from bansos_merge.publish.previous import load_previous
 from bansos_merge.publish.run_folder import RunFolder
 from bansos_merge.review.decisions import constraints, load_decisions
 from bansos_merge.sample.generate import generate_sample
+from linkage_fixtures import SUKABUMI, Person, append_registry, make_kk, make_nik
 
 SAMPLE_PEOPLE = 800
 SAMPLE_SEED = 3
@@ -45,23 +54,50 @@ class Merged:
     decisions_report: dict | None = None
 
 
+@dataclass(frozen=True)
+class Household:
+    """Record keys (SOURCE:RECORD_ID) of the group-item household."""
+
+    aid: str  # the BPNT record: no NIK, no birth date
+    father: str
+    son: str
+
+
 @dataclass
 class BuiltRun:
     config: Path  # the sample's merge.yaml
     output_dir: Path  # its first run, published (read-only for the tests: copy to change)
     merged: Merged
+    household: Household  # the group item's records
 
 
 _BUILT: dict[str, BuiltRun] = {}
+
+_KK = make_kk(SUKABUMI, "14-02-2001", 9)
+_FATHER = Person(
+    "DARSONO HADIWIJOYO", "L", "12-03-1968", SUKABUMI, make_nik(SUKABUMI, "12-03-1968", "L", 7), _KK,
+    mother="SUMIATI", address="KP. CIBODAS", rt="002", rw="003",
+)
+_SON = _FATHER.but(born="05-09-1996", nik=make_nik(SUKABUMI, "05-09-1996", "L", 8), mother="WARTINI", relation="ANAK")
+AID_CARD = "6013019999000001"  # the BPNT card number: the aid record's id
+
+
+def _add_household(sample_dir: Path) -> Household:
+    """Append the father and son to the registry and the aid record to the BPNT list."""
+    ids = append_registry(sample_dir / "dukcapil.csv", [_FATHER, _SON])
+    row = [AID_CARD, _FATHER.name, "", _KK, SUKABUMI.prop, SUKABUMI.kab, SUKABUMI.kec, SUKABUMI.kel]
+    with (sample_dir / "kemensos_bpnt.csv").open("a", encoding="utf-8") as fh:
+        fh.write("|".join(row) + "\n")
+    return Household(f"bpnt:{AID_CARD}", f"dukcapil:{ids[_FATHER.nik]}", f"dukcapil:{ids[_SON.nik]}")
 
 
 def built_run(tmp_path_factory) -> BuiltRun:
     """The sample and its first run, built once per test session (every module shares it)."""
     if "run" not in _BUILT:
         base = tmp_path_factory.mktemp("review_sample")
-        config = make_sample(base / "sample")
+        config, household = make_sample(base / "sample")
         merged = merge_sample(config, base / "out")
-        _BUILT["run"] = BuiltRun(config, base / "out", merged)
+        _BUILT["run"] = BuiltRun(config, base / "out", merged, household)
     return _BUILT["run"]
 
 
@@ -71,11 +107,16 @@ def copy_output(built: BuiltRun, dest: Path) -> Path:
     return dest
 
 
-def make_sample(sample_dir: Path) -> Path:
-    """The synthetic sample (files + merge.yaml); returns the merge.yaml path."""
-    if not (sample_dir / "merge.yaml").exists():
-        generate_sample(SAMPLE_PEOPLE, SAMPLE_SEED, sample_dir)
-    return sample_dir / "merge.yaml"
+def make_sample(sample_dir: Path) -> tuple[Path, Household]:
+    """The synthetic sample with the group-item household (files + merge.yaml); returns the
+    merge.yaml path and the household's record keys."""
+    config = sample_dir / "merge.yaml"
+    generate_sample(SAMPLE_PEOPLE, SAMPLE_SEED, sample_dir)
+    household = _add_household(sample_dir)
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["review"] = {"per_100_records": 1.0}
+    config.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return config, household
 
 
 def merge_sample(config_path: Path, output_dir: Path, decisions_state: Path | None = None) -> Merged:

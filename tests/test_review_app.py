@@ -65,7 +65,8 @@ def login(app, name: str, password: str = PASSWORD) -> TestClient:
 
 
 def pair_items(env, kind: str | None = None):
-    return [it for it in env["run"].items if kind is None or it.kind == kind]
+    """The pair items (not groups) of the run, of `kind` if given."""
+    return [it for it in env["run"].items if not it.group and (kind is None or it.kind == kind)]
 
 
 def position(records: pd.DataFrame, key: str) -> int:
@@ -167,7 +168,7 @@ def test_reviewer_cannot_reveal(env):
 def test_reviewer_decision_is_stored_audited_and_becomes_a_constraint(env):
     store, run = env["store"], env["run"]
     client = login(env["app"], "rudi")
-    same_item = pair_items(env, "review")[3]
+    same_item = pair_items(env, "review")[0]
     diff_item = next(it for it in run.items if it.kind != "review")
     page = client.get(f"/item/{same_item.item_id}")
     t0 = pd.Timestamp.now(tz="UTC")
@@ -208,7 +209,7 @@ def test_reviewer_decision_is_stored_audited_and_becomes_a_constraint(env):
 
 def test_latest_decision_wins_and_the_log_is_append_only(env):
     client = login(env["app"], "ana")
-    item = pair_items(env, "review")[5]
+    item = pair_items(env, "review")[1]
     for decision in ("same", "unsure", "different"):
         page = client.get(f"/item/{item.item_id}")
         client.post(f"/item/{item.item_id}/decide", data={"decision": decision, "csrf": csrf_of(page.text)})
@@ -309,20 +310,20 @@ def test_queue_counts_filters_and_progress(env):
     run = env["run"]
     client = login(env["app"], "vera")
     html = client.get("/?status=all").text
-    assert f"dari {len(run.items)} pasangan" in html
+    assert f"dari {len(run.items)} butir" in html and f"dari {sum(len(it.asked) for it in run.items)} pasangan" in html
     kinds = {k for it in run.items for k in it.kinds}
     assert "review" in kinds and len(kinds) >= 3
     for kind in kinds:
         html = client.get(f"/?kind={kind}&status=all").text
-        shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', html))
+        shown = set(re.findall(r'href="/item/([pg][0-9a-f]{12})', html))
         assert shown and all(kind in run.by_id[i].kinds for i in shown)
     source = "bpnt"
-    shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', client.get(f"/?source={source}&status=all").text))
+    shown = set(re.findall(r'href="/item/([pg][0-9a-f]{12})', client.get(f"/?source={source}&status=all").text))
     assert shown and all(source in run.by_id[i].sources for i in shown)
-    shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', client.get("/?min=15&status=all").text))
+    shown = set(re.findall(r'href="/item/([pg][0-9a-f]{12})', client.get("/?min=15&status=all").text))
     assert shown and all(run.by_id[i].weight >= 15 for i in shown)
     region = run.regions[0]
-    shown = set(re.findall(r'href="/item/(p[0-9a-f]{12})', client.get(f"/?region={region}&status=all").text))
+    shown = set(re.findall(r'href="/item/([pg][0-9a-f]{12})', client.get(f"/?region={region}&status=all").text))
     assert shown and all(region in run.by_id[i].regions for i in shown)
     # single-record conflicts are listed for information
     assert run.info_items and "Konflik satu catatan" in client.get("/").text
@@ -330,7 +331,7 @@ def test_queue_counts_filters_and_progress(env):
 
 def test_queue_items_cover_review_pairs_and_multi_record_conflicts(env, run):
     items = env["run"].items
-    pairs = {it.pair for it in items}
+    pairs = {p for it in items for p in it.all_pairs}
     review = pd.read_parquet(run.output_dir / "latest" / "review.parquet")
     for r in review.itertuples():
         left, right = f"{r.left_source}:{r.left_record_id}", f"{r.right_source}:{r.right_record_id}"
@@ -372,3 +373,141 @@ def test_api_with_a_token(env):
 
 def test_token_logs_in_on_the_form(env):
     login(env["app"], "bot", env["token"])
+
+
+# ----------------------------------------------------------------------------- queue order and group items
+
+
+def household_group(env, run):
+    """The group item of the fixture's household (an aid record, a father and a son)."""
+    hh = run.household
+    group = next(it for it in env["run"].items if it.group and set(it.records) == {hh.aid, hh.father, hh.son})
+    assert group.records[0] == hh.aid, "the record the group's pairs share comes first"
+    return group
+
+
+def test_queue_follows_review_parquet_one_entry_per_item(env, run):
+    review = pd.read_parquet(run.output_dir / "latest" / "review.parquet").sort_values("queue_rank")
+    items = env["run"].items
+    queued = items[: review["item"].nunique()]
+    # the review items come first, in the queue's order, one per queue item
+    assert [it.queue_no for it in queued] == [i + 1 for i in review["item"].drop_duplicates()]
+    for it, (_, rows) in zip(queued, review.groupby("item", sort=False)):
+        keys = set(rows["left_source"] + ":" + rows["left_record_id"]) | set(rows["right_source"] + ":" + rows["right_record_id"])
+        assert set(it.keys) == keys and it.group == (rows["item_records"].iloc[0] >= 3)
+        assert len(it.asked) == len(rows) and it.value == pytest.approx(rows["value"].sum())
+    assert not any(it.queue_no for it in items[len(queued) :])  # then the conflicts
+    groups = [it for it in queued if it.group]
+    assert household_group(env, run) in groups
+
+    html = login(env["app"], "vera").get("/?status=all").text
+    for it in groups:
+        assert html.count(f'href="/item/{it.item_id}') >= 1
+        assert f"Kelompok {len(it.records)} catatan" in html
+    group = household_group(env, run)
+    row = html[html.index(f'class="item-link" href="/item/{group.item_id}') :]
+    row = row[: row.index("</tr>")]
+    assert "Penerima tidak ada di catatan sipil" in row  # the stake, translated
+    assert f"{round(100 * group.doubt)}%" in row  # the doubt as a percentage
+    assert "Recipient missing from the civil registry" in login(env["app"], "vera").get("/?lang=en&status=all").text
+
+
+def test_group_item_page_shows_the_records_side_by_side_and_their_pairs(env, run):
+    group = household_group(env, run)
+    client = login(env["app"], "rudi")
+    html = client.get(f"/item/{group.item_id}").text
+    # one column per record, a person choice per record, prefilled with the run's persons:
+    # the run kept the three apart (the aid record fits two registry persons equally well)
+    for i, key in enumerate(group.records):
+        assert f"{'ABC'[i]}</span> {key}" in html
+        checked = re.findall(rf'name="person-{i}" value="(\w+)"[^>]*checked', html)
+        assert checked == [str(i + 1)], (key, checked)
+    assert html.count('type="radio"') == 3 * 4  # persons 1-3 and "not sure" for each record
+    # the pairs: all three, with the two the queue asks about marked, each with its evidence
+    pairs = html[html.index('class="evidence group-pairs"') :]
+    pairs = pairs[: pairs.index("</table>")]
+    assert pairs.count("<tr class=") == 3 and pairs.count("●") == 2
+    assert "same village" in pairs and "no evidence" in pairs
+    # NIKs masked; a viewer sees the records but no choices
+    nik = str(run.merged.records.set_index(record_keys(run.merged.records))["nik"][run.household.father])
+    assert nik not in html and nik[:4] + "********" + nik[12:] in html
+    viewer = login(env["app"], "vera").get(f"/item/{group.item_id}").text
+    assert 'type="radio"' not in viewer and 'data-decision="group"' not in viewer and run.household.son in viewer
+
+
+def test_group_decision_is_refused_without_csrf_permission_or_a_valid_choice(env, run):
+    group = household_group(env, run)
+    before = len(env["store"].all_decisions())
+    good = {"decision": "group", "person-0": "1", "person-1": "1", "person-2": "2"}
+    vera = login(env["app"], "vera")
+    token = csrf_of(vera.get(f"/item/{group.item_id}").text)
+    assert vera.post(f"/item/{group.item_id}/decide", data={**good, "csrf": token}).status_code == 403
+    rudi = login(env["app"], "rudi")
+    assert rudi.post(f"/item/{group.item_id}/decide", data=good).status_code == 403
+    token = csrf_of(rudi.get(f"/item/{group.item_id}").text)
+    for bad in ({"person-2": "4"}, {"person-2": ""}, {"person-1": "x"}, {"decision": "same"}):
+        r = rudi.post(f"/item/{group.item_id}/decide", data={**good, **bad, "csrf": token})
+        assert r.status_code == 400, bad
+    assert len(env["store"].all_decisions()) == before
+
+
+def test_group_decision_stores_every_pair_once_audited_and_becomes_links(env, run):
+    """The aid record and the father one person, the son another: must-link aid-father,
+    cannot-links aid-son and father-son, each pair stored with both fingerprints."""
+    store, app_run, hh = env["store"], env["run"], run.household
+    group = household_group(env, run)
+    client = login(env["app"], "rudi")
+    token = csrf_of(client.get(f"/item/{group.item_id}").text)
+    audit_before = len(store.audit_log())
+    r = client.post(
+        f"/item/{group.item_id}/decide",
+        data={"decision": "group", "person-0": "2", "person-1": "2", "person-2": "1", "comment": "KK sama; ayah penerima", "csrf": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] != f"/item/{group.item_id}"
+
+    mine = {(d["left"], d["right"]): d for d in store.current_decisions() if {d["left"], d["right"]} <= set(group.records)}
+    expected = {
+        tuple(sorted((hh.aid, hh.father))): "same",
+        tuple(sorted((hh.aid, hh.son))): "different",
+        tuple(sorted((hh.father, hh.son))): "different",
+    }
+    assert {k: d["decision"] for k, d in mine.items()} == expected
+    for (left, right), d in mine.items():
+        assert (d["left_fingerprint"], d["right_fingerprint"]) == (app_run.fingerprint(left), app_run.fingerprint(right))
+        assert d["analyst"] == "rudi" and d["comment"] == "KK sama; ayah penerima" and d["run_id"] == app_run.run_id
+    new_audit = store.audit_log()[: len(store.audit_log()) - audit_before]
+    assert [a["action"] for a in new_audit] == ["decide_group"]
+    assert new_audit[0]["target"] == "|".join(sorted(group.records)) and "DARSONO" not in str(new_audit[0])
+
+    must, cannot, report = constraints(load_decisions(env["state"]), app_run.records)
+    pos = lambda k: position(app_run.records, k)  # noqa: E731
+    pair = lambda a, b: tuple(sorted((pos(a), pos(b))))  # noqa: E731
+    assert pair(hh.aid, hh.father) in set(map(tuple, must.to_numpy().tolist()))
+    assert {pair(hh.aid, hh.son), pair(hh.father, hh.son)} <= set(map(tuple, cannot.to_numpy().tolist()))
+    assert report["contradictions"] == [] and report["stale_count"] == 0
+
+    # The queue counts the group as one item done (its two asked pairs); the page refills
+    # from the decision: records in persons numbered by column order.
+    html = client.get("/?status=decided").text
+    assert f'href="/item/{group.item_id}' in html and "Dikelompokkan" in html
+    page = client.get(f"/item/{group.item_id}").text
+    assert [re.findall(rf'name="person-{i}" value="(\w+)"[^>]*checked', page) for i in range(3)] == [["1"], ["1"], ["2"]]
+    assert "KK sama; ayah penerima" in page
+
+    # "Not sure" about the whole group: every pair unsure, nothing applied
+    token = csrf_of(page)
+    client.post(f"/item/{group.item_id}/decide", data={"decision": "unsure", "csrf": token})
+    current = load_decisions(env["state"])
+    ours = current[current["left"].isin(group.records) & current["right"].isin(group.records)]
+    assert ours["decision"].tolist() == ["unsure"] * 3
+    page = client.get(f"/item/{group.item_id}").text
+    assert [re.findall(rf'name="person-{i}" value="(\w+)"[^>]*checked', page) for i in range(3)] == [["unsure"]] * 3
+
+
+def test_api_lists_group_items(env, run):
+    group = household_group(env, run)
+    items = TestClient(env["app"]).get("/api/items?status=all", headers={"Authorization": f"Bearer {env['token']}"}).json()["items"]
+    listed = next(i for i in items if i["item_id"] == group.item_id)
+    assert listed["group"] and listed["records"] == list(group.records) and listed["right"] is None
+    assert len(listed["pairs"]) == 2 and listed["stake"] == "missing_from_registry"

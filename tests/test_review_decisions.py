@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +17,7 @@ from bansos_merge.errors import UserError
 from bansos_merge.evaluate.score import read_labels
 from bansos_merge.review import cli as review_cli
 from bansos_merge.review.auth import hash_password, verify_password
+from bansos_merge.review.items import UNSURE, assignment_decisions
 from bansos_merge.review.decisions import (
     constraints,
     export_decisions,
@@ -22,7 +27,7 @@ from bansos_merge.review.decisions import (
 )
 from bansos_merge.review.store import DECISION_COLUMNS, Store
 from bansos_merge.review.strings import STRINGS
-from review_fixtures import built_run
+from review_fixtures import built_run, copy_output
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +164,61 @@ def test_export_parquet_and_csv_are_labels_files(tmp_path, records):
         export_decisions(tmp_path / "empty", tmp_path / "y.csv")
 
 
+def test_group_decision_becomes_links_and_the_next_real_run_respects_it(tmp_path, run, records):
+    """A group item's answer (the aid record and the father one person, the son another) is
+    stored as three pair decisions: must-link aid-father, cannot-links aid-son and
+    father-son; `bansos-merge run` then puts the aid record with the father, not the son."""
+    hh = run.household
+    out = copy_output(run, tmp_path / "out")
+    keys, fp = record_keys(records).tolist(), record_fingerprint(records).tolist()
+    fingerprints = dict(zip(keys, fp))
+    person = dict(zip(keys, records["person_id"]))
+    assert len({person[hh.aid], person[hh.father], person[hh.son]}) == 3, "the run kept all three apart"
+    group = (hh.aid, hh.father, hh.son)
+    pairs = assignment_decisions(group, [1, 1, 2])
+    assert sorted(d for _, _, d in pairs) == ["different", "different", "same"]
+    store = Store(out / "state")
+    store.add_group_decision(pairs, {k: fingerprints[k] for k in group}, "rudi", None, "run-1", {"item": "g-test"})
+    assert [a["action"] for a in store.audit_log()] == ["decide_group"]
+
+    must, cannot, report = constraints(load_decisions(out / "state"), records)
+    at = {k: i for i, k in enumerate(keys)}
+    pair = lambda a, b: tuple(sorted((at[a], at[b])))  # noqa: E731
+    assert set(map(tuple, must.to_numpy().tolist())) == {pair(hh.aid, hh.father)}
+    assert set(map(tuple, cannot.to_numpy().tolist())) == {pair(hh.aid, hh.son), pair(hh.father, hh.son)}
+    assert (report["applied_same"], report["applied_different"], report["contradictions"]) == (1, 2, [])
+
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    cli = Path(sys.executable).parent / "bansos-merge"
+    done = subprocess.run([str(cli), "run", "--config", str(run.config), "--output", str(out)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    latest = out / "latest"
+    assert json.loads((latest / "manifest.json").read_text())["decisions"]["applied_same"] == 1
+    after = pd.read_parquet(latest / "records.parquet")
+    pid = dict(zip(record_keys(after), after["person_id"]))
+    assert pid[hh.aid] == pid[hh.father] and pid[hh.son] != pid[hh.father]
+    registry = pd.read_parquet(latest / "registry.parquet").set_index("person_id")
+    assert registry.loc[pid[hh.father], "n_records"] == 2 and registry.loc[pid[hh.son], "n_records"] == 1
+    # the question is answered: the group left the queue
+    review = pd.read_parquet(latest / "review.parquet")
+    asked = set(review["left_source"] + ":" + review["left_record_id"]) | set(review["right_source"] + ":" + review["right_record_id"])
+    assert hh.aid not in asked
+
+
+def test_assignment_decisions_with_a_record_not_sure():
+    records = ("a:1", "b:2", "c:3", "d:4")
+    decisions = assignment_decisions(records, [1, 2, 1, UNSURE])
+    assert decisions == [
+        ("a:1", "b:2", "different"),
+        ("a:1", "c:3", "same"),
+        ("a:1", "d:4", "unsure"),
+        ("b:2", "c:3", "different"),
+        ("b:2", "d:4", "unsure"),
+        ("c:3", "d:4", "unsure"),
+    ]
+
+
 def test_password_hashing():
     h = hash_password("rahasia-123")
     assert h.startswith("scrypt$") and "rahasia" not in h
@@ -169,6 +229,18 @@ def test_password_hashing():
 def test_both_languages_have_the_same_strings():
     assert set(STRINGS["id"]) == set(STRINGS["en"])
     assert all(v.strip() for lang in STRINGS.values() for v in lang.values())
+
+
+def test_every_string_the_pages_ask_for_exists():
+    """A key missing from the tables would show as the key itself on a page."""
+    import re
+
+    import bansos_merge.review as review
+
+    folder = Path(review.__file__).parent
+    sources = [p.read_text(encoding="utf-8") for p in [*folder.glob("templates/*.html"), *folder.glob("routes/*.py")]]
+    asked = {k for text in sources for k in re.findall(r"""\bt\(\s*['"]([a-z_]+\.[a-z_]+)['"]""", text)}
+    assert len(asked) > 50 and not sorted(asked - set(STRINGS["id"]))
 
 
 # ----------------------------------------------------------------------------- CLI

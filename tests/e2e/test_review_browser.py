@@ -1,5 +1,6 @@
 """End to end in a real browser: merge the sample, log in to the review app, decide items with
-the keyboard, merge again with the decisions applied, and check that the persons respect them.
+the keyboard (pairs, and a group item whose records are put in persons), merge again with the
+decisions applied, and check that the persons respect them.
 
 Playwright drives Debian's chromium (/usr/bin/chromium; never a downloaded browser). The app
 runs under uvicorn in a thread on 127.0.0.1 and a free port. Screenshots of the main screens
@@ -91,14 +92,22 @@ def browser():
 
 
 def _pick_items(run):
-    """A review pair now apart (-> same), another review pair (-> different, unsure), and a
-    conflict pair now one person (-> different)."""
+    """Two review pairs now apart (-> same, -> different), a conflict pair now one person
+    (-> different) and another conflict pair (-> unsure)."""
     pid = run.records["person_id"].to_numpy()
     person = lambda key: pid[run.position[key]]  # noqa: E731
-    review = [it for it in run.items if it.kind == "review" and person(it.left) != person(it.right)]
+    review = [it for it in run.items if it.kind == "review" and not it.group and person(it.left) != person(it.right)]
     together = [it for it in run.items if it.kind != "review" and person(it.left) == person(it.right)]
-    assert len(review) >= 3 and together, "the sample should have review pairs and one-person conflicts"
-    return review[0], review[1], together[0], review[2]
+    assert len(review) >= 2 and len(together) >= 2, "the sample should have review pairs and one-person conflicts"
+    return review[0], review[1], together[0], together[1]
+
+
+def _login(page, base: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=name]", "rina")
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.stack button[type=submit]")
 
 
 def _shot(page, name: str, full_page: bool = True) -> None:
@@ -161,7 +170,7 @@ def test_decide_in_the_browser_then_rerun_respects_the_decisions(browser, server
 
     # A viewer cannot use the app to decide: the reviewer's progress is on the queue page.
     page.goto(base + "/?lang=en&status=all")
-    assert f"4 of {len(run.items)} pairs decided" in page.locator(".progress-text").inner_text()
+    assert f"4 of {len(run.items)} items decided" in page.locator(".progress-text").inner_text()
     _shot(page, "queue-en", full_page=False)
     page.goto(f"{base}/item/{one_person.item_id}")
     _shot(page, "item-en")
@@ -186,4 +195,76 @@ def test_decide_in_the_browser_then_rerun_respects_the_decisions(browser, server
     page.goto(base + "/?status=all")
     assert merged.manifest["run_id"] in page.content()
     assert same.pair not in {it.pair for it in app.state.runs.get().items if it.kind == "review"}
+    page.close()
+
+
+def _persons(page) -> list[str]:
+    """The person chosen for each record of a group page, in column order."""
+    n = int(page.get_attribute("#group-form", "data-records"))
+    return [page.locator(f'input[name="person-{i}"]:checked').get_attribute("value") for i in range(n)]
+
+
+def test_group_item_in_the_browser_then_rerun_respects_it(browser, server, tmp_path_factory):
+    """The household's group (an aid record, a father and a son of one name and card): put
+    the aid record with the father by keyboard, save, merge again: the registry agrees."""
+    base, app = server["base"], server["app"]
+    hh = built_run(tmp_path_factory).household
+    run = app.state.runs.get()
+    group = next(it for it in run.items if it.group and set(it.records) == {hh.aid, hh.father, hh.son})
+    assert list(group.records) == [hh.aid, hh.father, hh.son]
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    _login(page, base)
+
+    # The queue lists the group as one entry; it opens the group page.
+    row = page.locator("tr.group").filter(has_text=hh.son)
+    assert "Kelompok 3 catatan" in row.inner_text()
+    with page.expect_navigation():
+        row.locator("a.group-label").click()
+    assert f"/item/{group.item_id}" in page.url
+    assert page.locator("table.group-side thead th.rec-col").count() == 3
+    assert page.locator("table.group-pairs tbody tr").count() == 3
+    assert _persons(page) == ["1", "2", "3"]  # as the run left them: three persons
+
+    # Keys 1 1 2: record A in person 1, B in person 1, C in person 2; the chips follow.
+    for key in "112":
+        page.keyboard.press(key)
+    assert _persons(page) == ["1", "1", "2"]
+    assert [page.locator(f'[data-chip="{i}"]').inner_text() for i in range(3)] == ["Orang 1", "Orang 1", "Orang 2"]
+    page.keyboard.press("c")
+    page.keyboard.type("KK sama; tanggal lahir ayah cocok dengan kartu")
+    page.keyboard.press("Escape")
+    _shot(page, "group")
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    _login(phone, base)
+    phone.goto(f"{base}/item/{group.item_id}")
+    _shot(phone, "group-phone")
+    phone.close()
+    with page.expect_navigation():
+        page.keyboard.press("s")
+    assert "3 catatan sebagai 2 orang" in page.locator(".flash").first.inner_text()
+
+    store = Store(server["state"])
+    decided = {(d["left"], d["right"]): d["decision"] for d in store.current_decisions()}
+    assert decided == {
+        tuple(sorted((hh.aid, hh.father))): "same",
+        tuple(sorted((hh.aid, hh.son))): "different",
+        tuple(sorted((hh.father, hh.son))): "different",
+    }
+    assert [a["action"] for a in store.audit_log() if a["action"].startswith("decide")] == ["decide_group"]
+    page.goto(f"{base}/item/{group.item_id}")
+    assert _persons(page) == ["1", "1", "2"]  # the page shows the saved answer
+
+    # Merge again with the decisions: the aid record is the father's, the son stays apart.
+    merged = merge_sample(server["config"], server["out"], decisions_state=server["state"])
+    assert (merged.decisions_report["applied_same"], merged.decisions_report["applied_different"]) == (1, 2)
+    person = dict(zip(record_keys(merged.records).to_numpy(), merged.records["person_id"].to_numpy()))
+    assert person[hh.aid] == person[hh.father] != person[hh.son]
+    import pandas as pd
+
+    registry = pd.read_parquet(merged.run_dir / "registry.parquet").set_index("person_id")
+    assert registry.loc[person[hh.father], "n_records"] == 2 and "bpnt" in registry.loc[person[hh.father], "sources"]
+    # the app serves the new run: the question is answered, the group is gone from its queue
+    page.goto(base + "/?status=all")
+    assert merged.manifest["run_id"] in page.content()
+    assert group.item_id not in {it.item_id for it in app.state.runs.get().items}
     page.close()

@@ -1,15 +1,19 @@
 """The review queue over one published run: items, filters, navigation. No web framework here.
 
-An item is either
-- a *pair* to decide: a pair from review.parquet, or two records of a conflict from
-  conflicts.parquet that involves two or more records (pairs whose values of the conflict's
-  field differ; for `deceased`, the aid record against the person's civil-registry record).
-  A pair that several items would show is one item, listing every kind it stands for;
-- an *info* item: a conflict about one record (invalid NIK, attribute mismatch, not in the
+The items (see items.py), in this order:
+- the review queue (review.parquet) in its own order (`queue_rank`), one entry per queue
+  `item`: a pair, or a *group* of three or more records in doubt together;
+- pairs of records of a conflict from conflicts.parquet that involves two or more records
+  (pairs whose values of the conflict's field differ; for `deceased`, the aid record against
+  the person's civil-registry record), most severe first. A pair that several items would
+  show is one item, listing every kind it stands for (a conflict pair inside a group joins
+  the group);
+- *info* items: a conflict about one record (invalid NIK, attribute mismatch, not in the
   civil registry), listed for information, with nothing to decide.
 
-Item ids are short hashes of the pair (or conflict and record), so an item keeps its id
-across runs while its records do. Every pair carries the linkage model's match weight.
+Item ids are short hashes of the pair (a group: of its records; an info item: of the conflict
+and record), so an item keeps its id across runs while its records do. Every pair carries
+the linkage model's match weight; a group's pairs also their per-comparison levels.
 """
 
 from __future__ import annotations
@@ -17,70 +21,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..cluster.queue import STAKE_NAMES
 from .decisions import record_fingerprint, record_keys
-from .store import ordered_pair
+from .items import SEVERITY_ORDER, ConflictRef, Item, ItemPair, column_order, pair_key
 
 log = logging.getLogger(__name__)
 
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 MAX_PAIRS_PER_CONFLICT = 10
 PAGE_SIZE = 50
 STATUSES = ("open", "decided", "all")
 FILTER_KEYS = ("kind", "region", "source", "min", "max", "status")
-
-
-@dataclass
-class ConflictRef:
-    """One conflict (conflicts.parquet) an item stands for."""
-
-    conflict_id: str
-    kind: str
-    severity: str
-    field: str | None
-    values: str | None
-    explanation: str
-    pair_no: int = 1
-    pair_count: int = 1
-
-
-@dataclass
-class Item:
-    item_id: str
-    kind: str  # the first kind it was listed under: 'review' or a conflict kind
-    left: str  # SOURCE:RECORD_ID
-    right: str | None  # None for an info item
-    reason: str | None = None  # review reason
-    kinds: list[str] = field(default_factory=list)  # every kind this pair is listed under
-    weight: float = float("nan")
-    conflicts: list[ConflictRef] = field(default_factory=list)
-    regions: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-
-    @property
-    def info(self) -> bool:
-        return self.right is None
-
-    @property
-    def conflict_id(self) -> str | None:
-        return self.conflicts[0].conflict_id if self.conflicts else None
-
-    @property
-    def severity(self) -> str | None:
-        return min((c.severity for c in self.conflicts), key=lambda s: SEVERITY_ORDER.get(s, 9), default=None)
-
-    @property
-    def pair(self) -> str | None:
-        if self.right is None:
-            return None
-        lo, hi, _ = ordered_pair(self.left, self.right)
-        return f"{lo}|{hi}"
 
 
 def _hash_id(prefix: str, text: str) -> str:
@@ -176,7 +133,10 @@ class RunData:
         self.kinds = list(dict.fromkeys(k for it in self.items for k in it.kinds))
         self.info_kinds = list(dict.fromkeys(it.kind for it in self.info_items))
         self.filter_kinds = list(dict.fromkeys(self.kinds + self.info_kinds))
-        log.info("review: run %s loaded, %d pairs to decide, %d single-record conflicts", self.run_id, len(self.items), len(self.info_items))
+        log.info(
+            "review: run %s loaded, %d items to decide (%d groups), %d single-record conflicts",
+            self.run_id, len(self.items), sum(it.group for it in self.items), len(self.info_items),
+        )
 
     # ---------------------------------------------------------------- building
 
@@ -190,24 +150,23 @@ class RunData:
         items: list[Item] = []
         by_pair: dict[str, Item] = {}
 
-        def add(item: Item) -> None:
-            if item.left not in self.position or item.right not in self.position:
-                return
-            seen = by_pair.get(item.pair)
+        def add(item: Item) -> bool:
+            """Register a pair or group item; a pair some item already shows joins it instead."""
+            if any(k not in self.position for k in item.keys):
+                return False
+            seen = next((by_pair[k] for k in item.all_pairs if k in by_pair), None)
             if seen is not None:
                 if item.kind not in seen.kinds:
                     seen.kinds.append(item.kind)
                 seen.conflicts.extend(item.conflicts)
-                return
+                return False
             item.kinds = [item.kind]
-            item.regions, item.sources = self._place([item.left, item.right])
-            by_pair[item.pair] = item
+            item.regions, item.sources = self._place(item.keys)
+            by_pair.update(dict.fromkeys(item.all_pairs, item))
             items.append(item)
+            return True
 
-        for r in review.itertuples(index=False):
-            left, right = f"{r.left_source}:{r.left_record_id}", f"{r.right_source}:{r.right_record_id}"
-            lo, hi, _ = ordered_pair(left, right)
-            add(Item(_hash_id("p", f"{lo}|{hi}"), "review", left, right, reason=r.reason, weight=float(r.weight)))
+        groups = [g for g in map(self._review_item, _queue_items(review)) if add(g) and g.group]
 
         info: list[Item] = []
         conflicts = conflicts[conflicts["kind"] != "review_needed"]
@@ -246,16 +205,39 @@ class RunData:
                         info.append(it)
                 continue
             for n, (a, b) in enumerate(pairs, start=1):
-                lo, hi, _ = ordered_pair(a, b)
-                it = Item(
-                    _hash_id("p", f"{lo}|{hi}"), kind, a, b, conflicts=[ConflictRef(**ref, pair_no=n, pair_count=len(pairs))]
-                )
-                before = len(items)
-                add(it)
-                if len(items) > before:
+                it = Item(_hash_id("p", pair_key(a, b)), kind, a, b, conflicts=[ConflictRef(**ref, pair_no=n, pair_count=len(pairs))])
+                if add(it):
                     unscored.append(it)
-        self._score(unscored)
+        self._score(unscored, [p for g in groups for p in g.pairs])
         return items, info
+
+    def _review_item(self, rows: pd.DataFrame) -> Item:
+        """One queue item from its review.parquet rows (queue order): a pair, or a group."""
+        asked = list(zip(rows["_left"], rows["_right"]))
+        first = rows.iloc[0]
+        queue = dict(queue_no=int(first["item"]) + 1, stake=first["stake"], doubt=float(rows["doubt"].max()), value=float(rows["value"].sum()))
+        if len(rows) == 1 and int(first["item_records"]) <= 2:
+            left, right = asked[0]
+            return Item(
+                _hash_id("p", pair_key(left, right)), "review", left, right, reason=first["reason"], weight=float(first["weight"]),
+                run_decision=first["run_decision"], **queue,
+            )
+        records = column_order(asked)
+        stake = min((s for s in rows["stake"] if s in STAKE_NAMES), key=STAKE_NAMES.index, default=first["stake"])
+        by_key = {pair_key(a, b): r for (a, b), r in zip(asked, rows.itertuples(index=False))}
+        person = self.records["person_id"].to_numpy(dtype=object)
+        pairs = []
+        for a, b in combinations(records, 2):
+            r = by_key.get(pair_key(a, b))
+            run_same = person[self.position[a]] == person[self.position[b]]
+            if r is None:
+                pairs.append(ItemPair(a, b, "same" if run_same else "different"))
+            else:
+                pairs.append(ItemPair(a, b, r.run_decision, True, float(r.weight), r.reason, float(r.doubt)))
+        return Item(
+            _hash_id("g", "|".join(sorted(records))), "review", records[0], None, reason=first["reason"],
+            weight=float(rows["weight"].max()), records=records, pairs=pairs, **{**queue, "stake": stake},
+        )
 
     def _deceased_pairs(self, aid_keys: list[str]) -> list[tuple[str, str]]:
         """Each aid record of a deceased person against that person's civil-registry records."""
@@ -271,29 +253,44 @@ class RunData:
                     pairs.append((k, str(self.keys[q])))
         return pairs
 
-    def _score(self, items: list[Item]) -> None:
-        """The linkage model's weight of each conflict pair (the same scoring `explain` does)."""
-        if not items or not (self.folder / "model.json").exists():
+    def _score(self, items: list[Item], group_pairs: list[ItemPair]) -> None:
+        """The linkage model's weight of each conflict pair, and the weight and levels of each
+        pair of a group (the same scoring `explain` does), in one pass over the records."""
+        if not (items or group_pairs) or not (self.folder / "model.json").exists():
             return
         try:
+            from ..link.comparisons import COMPARISONS
             from ..link.features import build_link_frame
             from ..link.linker import score_candidates
             from ..link.model import FSModel
 
-            a = np.array([self.position[it.left] for it in items])
-            b = np.array([self.position[it.right] for it in items])
+            a = np.array([self.position[it.left] for it in items] + [self.position[p.left] for p in group_pairs], dtype=np.int64)
+            b = np.array([self.position[it.right] for it in items] + [self.position[p.right] for p in group_pairs], dtype=np.int64)
             pairs = pd.DataFrame({"left": np.minimum(a, b), "right": np.maximum(a, b)})
             scored = score_candidates(build_link_frame(self.records), pairs, FSModel.load(self.folder / "model.json"))
-            for it, w in zip(items, scored["weight"].to_numpy()):
-                it.weight = float(w)
         except Exception as e:  # a score is a convenience for filtering; the queue works without it
-            log.warning("review: could not score the conflict pairs (%s); their score filter will not match", type(e).__name__)
+            log.warning("review: could not score the conflict and group pairs (%s); their score filter will not match", type(e).__name__)
+            return
+        weights = scored["weight"].to_numpy()
+        for it, w in zip(items, weights):
+            it.weight = float(w)
+        levels = scored[[c.name for c in COMPARISONS]].to_numpy()[len(items) :]
+        contributions = scored[[f"w_{c.name}" for c in COMPARISONS]].to_numpy()[len(items) :]
+        for p, w, lv, cw in zip(group_pairs, weights[len(items) :], levels, contributions):
+            if not p.queued:
+                p.weight = float(w)
+            p.levels = [(c.name, c.levels[int(k)] if k >= 0 else "no_evidence", float(x)) for c, k, x in zip(COMPARISONS, lv, cw)]
 
     # ---------------------------------------------------------------- queries
 
     def record(self, key: str) -> pd.Series | None:
         p = self.position.get(key)
         return None if p is None else self.records.iloc[p]
+
+    def person(self, key: str) -> str | None:
+        """The record's person_id in this run."""
+        p = self.position.get(key)
+        return None if p is None else str(self.records["person_id"].iloc[p])
 
     def fingerprint(self, key: str) -> str | None:
         p = self.position.get(key)
@@ -331,7 +328,7 @@ def decided_pairs(run: RunData, current: list[dict]) -> dict[str, dict]:
 
 
 def filter_items(run: RunData, filters: Filters, decided: dict[str, dict]) -> list[Item]:
-    return [it for it in run.items if filters.matches(it, it.pair in decided)]
+    return [it for it in run.items if filters.matches(it, it.done(decided))]
 
 
 def filter_info(run: RunData, filters: Filters) -> list[Item]:
@@ -344,6 +341,20 @@ def next_open(run: RunData, filters: Filters, decided: dict[str, dict], after: s
     start = run.index.get(after, -1) + 1 if after else 0
     order = run.items[start:] + run.items[:start]
     for it in order:
-        if it.item_id != after and open_filter.matches(it, it.pair in decided):
+        if it.item_id != after and open_filter.matches(it, it.done(decided)):
             return it
     return None
+
+
+# review.parquet before the queue had ranks and items (contract 1.0): each pair its own item.
+_QUEUE_DEFAULTS = {"queue_rank": None, "item": None, "item_records": 2, "run_decision": None, "doubt": np.nan, "stake": None, "value": np.nan}
+
+
+def _queue_items(review: pd.DataFrame) -> list[pd.DataFrame]:
+    """review.parquet's rows per queue item, items in queue order, with `_left` / `_right` keys."""
+    review = review.assign(
+        **{c: (np.arange(len(review)) if c in ("queue_rank", "item") else v) for c, v in _QUEUE_DEFAULTS.items() if c not in review.columns},
+        _left=review["left_source"].astype(str) + ":" + review["left_record_id"].astype(str),
+        _right=review["right_source"].astype(str) + ":" + review["right_record_id"].astype(str),
+    ).sort_values("queue_rank", kind="stable")
+    return [rows for _, rows in review.groupby("item", sort=False)]
