@@ -19,7 +19,8 @@ from bansos_merge.review.app import create_app  # noqa: E402
 from bansos_merge.review.auth import hash_password, new_token  # noqa: E402
 from bansos_merge.review.decisions import constraints, load_decisions, record_keys  # noqa: E402
 from bansos_merge.review.store import Store  # noqa: E402
-from review_fixtures import built_run  # noqa: E402
+from bansos_merge.review.queue import RunData  # noqa: E402
+from review_fixtures import built_run, copy_output  # noqa: E402
 
 PASSWORD = "kata-sandi-uji-1"
 USERS = {"ana": "admin", "rudi": "reviewer", "vera": "viewer"}
@@ -511,3 +512,14 @@ def test_api_lists_group_items(env, run):
     listed = next(i for i in items if i["item_id"] == group.item_id)
     assert listed["group"] and listed["records"] == list(group.records) and listed["right"] is None
     assert len(listed["pairs"]) == 2 and listed["stake"] == "missing_from_registry"
+
+
+def test_a_run_published_before_queue_items_lists_each_review_pair(run, tmp_path):
+    """review.parquet of contract 1.0 (no rank, item, stake ...): each pair its own item, in file order."""
+    latest = (copy_output(run, tmp_path / "out") / "latest").resolve()
+    review = pd.read_parquet(latest / "review.parquet")
+    review.drop(columns=["queue_rank", "item", "item_records", "run_decision", "doubt", "stake", "value"]).to_parquet(latest / "review.parquet")
+    items = [it for it in RunData(latest).items if it.kind == "review"]
+    assert len(items) == len(review) and not any(it.group or it.stake for it in items)
+    assert [it.queue_no for it in items] == list(range(1, len(review) + 1))
+    assert [it.pair for it in items] == ["|".join(sorted(p.split("|"))) for p in review["pair_id"]]

@@ -115,6 +115,7 @@ class RunData:
         self.keys = record_keys(self.records).to_numpy(dtype=object)
         self.position = {k: i for i, k in reversed(list(enumerate(self.keys)))}
         self.fingerprints = record_fingerprint(self.records).to_numpy(dtype=object)
+        self.person_ids = self.records["person_id"].to_numpy(dtype=object)
         self.members = {pid: idx for pid, idx in self.records.groupby("person_id", sort=False).indices.items()}
         region = self.records["regency_code"].astype("string").fillna(self.records["regency"].astype("string"))
         self.region_of = region.fillna("").to_numpy(dtype=object)
@@ -225,11 +226,10 @@ class RunData:
         records = column_order(asked)
         stake = min((s for s in rows["stake"] if s in STAKE_NAMES), key=STAKE_NAMES.index, default=first["stake"])
         by_key = {pair_key(a, b): r for (a, b), r in zip(asked, rows.itertuples(index=False))}
-        person = self.records["person_id"].to_numpy(dtype=object)
         pairs = []
         for a, b in combinations(records, 2):
             r = by_key.get(pair_key(a, b))
-            run_same = person[self.position[a]] == person[self.position[b]]
+            run_same = self.person(a) == self.person(b)
             if r is None:
                 pairs.append(ItemPair(a, b, "same" if run_same else "different"))
             else:
@@ -290,7 +290,7 @@ class RunData:
     def person(self, key: str) -> str | None:
         """The record's person_id in this run."""
         p = self.position.get(key)
-        return None if p is None else str(self.records["person_id"].iloc[p])
+        return None if p is None else str(self.person_ids[p])
 
     def fingerprint(self, key: str) -> str | None:
         p = self.position.get(key)
@@ -346,14 +346,16 @@ def next_open(run: RunData, filters: Filters, decided: dict[str, dict], after: s
     return None
 
 
-# review.parquet before the queue had ranks and items (contract 1.0): each pair its own item.
-_QUEUE_DEFAULTS = {"queue_rank": None, "item": None, "item_records": 2, "run_decision": None, "doubt": np.nan, "stake": None, "value": np.nan}
+# review.parquet before the queue had items (contract 1.0) lacks these: each pair its own item.
+_QUEUE_DEFAULTS = {"item_records": 2, "run_decision": None, "doubt": np.nan, "stake": None, "value": np.nan}
 
 
 def _queue_items(review: pd.DataFrame) -> list[pd.DataFrame]:
     """review.parquet's rows per queue item, items in queue order, with `_left` / `_right` keys."""
+    if "item" not in review.columns:
+        review = review.assign(item=np.arange(len(review)), queue_rank=np.arange(1, len(review) + 1))
     review = review.assign(
-        **{c: (np.arange(len(review)) if c in ("queue_rank", "item") else v) for c, v in _QUEUE_DEFAULTS.items() if c not in review.columns},
+        **{c: v for c, v in _QUEUE_DEFAULTS.items() if c not in review.columns},
         _left=review["left_source"].astype(str) + ":" + review["left_record_id"].astype(str),
         _right=review["right_source"].astype(str) + ":" + review["right_record_id"].astype(str),
     ).sort_values("queue_rank", kind="stable")
