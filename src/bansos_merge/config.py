@@ -107,6 +107,9 @@ class LinkageConfig(_Strict):
         description="Keep apart what a household shares but a person does not (names_differ, dates_differ, "
         "serial_apart); off only for data without households, such as FEBRL",
     )
+    learn_from_decisions: bool = Field(
+        True, description="Re-estimate the model from the analysts' decisions (else they only become links)"
+    )
     seed: int = 20261129
     model_path: str | None = Field(None, description="Reuse a trained model (JSON) instead of training")
 

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from ..errors import UserError
 from ..publish.conflicts import KINDS
 from .metrics import clustering_scores, confusion_scores, ratio
+from .queue import format_queue, queue_scores, read_queue
 
 __all__ = [
     "CONDITION_KINDS",
@@ -332,7 +333,7 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
     """Score the run in `run_dir` (or its ``latest/``) against a synthetic truth and/or labelled pairs.
 
     Returns a JSON-serialisable dict with keys ``run_dir``, ``truth_dir``, ``labels_file``,
-    ``inputs``, ``rows``, ``clustering``, ``conditions``, ``labels`` (sections that need a
+    ``inputs``, ``rows``, ``clustering``, ``conditions``, ``queue``, ``labels`` (sections that need a
     missing input are ``None``). Raises `UserError` for missing folders, files or columns.
     """
     if truth_dir is None and labels is None:
@@ -371,12 +372,17 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
         "rows": _duplicates(np.concatenate([records["code"].to_numpy(), rejects["code"].to_numpy()]), keys),
         "clustering": None,
         "conditions": None,
+        "queue": None,
         "labels": None,
     }
     if truth is not None:
         result["rows"].update(_rows(truth_rows, records, rejects, keys, truth / "rows.parquet"))
         result["clustering"] = _clustering(truth_rows, cluster_of)
         result["conditions"] = _conditions(conditions, conflicts, rejects, len(keys))
+        queue = read_queue(run)
+        if queue is not None:
+            person_of = pd.Series(truth_rows["person_id"].to_numpy(), index=truth_rows["key"].to_numpy())
+            result["queue"] = queue_scores(queue, person_of, len(records), result["clustering"]["pairwise"])
     if label_rows is not None:
         result["labels"] = _labels(label_rows, keys, cluster_of)
     return result
@@ -492,6 +498,9 @@ def format_report(result: dict) -> str:
             [[k, v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], v["truth_rejected"]]
              for k, v in cond["by_kind"].items()],
         )
+
+    if result.get("queue"):
+        out += format_queue(result["queue"])
 
     lab = result.get("labels")
     if lab:
