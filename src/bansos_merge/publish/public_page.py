@@ -203,6 +203,15 @@ def _program(value: str, s: dict) -> str:
     return {"": s["no_program"], "OTHER": s["other_program"]}.get(value, value)
 
 
+def _figures(r, counts: list[str], lang: str, s: dict) -> str:
+    """A row's program cell, then its villages and every count (`public.ranges` columns)."""
+    return (
+        f'<td data-sort="{esc(r.program)}">{esc(_program(r.program, s))}</td>'
+        + _figure(r.villages, r.villages, lang, key="villages")
+        + "".join(_figure(getattr(r, f"{k}_low"), getattr(r, f"{k}_high"), lang, key=k) for k in counts)
+    )
+
+
 def _table(regencies: pd.DataFrame, totals: pd.DataFrame, counts: list[str], lang: str) -> str:
     s, cols = _STRINGS[lang], _COLUMNS[lang]
     heads = [("regency", ""), ("province", ""), ("program", ""), ("villages", "n")]
@@ -215,16 +224,10 @@ def _table(regencies: pd.DataFrame, totals: pd.DataFrame, counts: list[str], lan
             f'<tr data-regency="{esc(r.regency_code)}" data-program="{esc(r.program)}">'
             f'<th scope="row" data-sort="{esc(region)}">{esc(region)}</th>'
             f'<td data-sort="{esc(r.province)}">{esc(r.province or DASH)}</td>'
-            f'<td data-sort="{esc(r.program)}">{esc(_program(r.program, s))}</td>'
-            + _figure(r.villages, r.villages, lang, key="villages")
-            + "".join(_figure(getattr(r, f"{k}_low"), getattr(r, f"{k}_high"), lang, key=k) for k in counts)
-            + "</tr>"
+            + _figures(r, counts, lang, s) + "</tr>"
         )
     foot = "".join(
-        f'<tr data-program="{esc(r.program)}"><th scope="row" colspan="2">{esc(s["total"])}</th><td>{esc(_program(r.program, s))}</td>'
-        + _figure(r.villages, r.villages, lang, key="villages")
-        + "".join(_figure(getattr(r, f"{k}_low"), getattr(r, f"{k}_high"), lang, key=k) for k in counts)
-        + "</tr>"
+        f'<tr data-program="{esc(r.program)}"><th scope="row" colspan="2">{esc(s["total"])}</th>' + _figures(r, counts, lang, s) + "</tr>"
         for r in totals.itertuples(index=False)
     )
     return (
