@@ -68,6 +68,7 @@ def write_run(folder: Path, records, rejects=(), conflicts=None) -> Path:
     if conflicts is not None:
         con = pd.DataFrame(list(conflicts), columns=["kind", "source", "record_id"]).astype(object)
         con["person_id"] = "x"
+        con["values"] = None
         con.to_parquet(folder / "conflicts.parquet", index=False)
     return folder
 

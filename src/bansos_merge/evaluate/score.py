@@ -307,6 +307,30 @@ def _conditions(
     }
 
 
+# invalid_nik by reason: a missing NIK is found trivially, so it is scored apart from a wrong one.
+# Truth details and run reasons (conflicts' `values`, the NIK status) share these two names.
+INVALID_NIK_REASONS = {
+    "missing": lambda reason: reason == "missing",
+    "wrong": lambda reason: reason != "missing",
+    "region_never_existed": lambda reason: reason == "region_never_existed",
+}
+
+
+def _invalid_nik_reasons(conditions: pd.DataFrame, conflicts: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Recall and precision of invalid_nik per reason group: a record counts as found (or
+    correct) when the run and the truth both flag it with a reason of the group."""
+    truth = conditions[conditions["kind"].astype(str) == "invalid_nik"]
+    run = conflicts[conflicts["kind"].astype(str) == "invalid_nik"]
+    out = {}
+    for name, member in INVALID_NIK_REASONS.items():
+        t = pd.unique(truth["code"][member(truth["detail"].astype(str)).to_numpy()])
+        r = pd.unique(run["code"][member(run["values"].astype(str)).to_numpy()])
+        n_found, n_correct = int(np.isin(t, r).sum()), int(np.isin(r, t).sum())
+        out[name] = {"truth": len(t), "found": n_found, "recall": ratio(n_found, len(t)),
+                     "reported": len(r), "correct": n_correct, "precision": ratio(n_correct, len(r))}
+    return out
+
+
 def _labels(labels: pd.DataFrame, keys: pd.Index, cluster_of: np.ndarray) -> dict[str, Any]:
     used = labels[labels["decision"].isin(LABEL_DECISIONS)]
     # A key unknown to every input (index -1 -> the appended -1), or only in rejects, has no
@@ -346,14 +370,14 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
     rejects = _with_key(_read_parquet(run / "rejects.parquet", ["source", "record_id", "reason_code"]))
     conflicts_file = run / "conflicts.parquet"
     conflicts = (
-        _with_key(_read_parquet(conflicts_file, ["kind", "source", "record_id"])) if conflicts_file.is_file() else None
+        _with_key(_read_parquet(conflicts_file, ["kind", "source", "record_id", "values"])) if conflicts_file.is_file() else None
     )
     truth_rows = conditions = None
     if truth is not None:
         truth_rows = _with_key(
             _read_parquet(truth / "rows.parquet", ["source", "record_id", "person_id", "expect", "garbage_kind"])
         )
-        conditions = _with_key(_read_parquet(truth / "conditions.parquet", ["kind", "source", "record_id"]))
+        conditions = _with_key(_read_parquet(truth / "conditions.parquet", ["kind", "source", "record_id", "detail"]))
     keys = _encode([f for f in (records, rejects, conflicts, truth_rows, conditions) if f is not None])
     cluster_of = _clusters(records, len(keys))
 
@@ -383,6 +407,8 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
         if queue is not None:
             person_of = pd.Series(truth_rows["person_id"].to_numpy(), index=truth_rows["key"].to_numpy())
             result["queue"] = queue_scores(queue, person_of, len(records), result["clustering"]["pairwise"])
+        if conflicts is not None:
+            result["conditions"]["invalid_nik_by_reason"] = _invalid_nik_reasons(conditions, conflicts)
     if label_rows is not None:
         result["labels"] = _labels(label_rows, keys, cluster_of)
     return result
@@ -496,7 +522,9 @@ def format_report(result: dict) -> str:
         out += _table(
             ["kind", "planted", "found", "recall", "reported", "correct", "precision", "planted rejected"],
             [[k, v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], v["truth_rejected"]]
-             for k, v in cond["by_kind"].items()],
+             for k, v in cond["by_kind"].items()]
+            + [[f"invalid_nik: {k}", v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], ""]
+               for k, v in (cond.get("invalid_nik_by_reason") or {}).items()],
         )
 
     if result.get("queue"):

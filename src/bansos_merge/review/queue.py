@@ -3,7 +3,8 @@
 An item is either
 - a *pair* to decide: a pair from review.parquet, or two records of a conflict from
   conflicts.parquet that involves two or more records (pairs whose values of the conflict's
-  field differ; for `deceased`, the aid record against the person's civil-registry record).
+  field differ; for `deceased`, the aid record against the person's civil-registry record, for
+  `ineligible` against the person's exclusion-list record: is the recipient that person?).
   A pair that several items would show is one item, listing every kind it stands for;
 - an *info* item: a conflict about one record (invalid NIK, attribute mismatch, not in the
   civil registry), listed for information, with nothing to decide.
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 MAX_PAIRS_PER_CONFLICT = 10
+# Conflicts about an aid record that an analyst checks against another record of its person.
+_PARTNER_KIND = {"deceased": "civil_registry", "ineligible": "exclusion_list"}
 PAGE_SIZE = 50
 STATUSES = ("open", "decided", "all")
 FILTER_KEYS = ("kind", "region", "source", "min", "max", "status")
@@ -229,8 +232,8 @@ class RunData:
                 values=None if pd.isna(first["values"]) else str(first["values"]),
                 explanation=str(first["explanation"]),
             )
-            if kind == "deceased":
-                pairs = self._deceased_pairs(keys)
+            if kind in _PARTNER_KIND:
+                pairs = self._partner_pairs(keys, _PARTNER_KIND[kind])
             elif len(keys) >= 2:
                 differ = [(a, b) for a, b in combinations(keys, 2) if values.get(a) != values.get(b)]
                 pairs = differ or list(combinations(keys, 2))
@@ -257,8 +260,9 @@ class RunData:
         self._score(unscored)
         return items, info
 
-    def _deceased_pairs(self, aid_keys: list[str]) -> list[tuple[str, str]]:
-        """Each aid record of a deceased person against that person's civil-registry records."""
+    def _partner_pairs(self, aid_keys: list[str], partner_kind: str) -> list[tuple[str, str]]:
+        """Each aid record against its person's records of `partner_kind` (the civil registry's
+        of a deceased person, the exclusion list's of an ineligible one)."""
         pairs = []
         kind = self.records["source_kind"].to_numpy(dtype=object)
         pid = self.records["person_id"].to_numpy(dtype=object)
@@ -267,7 +271,7 @@ class RunData:
             if p is None:
                 continue
             for q in self.members.get(pid[p], []):
-                if kind[q] == "civil_registry" and q != p:
+                if kind[q] == partner_kind and q != p:
                     pairs.append((k, str(self.keys[q])))
         return pairs
 

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..regions import load_regions
 from .rates import CorruptionRates
 
 MUHAMMAD_VARIANTS = np.array(
@@ -271,8 +272,9 @@ def nik_problem(nik: pd.Series, numeric: pd.Series, kk_values: pd.Index) -> pd.S
 
     Details: missing, lost_precision (a 16+ digit number cell: its last digit is gone),
     wrong_length (also non-digits), dummy (one digit repeated, zeros included), kk_pasted
-    (a family card number), bad_date, serial_0000. A well-formed NIK with an unknown district
-    code is not invalid (the code may be retired or simply unknown).
+    (a family card number), bad_date, region_never_existed (a province or regency in no
+    Kemendagri table), serial_0000. A well-formed NIK with an unknown district under a known
+    regency is not invalid (the code may be retired or simply missing from the tables).
     """
     s = nik.fillna("").astype(str).str.strip()
     out = pd.Series("", index=nik.index, dtype=object)
@@ -289,8 +291,10 @@ def nik_problem(nik: pd.Series, numeric: pd.Series, kk_values: pd.Index) -> pd.S
             errors="coerce",
         )
         valid_date |= d.notna()
-    out[~valid_date] = "bad_date"
+    # In the normaliser's order of precedence (a later line wins).
     out[dig & s.str.endswith("0000")] = "serial_0000"
+    out[dig & ~s.str.slice(0, 4).isin(load_regions().known_regencies)] = "region_never_existed"
+    out[~valid_date] = "bad_date"
     out[s.isin(kk_values)] = "kk_pasted"
     out[s.str.fullmatch(r"(\d)\1{15}")] = "dummy"
     out[~dig] = "wrong_length"

@@ -85,3 +85,14 @@ class CorruptionRates(BaseModel):
     multi_region: float = _rate(0.01, "Listed people who also appear on another regency's list")
     no_name_no_nik: float = _rate(0.001, "Rows with neither a name nor a NIK")
     min_planted: int = Field(2, ge=0, description="Plant at least this many of each condition (small samples)")
+
+    # ---- oversight: region codes and exclusion lists (sample/oversight.py) -------------------
+    nik_region_never_existed: float = _rate(
+        0.002, "Aid-list rows whose NIK carries a province or regency code that never existed (an invalid NIK)"
+    )
+    excluded_recipients: float = _rate(
+        0.006, "Share of listed working-age people also on the civil-servant exclusion list (KPK 2021: ~600,000 "
+        "soldiers, police and civil servants on the 97M-person DTKS)"
+    )
+    exclusion_employees: float = _rate(0.03, "Share of other working-age adults on the exclusion list (not recipients)")
+    exclusion_nik_missing: float = _rate(0.01, "Exclusion-list rows without a NIK")

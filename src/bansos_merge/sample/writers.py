@@ -39,6 +39,7 @@ BNBA_HEADER = [
     "ALAMAT", "RT", "RW", "DESA", "KECAMATAN",
 ]
 LATIN1_HEADER = ["NO", "NIK", "NO KK", "NAMA", "JK", "TEMPAT/TGL LAHIR", "ALAMAT", "KELURAHAN", "KECAMATAN", "NO HP"]
+EXCLUSION_HEADER = ["NO", "NIK", "NAMA", "TEMPAT_LAHIR", "TANGGAL_LAHIR", "JENIS_KELAMIN", "INSTANSI"]  # sample/oversight.py
 
 HEADERS = {
     "dukcapil_csv": DUKCAPIL_HEADER,
@@ -46,6 +47,7 @@ HEADERS = {
     "bpnt_csv": BPNT_HEADER,
     "bnba_xlsx": BNBA_HEADER,
     "latin1_csv": LATIN1_HEADER,
+    "exclusion_csv": EXCLUSION_HEADER,
 }
 
 
