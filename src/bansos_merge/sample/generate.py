@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .doubles import add_double_registrations
 from .extracts import Extract, build_aid_extracts, build_civil_registry, ensure_listed_conditions, plan_lists
 from .oversight import EXCLUSION_COLUMNS, oversight_extracts, write_exclusion
 from .population import build_population
@@ -56,13 +57,16 @@ def generate_sample(people: int, seed: int, out_dir: Path, rates: CorruptionRate
     rates = rates or CorruptionRates()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # A fifth stream for the oversight extracts: the first four are those of spawn(4), unchanged.
-    r_pop, r_plan, r_rows, r_write, r_oversight = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+    # A fifth stream for the oversight extracts, a sixth for the registry's double registrations:
+    # the first four are those of spawn(4), unchanged.
+    streams = np.random.SeedSequence(seed).spawn(6)
+    r_pop, r_plan, r_rows, r_write, r_oversight, r_doubles = (np.random.default_rng(s) for s in streams)
 
     pop = build_population(r_pop, people, rates)
     plans = plan_lists(r_plan, pop, rates)
     ensure_listed_conditions(r_plan, pop, plans, rates)
-    extracts = [build_civil_registry(pop)] + build_aid_extracts(r_rows, pop, plans, rates)
+    registry = add_double_registrations(r_doubles, pop, build_civil_registry(pop), rates)
+    extracts = [registry] + build_aid_extracts(r_rows, pop, plans, rates)
     extracts += oversight_extracts(r_oversight, pop, extracts, rates)
 
     header_rows = {}

@@ -29,6 +29,9 @@ class CorruptionRates(BaseModel):
     absent_household: float = _rate(0.03, "Share of households absent from the civil registry")
     absent_person: float = _rate(0.02, "Share of other people absent from the civil registry (mostly children)")
     retired_district: float = _rate(0.004, "Share of people whose NIK carries a retired district code")
+    registered_twice: float = _rate(
+        0.003, "Share of registered adults the civil registry holds twice (data ganda: registered again after a move)"
+    )
     registered_elsewhere: float = _rate(0.08, "Share of people whose NIK district is not their current one")
     default_birth_date: float = _rate(0.02, "Share of people with a default birth date (1 Jul, 31 Dec, the 15th)")
     birth_date_corrected: float = _rate(0.005, "Share of people whose recorded birth date differs from the NIK's")

@@ -70,6 +70,7 @@ def _records(extracts: list[Extract], pop: Population) -> pd.DataFrame:
                     "record_id": df["record_id"].astype(str).to_numpy(),
                     "person": person,
                     "aid": aid,
+                    "source_kind": ex.kind,
                     "excluded_for": ex.options.get("reason", "") if ex.kind == "exclusion_list" else "",
                     "nik": df["nik"].fillna("").astype(str).to_numpy(),
                     "numeric": df["nik_numeric"].to_numpy(dtype=bool),
@@ -135,14 +136,11 @@ def conditions(extracts: list[Extract], pop: Population) -> pd.DataFrame:
     present = people["in_civil_registry"].to_numpy()[rec["person"].to_numpy()]
     death = people["death_date"].to_numpy()[rec["person"].to_numpy()]
     add("deceased", aid & ~alive & present, "died " + pd.Series(death).dt.strftime("%Y-%m-%d").fillna(""))
-    # listed twice in one list
+    # listed twice in one list, or registered twice in the civil registry
     a = rec[aid]
-    times = a.groupby(["source", "person"])["record_id"].transform("size")
-    dup = np.zeros(len(rec), dtype=bool)
-    dup[np.flatnonzero(aid)[(times >= 2).to_numpy()]] = True
-    n_dup = np.zeros(len(rec), dtype=np.int64)
-    n_dup[np.flatnonzero(aid)] = times.to_numpy()
-    add("duplicate_in_source", dup, pd.Series(n_dup).astype(str) + " rows in this source")
+    times = rec.groupby(["source", "person"])["record_id"].transform("size").to_numpy()
+    listing = aid | (rec["source_kind"] == "civil_registry").to_numpy()
+    add("duplicate_in_source", listing & (times >= 2), pd.Series(times).astype(str) + " rows in this source")
     # listed in two regencies
     pr = a[["person", "regency"]].drop_duplicates().sort_values(["person", "regency"])
     regs = pr.groupby("person")["regency"].agg(",".join)
