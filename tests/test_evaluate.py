@@ -317,7 +317,7 @@ def test_write_report_round_trips(tmp_path, truth):
     write_report(result, tmp_path / "reports" / "evaluation.json")
     assert json.loads((tmp_path / "reports" / "evaluation.json").read_text(encoding="utf-8")) == result
     assert set(result) == {
-        "run_dir", "truth_dir", "labels_file", "inputs", "rows", "clustering", "conditions", "labels"
+        "run_dir", "truth_dir", "labels_file", "inputs", "rows", "clustering", "conditions", "queue", "labels"
     }
 
 

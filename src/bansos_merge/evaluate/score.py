@@ -276,12 +276,13 @@ def _conditions(
 ) -> dict[str, Any]:
     present = set(conditions["kind"].astype(str))
     if conflicts is not None:
-        present |= set(conflicts["kind"].astype(str))
+        present |= set(conflicts["kind"].astype(str)) - {"review_needed"}  # the queue is scored on its own
     kinds = pd.Index(list(CONDITION_KINDS) + sorted(present - set(CONDITION_KINDS)))
     truth = _kind_codes(conditions, kinds, size)
     truth_kind = truth // size
     rejected = _marks(rejects["code"].to_numpy(), size)[truth % size]
     if conflicts is not None:
+        conflicts = conflicts[conflicts["kind"].astype(str).isin(kinds)]
         run = _kind_codes(conflicts, kinds, size)
         run_kind = run // size
         found = np.isin(truth, run)
