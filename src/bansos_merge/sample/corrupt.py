@@ -102,7 +102,7 @@ def _nickname(s: str) -> str:
 
 def _initials(s: str, r: float) -> str:
     """SITI AMINAH -> SITI A. or SITI A; ABDUL RAHMAN -> A. RAHMAN (the first name cut instead)."""
-    t = s.split(" ")
+    t = s.split()
     if r < 0.3:
         return t[0][0] + ". " + " ".join(t[1:])
     dot = "." if r < 0.75 else ""
@@ -160,7 +160,7 @@ def corrupt_names(
     other = np.array([a if a else _nickname(x) for x, a in zip(out[idx], alt[idx])], dtype=object)
     out[idx] = out[idx] + sep + other
     # names cut to initials by a narrow column (SITI A., DEWI K, A. RAHMAN)
-    idx = choose(rng, n, rates.cut_to_initials * scale, eligible=np.array([" " in x for x in out], dtype=bool))
+    idx = choose(rng, n, rates.cut_to_initials * scale, eligible=np.array([len(x.split()) > 1 for x in out], dtype=bool))
     out[idx] = [_initials(x, r) for x, r in zip(out[idx], rng.random(len(idx)))]
     # father's initial (MAWARDI.Z)
     idx = choose(rng, n, rates.father_initial * scale)
