@@ -120,7 +120,7 @@ def compare_task(frame: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
 def train_task(frame: LinkFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig, labels: pd.DataFrame) -> FSModel:
     lk = config.linkage
     model = FSModel.load(Path(lk.model_path)) if lk.model_path else train_model(frame, gamma, lk.seed, registry_apart)
-    return learn(model, frame, labels, lk.match_threshold)
+    return learn(model, frame, labels, lk.match_threshold) if lk.learn_from_decisions else model
 
 
 @task(name="score", **_TASK)

@@ -94,6 +94,16 @@ def _corrupt_workbook(d):
     return _config(d, [_csv_source(d), src]), ["source 'desa'", "desa.xlsx", "cannot open as an Excel workbook"]
 
 
+def _exclusion_list_without_reason(d):
+    src = {"name": "bkn", "path": "dukcapil.csv", "kind": "exclusion_list", "columns": {"nik": "NIK", "name": "NAMA_LGKP"}}
+    return _config(d, [_csv_source(d), src]), ["merge.yaml", "sources[1] (bkn)", "reason: set it for an exclusion_list"]
+
+
+def _reason_on_an_aid_list(d):
+    src = {"name": "desa", "path": "dukcapil.csv", "kind": "aid_list", "reason": "asn", "columns": {"nik": "NIK"}}
+    return _config(d, [_csv_source(d), src]), ["merge.yaml", "sources[1] (desa)", "and only for one"]
+
+
 def _missing_config(d):
     return d / "tidak-ada.yaml", ["tidak-ada.yaml", "config file not found"]
 
@@ -108,6 +118,8 @@ CASES = {
         _unknown_setting,
         _unknown_encoding,
         _corrupt_workbook,
+        _exclusion_list_without_reason,
+        _reason_on_an_aid_list,
         _missing_config,
     )
 }

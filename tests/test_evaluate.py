@@ -68,6 +68,7 @@ def write_run(folder: Path, records, rejects=(), conflicts=None) -> Path:
     if conflicts is not None:
         con = pd.DataFrame(list(conflicts), columns=["kind", "source", "record_id"]).astype(object)
         con["person_id"] = "x"
+        con["values"] = None
         con.to_parquet(folder / "conflicts.parquet", index=False)
     return folder
 
@@ -316,7 +317,7 @@ def test_write_report_round_trips(tmp_path, truth):
     write_report(result, tmp_path / "reports" / "evaluation.json")
     assert json.loads((tmp_path / "reports" / "evaluation.json").read_text(encoding="utf-8")) == result
     assert set(result) == {
-        "run_dir", "truth_dir", "labels_file", "inputs", "rows", "clustering", "conditions", "labels"
+        "run_dir", "truth_dir", "labels_file", "inputs", "rows", "clustering", "conditions", "queue", "labels"
     }
 
 

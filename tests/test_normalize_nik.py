@@ -188,10 +188,34 @@ def test_kota_sorong_before_2022():
     assert parse_one("9671011203650002")["nik_region_status"] == "current"
 
 
-def test_unknown_prefix_is_a_warning_not_a_reject():
-    got = parse_one("9999991203650002")
+def test_unknown_district_of_a_known_regency_is_a_warning_not_a_reject():
+    # Kabupaten Bogor (32.01) exists; its district 99 is in no table: the tables start in 2016.
+    got = parse_one("3201991203650002")
     assert (got["nik_status"], got["nik_region_status"]) == ("valid", "unknown")
-    assert got["nik"] == "9999991203650002"
+    assert got["nik"] == "3201991203650002"
+
+
+@pytest.mark.parametrize(
+    "nik",
+    [
+        "9999991203650002",  # province 99: no such province, ever
+        "2001011203650002",  # province 20: none either
+        "3299011203650002",  # Jawa Barat exists, its regency 99 was never created
+        "3200011203650002",  # regency 00 is the province itself, never a NIK region
+    ],
+)
+def test_a_region_that_never_existed_makes_the_nik_invalid(nik):
+    got = parse_one(nik)
+    assert (got["nik_status"], got["nik_region_status"]) == ("region_never_existed", "never_existed")
+    # still evidence for linkage (a typo in the region digits), like an impossible date
+    assert got["nik"] == nik and got["nik_serial"] == "0002"
+
+
+@given(st.lists(st.sampled_from(sorted(_TABLES.known_regencies)), min_size=1, max_size=20))
+@QUICK
+def test_every_regency_in_the_tables_is_a_possible_nik_region(regencies):
+    got = parse_nik(as_text([f"{r}991203650002" for r in regencies]))
+    assert set(got["nik_status"]) == {"valid"} and set(got["nik_region_status"]) <= {"unknown", "current", "retired"}
 
 
 def test_a_column_of_zero_ending_niks_went_through_excel():

@@ -65,6 +65,7 @@ def test_damaged_identifiers_are_flags_not_rejects(csv_file):
         "3201011203650000,,SERIAL ZERO\n"
         "3.20101E+15,,SCIENTIFIC\n"
         ",,NO NIK\n"
+        "3201991203650002,,UNKNOWN DISTRICT\n"
     )
     _, norm = ingest(make_source(csv_file(text), {"nik": "NIK", "kk": "NO KK", "name": "NAMA"}))
     assert len(norm.rejects) == 0
@@ -72,16 +73,18 @@ def test_damaged_identifiers_are_flags_not_rejects(csv_file):
         1: "nik_kk_pasted",
         2: "nik_dummy",
         3: "nik_malformed",
-        4: "nik_region_unknown",
+        4: "nik_region_never_existed",
         5: "nik_region_retired",
         6: "nik_invalid_date",
         7: "nik_serial_zero",
         8: "nik_precision_lost",
         9: "nik_missing",
+        10: "nik_region_unknown",
     }
     for row, flag in expect.items():
         assert flag in flags(norm, row), (row, flags(norm, row))
-    assert record(norm, 4)["nik"] == "9999991203650002"
+    assert record(norm, 4)["nik"] == "9999991203650002" and record(norm, 4)["nik_status"] == "region_never_existed"
+    assert record(norm, 10)["nik_status"] == "valid" and "nik_region_never_existed" not in flags(norm, 10)
     assert record(norm, 1)["kk"] == "3201011203650002" and pd.isna(record(norm, 1)["nik"])
     assert record(norm, 2)["nik_raw"] == "2222222222222222"
 

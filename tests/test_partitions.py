@@ -97,8 +97,11 @@ def test_partitioned_flow_gives_the_in_memory_outputs(sample: Path, tmp_path: Pa
     assert list(sheets[0]) == list(sheets[1])
     for name in sheets[0]:
         pd.testing.assert_frame_equal(sheets[0][name], sheets[1][name], obj=f"conflicts.xlsx sheet {name}")
+    # The public export: counted per partition, summed, then suppressed, as a whole-run count.
+    for name in ("aggregates.parquet", "aggregates.csv"):
+        assert (memory / "public" / name).read_bytes() == (parts / "public" / name).read_bytes(), name
     memory_manifest = json.loads((memory / "manifest.json").read_text())
-    for key in ("totals", "persons", "links", "review_queue", "conflicts", "conflict_rows", "linkage"):
+    for key in ("totals", "persons", "links", "review_queue", "conflicts", "conflict_rows", "invalid_nik_by_reason", "linkage"):
         assert manifest[key] == memory_manifest[key], key
 
 

@@ -346,6 +346,22 @@ def test_queue_items_cover_review_pairs_and_multi_record_conflicts(env, run):
     assert all(len(it.sources) >= 1 and it.left != it.right for it in items)
 
 
+def test_an_ineligible_recipient_is_checked_against_the_exclusion_record(env, run):
+    """The analyst's question: is this recipient the person on the exclusion list?"""
+    latest = run.output_dir / "latest"
+    conflicts = pd.read_parquet(latest / "conflicts.parquet")
+    records = pd.read_parquet(latest / "records.parquet", columns=["source", "record_id", "source_kind", "person_id"])
+    records.index = records["source"] + ":" + records["record_id"]
+    aid = set((conflicts["source"] + ":" + conflicts["record_id"])[conflicts["kind"] == "ineligible"])
+    assert aid  # the sample plants recipients on the exclusion list
+    pairs = [(it.left, it.right) for it in env["run"].items if "ineligible" in it.kinds]
+    for key in aid:
+        partners = [b if a == key else a for a, b in pairs if key in (a, b)]
+        assert partners, key
+        assert all(records.loc[k, "source_kind"] == "exclusion_list" for k in partners)
+        assert all(records.loc[k, "person_id"] == records.loc[key, "person_id"] for k in partners)
+
+
 def test_language_switch(env):
     client = login(env["app"], "vera")
     html = client.get("/?lang=en").text

@@ -76,6 +76,8 @@ def _fmt_of(name: str, path: str) -> str:
         return "dtks_xlsx"
     if name == "bpnt":
         return "bpnt_csv"
+    if name == "bkn_asn":
+        return "exclusion_csv"
     return "bnba_xlsx" if path.endswith(".xlsx") else "latin1_csv"
 
 
@@ -91,6 +93,7 @@ def test_merge_yaml_validates(sample, config):
     assert Path(config.output_dir) == (out / "out").resolve()
     names = [s.name for s in config.sources]
     assert names[:3] == ["dukcapil", "dtks", "bpnt"]
+    assert [(s.name, s.kind, s.reason) for s in config.sources if s.kind == "exclusion_list"] == [("bkn_asn", "exclusion_list", "asn")]
     regional = [s for s in config.sources if s.name.startswith("dinsos_")]
     assert len(regional) >= 2
     assert {Path(s.path).suffix for s in regional} == {".xlsx", ".csv"}
@@ -304,3 +307,40 @@ def test_deterministic(sample, tmp_path):
     other = generate_sample(PEOPLE, SEED + 1, tmp_path / "other")
     assert (tmp_path / "other" / "dukcapil.csv").read_bytes() != (out / "dukcapil.csv").read_bytes()
     assert other["people"] == PEOPLE
+
+
+def test_never_existing_regions_and_the_exclusion_list_are_planted(sample, config, truth):
+    out, summary = sample
+    cond, rows = truth["conditions"], truth["rows"]
+    invalid = cond[(cond["kind"] == "invalid_nik") & (cond["detail"] == "region_never_existed")]
+    assert set(invalid["source"]) >= {s.name for s in config.sources if s.kind == "aid_list"}  # min_planted in each list
+    bpnt = pd.read_csv(out / "kemensos_bpnt.csv", sep="|", dtype=str, keep_default_na=False).set_index("NOMOR_KARTU")
+    known = load_regions().known_regencies
+    for nik in bpnt.loc[invalid.loc[invalid["source"] == "bpnt", "record_id"], "NIK_KTP"]:
+        assert len(nik) == 16 and nik[:4] not in known
+    # the exclusion list: civil servants, some of whom receive aid (the ineligible rows), most not
+    listed = pd.read_csv(out / "bkn_asn.csv", dtype=str, keep_default_na=False)
+    assert list(listed.columns) == HEADERS["exclusion_csv"] and len(listed) == summary["sources"]["bkn_asn"]["rows"]
+    excluded = set(rows.loc[rows["source"] == "bkn_asn", "person_id"])
+    ineligible = cond[cond["kind"] == "ineligible"]
+    assert len(ineligible) >= 2 and set(ineligible["person_id"]) <= excluded and set(ineligible["detail"]) == {"asn"}
+    recipients = set(rows.loc[rows["source"].isin([s.name for s in config.sources if s.kind == "aid_list"]), "person_id"])
+    assert set(ineligible["person_id"]) == excluded & recipients
+    assert len(excluded - recipients) > len(excluded & recipients)
+    people = truth["people"].set_index("person_id")
+    assert people.loc[list(excluded), "alive"].all() and people.loc[list(excluded), "in_civil_registry"].all()
+
+
+def test_the_oversight_plantings_leave_the_rest_of_the_sample_as_it_was(sample, tmp_path):
+    out, _ = sample
+    none = CorruptionRates(nik_region_never_existed=0.0, excluded_recipients=0.0, exclusion_employees=0.0)
+    summary = generate_sample(PEOPLE, SEED, tmp_path, none)
+    assert "bkn_asn" not in summary["sources"] and summary["conditions"]["ineligible"] == 0
+    assert (tmp_path / "dukcapil.csv").read_bytes() == (out / "dukcapil.csv").read_bytes()
+    planted = pd.read_parquet(out / "truth" / "conditions.parquet").query("detail == 'region_never_existed'")
+    before = pd.read_csv(out / "kemensos_bpnt.csv", sep="|", dtype=str, keep_default_na=False)
+    after = pd.read_csv(tmp_path / "kemensos_bpnt.csv", sep="|", dtype=str, keep_default_na=False)
+    changed = (before != after).any(axis=1)
+    # only planted rows differ (a typo can also land on a region that never existed: those stay)
+    assert set(before.loc[changed, "NOMOR_KARTU"]) <= set(planted.loc[planted["source"] == "bpnt", "record_id"])
+    assert changed.sum() >= 2

@@ -53,7 +53,7 @@ FEMALE = ["SITI AMINAH", "SRI WAHYUNI", "DWI LESTARI", "NUR HIDAYAH", "RATNA SAR
 SURNAMES = ["", "SANTOSO", "PRASETYO", "SETIAWAN", "HANDAYANI", "RAHAYU", "WIBOWO", "KURNIAWAN", "SAPUTRA", "LESTARI"]
 SOURCES = [("dukcapil_jateng", "civil_registry", 1.0), ("dtks_kemensos", "aid_list", 0.6), ("bnba_blt_dd", "aid_list", 0.3)]
 SEVERITY = {"nik_shared": "high", "multiple_nik": "high", "invalid_nik": "medium", "attribute_mismatch": "medium",
-            "deceased": "high", "duplicate_in_source": "medium", "multi_region": "medium",
+            "deceased": "high", "ineligible": "high", "duplicate_in_source": "medium", "multi_region": "medium",
             "unmatched_civil_registry": "low", "review_needed": "low"}
 
 
@@ -152,6 +152,9 @@ def make_run(n_persons: int = 240, seed: int = 7) -> Run:
                 lambda x, w=wrong: w if x["source_kind"] == "aid_list" else p["birth_date"].isoformat())
         if p["deceased"] and (recs["source_kind"] == "aid_list").any():
             add("deceased", recs, "status", "deceased; alive", lambda x: "deceased" if x["source_kind"] == "civil_registry" else "alive")
+        on_aid = recs[recs["source_kind"] == "aid_list"]
+        if k % 31 == 9 and len(on_aid):  # on the civil servants' list of BKN
+            add("ineligible", on_aid, "exclusion", "asn", lambda x: "PKH")
         if k % 29 == 11:
             dup = recs[recs["source"] == "dtks_kemensos"]
             if len(dup):

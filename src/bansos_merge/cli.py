@@ -79,10 +79,33 @@ def _sample(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate.score import evaluate_run, format_report, write_report
 
+    if args.simulate_review is not None:
+        return _simulate(args)
     if args.truth is None and args.labels is None:
         raise UserError("evaluate needs --truth DIR (synthetic truth) or --labels FILE (analysts' pairs)")
     result = evaluate_run(Path(args.run), Path(args.truth) if args.truth else None, Path(args.labels) if args.labels else None)
     print(format_report(result))
+    if args.json:
+        write_report(result, Path(args.json))
+        print(f"JSON written to {args.json}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate.score import resolve_run_dir, write_report
+    from .evaluate.simulate import format_simulation, simulate_review
+
+    if args.truth is None:
+        raise UserError("--simulate-review answers from the truth: give --truth DIR")
+    run = resolve_run_dir(args.run)
+    config = args.config or Path(json.loads((run / "manifest.json").read_text(encoding="utf-8"))["config_path"])
+    work = Path(args.to) if args.to else Path(args.run) / "simulate-review"
+    from pipelines.merge_flow import run_merge
+
+    result = simulate_review(Path(config), Path(args.truth), args.simulate_review, args.rounds, work, lambda c: Path(run_merge(str(c))))
+    print(format_simulation(result))
     if args.json:
         write_report(result, Path(args.json))
         print(f"JSON written to {args.json}")
@@ -131,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--truth", help="sample folder (or its truth/)")
     ev.add_argument("--labels", help="CSV/Parquet of labelled pairs: left, right, decision")
     ev.add_argument("--json", help="also write the scores as JSON here")
+    ev.add_argument("--simulate-review", type=int, metavar="N", help="answer the first N queue items from the truth, merge again, score")
+    ev.add_argument("--rounds", type=int, default=1, help="with --simulate-review: how many rounds (default 1)")
+    ev.add_argument("--config", type=Path, help="with --simulate-review: merge.yaml (default: the one the run used)")
+    ev.add_argument("--to", help="with --simulate-review: its work folder (default RUN/simulate-review)")
     ev.set_defaults(func=_evaluate)
     from .review.cli import register as register_review
 

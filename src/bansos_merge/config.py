@@ -58,8 +58,14 @@ class SourceConfig(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Short name; used in SOURCE:RECORD_ID")]
     path: str = Field(description="A file or a glob, relative to the config file")
-    kind: Literal["civil_registry", "aid_list"] = Field(
-        description="civil_registry is authoritative for identity and alive/deceased"
+    kind: Literal["civil_registry", "aid_list", "exclusion_list"] = Field(
+        description="civil_registry is authoritative for identity and alive/deceased; exclusion_list names people "
+        "no aid should be paid to (civil servants, soldiers and police, ...): evidence, never recipients"
+    )
+    reason: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")] | None = Field(
+        None,
+        description="Why an exclusion_list excludes its people, e.g. asn, tni_polri, bumn, wage_above_threshold "
+        "(required for, and only for, an exclusion_list)",
     )
     id_column: str | None = Field(None, description="The source's own record id column; else the data row number")
     columns: dict[CanonicalField, str] = Field(description="Canonical field -> the source's header")
@@ -90,6 +96,10 @@ class SourceConfig(_Strict):
         both = self.columns.keys() & self.defaults.keys()
         if both:
             raise ValueError(f"fields {sorted(both)} are both mapped to a column and given a default")
+        if (self.kind == "exclusion_list") != (self.reason is not None):
+            raise ValueError("reason: set it for an exclusion_list (e.g. asn, tni_polri), and only for one")
+        if self.kind == "exclusion_list" and "program" in (self.columns.keys() | self.defaults.keys()):
+            raise ValueError("program: an exclusion_list names no program; its people are evidence, not recipients")
         return self
 
 
@@ -106,6 +116,9 @@ class LinkageConfig(_Strict):
         True,
         description="Keep apart what a household shares but a person does not (names_differ, dates_differ, "
         "serial_apart); off only for data without households, such as FEBRL",
+    )
+    learn_from_decisions: bool = Field(
+        True, description="Re-estimate the model from the analysts' decisions (else they only become links)"
     )
     seed: int = 20261129
     model_path: str | None = Field(None, description="Reuse a trained model (JSON) instead of training")
@@ -125,6 +138,11 @@ class PublishConfig(_Strict):
     keep_runs: int = Field(10, ge=1, description="How many past run folders to keep")
     workbook_rows_per_kind: int = Field(
         5_000, ge=1, description="Rows per conflict-kind sheet in conflicts.xlsx, most severe first (parquet has all)"
+    )
+    public_min_cell: int = Field(
+        5, ge=3, le=100,
+        description="The public export (public/) shows a count from 1 to this less one as '<N'; totals over such "
+        "cells are shown as ranges",
     )
 
 

@@ -21,7 +21,10 @@ class RecordRow(BaseModel):
     person_id: str = Field(description="Stable person ID (see README: stable IDs)")
     link_score: float | None = Field(description="Match weight of the strongest link that joined this record (log2 odds)")
     source: str = Field(description="Source name from merge.yaml")
-    source_kind: str = Field(description="civil_registry or aid_list")
+    source_kind: str = Field(description="civil_registry, aid_list or exclusion_list")
+    exclusion_reason: str | None = Field(
+        None, description="An exclusion_list record's reason (its source's `reason`: asn, tni_polri ...); else null"
+    )
     source_file: str = Field(description="File name the row came from")
     source_sheet: str | None = Field(description="Excel sheet, null for CSV")
     record_id: str = Field(description="The source's id column, else the data row number (see README)")
@@ -29,11 +32,15 @@ class RecordRow(BaseModel):
     nik: str | None = Field(description="16-digit NIK when usable (not dummy, not a KK, no lost digits)")
     nik_raw: str | None = Field(description="The NIK cell as read")
     nik_status: str = Field(
-        description="valid | missing | malformed | dummy | kk_as_nik | precision_lost | invalid_date | serial_zero"
+        description="valid | missing | malformed | dummy | kk_as_nik | precision_lost | invalid_date | "
+        "region_never_existed | serial_zero"
     )
     nik_known_digits: str | None = Field(description="Reliable leading digits of a spreadsheet-damaged NIK")
     nik_region: str | None = Field(description="District code of first registration (NIK digits 1-6)")
-    nik_region_status: str | None = Field(description="current | retired | unknown (Kemendagri code history)")
+    nik_region_status: str | None = Field(
+        description="current | retired | unknown (district not in the tables; a warning) | never_existed (province or "
+        "regency in no Kemendagri table: the NIK is invalid)"
+    )
     nik_birth_date: dt.date | None = Field(description="Birth date encoded in the NIK")
     nik_sex: str | None = Field(description="Sex encoded in the NIK (day + 40 = P)")
     nik_serial: str | None = Field(description="NIK digits 13-16")
@@ -162,19 +169,57 @@ class ConflictRow(BaseModel):
 
     conflict_id: str = Field(description="Stable id of the conflict (kind + the records involved)")
     kind: str = Field(
-        description="nik_shared | multiple_nik | invalid_nik | attribute_mismatch | deceased | duplicate_in_source | "
-        "multi_region | unmatched_civil_registry | review_needed"
+        description="nik_shared | multiple_nik | invalid_nik | attribute_mismatch | deceased | ineligible | "
+        "duplicate_in_source | multi_region | unmatched_civil_registry | review_needed"
     )
     severity: str = Field(description="high | medium | low")
     person_id: str
     source: str
     record_id: str
     field: str | None = Field(description="The field in conflict (nik, birth_date, sex, regency ...)")
-    values: str | None = Field(description="The conflicting values across the conflict's records, '; '-separated")
+    values: str | None = Field(
+        description="The conflicting values across the conflict's records, '; '-separated; for invalid_nik the "
+        "reason (the NIK status: missing, region_never_existed ...), for ineligible the exclusion reasons"
+    )
     value: str | None = Field(description="This record's value of the field")
     regency_code: str | None
     regency: str | None
     explanation: str = Field(description="Human explanation (English; reports render their own language)")
+
+
+def _count(description: str):
+    return Field(description=description + "; null: suppressed, a count from 1 to publish.public_min_cell - 1")
+
+
+class PublicAggregateRow(BaseModel):
+    """public/aggregates.parquet: aid-list records per village and program, counts only, small
+    counts suppressed (README: public audit export). Regions by Kemendagri code and name; a
+    level the records did not resolve is null. Counts are of list entries (records) unless
+    named persons."""
+
+    province_code: str | None
+    province: str | None
+    regency_code: str | None
+    regency: str | None
+    district_code: str | None
+    district: str | None
+    village_code: str | None
+    village: str | None
+    program: str | None = Field(description="The list's program; null when the list names none; OTHER for a program "
+                                            "of fewer than publish.public_min_cell persons in the run")
+    recipients: int | None = _count("Aid-list records (entries)")
+    persons: int | None = _count("Distinct persons among them")
+    nik_shared: int | None = _count("Entries flagged nik_shared")
+    multiple_nik: int | None = _count("Entries flagged multiple_nik")
+    invalid_nik_missing: int | None = _count("Entries flagged invalid_nik because they carry no NIK")
+    invalid_nik_wrong: int | None = _count("Entries flagged invalid_nik for a NIK that is wrong (any other reason)")
+    attribute_mismatch: int | None = _count("Entries flagged attribute_mismatch")
+    deceased: int | None = _count("Entries of persons the civil registry records as deceased")
+    ineligible: int | None = _count("Entries of persons on an exclusion list")
+    duplicate_in_source: int | None = _count("Entries of persons listed more than once in one list")
+    multi_region: int | None = _count("Entries flagged multi_region")
+    unmatched_civil_registry: int | None = _count("Entries flagged unmatched_civil_registry")
+    review_needed: int | None = _count("Entries flagged review_needed")
 
 
 class IdHistoryRow(BaseModel):
@@ -225,4 +270,5 @@ OUTPUTS: dict[str, type[BaseModel]] = {
     "id_history": IdHistoryRow,
     "registry": RegistryRow,
     "conflicts": ConflictRow,
+    "public_aggregates": PublicAggregateRow,
 }

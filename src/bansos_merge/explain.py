@@ -86,7 +86,7 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
         before = score_pairs(model, gamma, link_term_frequencies(frame), np.array([a]), np.array([b]), unlabelled=True).contributions[0]
 
     rows = []
-    for comp in COMPARISONS:
+    for k, comp in enumerate(COMPARISONS):
         level = int(scored[comp.name])
         values = []
         for pos in (positions[0], positions[1]):
@@ -107,7 +107,7 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
                 "right": values[1],
                 "level": "no evidence" if level < 0 else comp.levels[level],
                 "weight": float(scored[f"w_{comp.name}"]),
-                **({} if before is None else {"weight_before_labels": float(before[len(rows)])}),
+                **({} if before is None else {"weight_before_labels": float(before[k])}),
             }
         )
     total = float(scored["weight"])

@@ -49,6 +49,7 @@ from .normalize.source import TablePart, normalize_part, stream_parts
 from .publish.conflicts import find_conflicts
 from .publish.outputs import ORDER, RunOutputs, Tallies
 from .publish.parquet import pieces_dataset, to_arrow, write_piece
+from .publish.public import public_counts, sum_counts
 from .publish.registry import build_registry, person_codes
 from .publish.report import recovered_nik
 from .publish.review import review_table
@@ -211,6 +212,7 @@ class PartitionResult:
 
     conflicts: pd.DataFrame  # per conflict row, the columns the counts need (COUNTED), as categories
     report: pd.DataFrame  # per record, what the report counts: source, source_kind, nik_status, nik_recovered
+    public: pd.DataFrame  # the public export's counts (publish.public.public_counts)
 
 
 COUNTED = ["kind", "conflict_id", "severity", "person_id", "source", "regency"]
@@ -245,6 +247,7 @@ def assemble_partition(
     return PartitionResult(
         conflicts[COUNTED].astype("category").assign(**{PIECE: np.int32(k), PIECE_ROW: np.arange(len(conflicts), dtype=np.int32)}),
         linked[["source", "source_kind", "nik_status"]].astype("category").assign(nik_recovered=recovered_nik(linked).to_numpy()),
+        public_counts(linked, conflicts),
     )
 
 
@@ -277,6 +280,7 @@ def gather_partitions(
             conflicts=conflicts.drop(columns=[PIECE, PIECE_ROW]),
             review_rows=pieces_dataset(review).count_rows(),
             workbook=WorkbookInput(summary_counts(conflicts), shown, workbook_records(records, shown), cap),
+            public=sum_counts([r.public for r in results]),
         ),
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+import numpy as np
 import pandas as pd
 
 _DATA = files("bansos_merge") / "data"
@@ -58,6 +59,7 @@ def bare_key(keys: pd.Series) -> pd.Series:
 class RegionTables:
     regions: pd.DataFrame  # code (digits only), dotted, name, level, parent, key, bare
     district_status: pd.Series  # 6-digit code -> "current" | "retired"
+    known_regencies: frozenset[str]  # 4-digit codes in any edition (2016 on) or the current list
 
 
 @cache
@@ -77,7 +79,20 @@ def load_regions() -> RegionTables:
         index=dist["code"].str.replace(".", "", regex=False),
         name="status",
     )
-    return RegionTables(regions=cur, district_status=status)
+    codes = pd.concat([cur["code"], hist["code"].str.replace(".", "", regex=False)])
+    return RegionTables(regions=cur, district_status=status, known_regencies=frozenset(codes[codes.str.len() == 4]))
+
+
+def nik_region_status(region: pd.Series) -> pd.Series:
+    """Status of NIK region prefixes (6 digits): `current`, `retired` (a district code of an
+    older edition), `unknown` (a district missing from the tables under a regency that exists:
+    a warning, since the tables start in 2016 and districts split often), or `never_existed`
+    (a province or regency in no table: such a NIK was never issued). Null stays null."""
+    tables = load_regions()
+    status = region.map(tables.district_status)
+    regency_known = region.str.slice(0, 4).isin(tables.known_regencies)
+    # A province is known when one of its regencies is: every province has regencies.
+    return status.where(status.notna(), np.where(regency_known, "unknown", "never_existed")).where(region.notna())
 
 
 def population_by_regency() -> pd.DataFrame:

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ..link.comparisons import (
     BIRTH_DATE_DIFFERENT,
     BIRTH_DATE_EXACT,
     MOTHER_EXACT,
+    PLACE_EXACT,
     NAME_DIFFERENT,
     NAME_EXACT,
     NAME_SAME_TOKENS,
@@ -20,7 +23,7 @@ from ..link.comparisons import (
     NIK_SIBLING,
 )
 from ..config import MergeConfig, ReviewConfig
-from ..link.blocking import registry_apart
+from ..link.blocking import registry_apart, registry_double
 from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
@@ -62,16 +65,19 @@ def resolve(
     decision = decide(pairs, f, match_threshold, review_threshold, family_rules)
     decision = pd.Categorical.from_codes(np.where(undecided, decision.codes, DECISIONS.index("decided")), DECISIONS)
     civil_nik = np.where(f.civil, f.nik, -1)
+    # One person registered twice is one registry person, joined whatever the NIKs say.
+    doubles = pairs.loc[decision == "registry_double", ["left", "right"]]
+    registered = _one_anchor(civil_nik, doubles)
 
     # A record fitting two registry people about equally well is linked to neither.
     weight = pairs["weight"].to_numpy()
-    unsure = _ambiguous(a, b, weight, decision == "match", civil_nik)
+    unsure = _ambiguous(a, b, weight, decision == "match", registered)
     weak_or_against = _is(decision, "non_match", "review_band") & _strongly_against(pairs, cannot_link_threshold, family_rules)
     against = pairs.loc[_is(decision, *_APART) | weak_or_against, ["left", "right"]]
     if cannot_link is not None and len(cannot_link):
         against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
     must = (must_link if must_link is not None else pd.DataFrame({"left": [], "right": []}, dtype=np.int64))[["left", "right"]]
-    must = must.astype(np.int64).assign(weight=np.inf)
+    must = pd.concat([must, doubles], ignore_index=True).astype(np.int64).assign(weight=np.inf)
     edges = pairs.loc[(decision == "match") & ~unsure, ["left", "right", "weight"]]
     clusters = cluster(f.n, _with(edges, must), against, civil_nik)
 
@@ -87,9 +93,11 @@ def resolve(
 
     label = clusters.label
     apart = label[a] != label[b]
+    # A weaker double registration is asked about on what says who a person is, not where they live.
+    look_alike = registry_double(f, a, b) & (decision != "registry_double") & (decision != "decided")
     reason = np.select(
-        [unsure & apart, (decision == "names_differ") & apart, (decision == "dates_differ") & apart, (decision == "review_band") & apart],
-        ["ambiguous_match", "names_differ", "dates_differ", "review_band"],
+        [unsure & apart, look_alike & apart, (decision == "names_differ") & apart, (decision == "dates_differ") & apart, (decision == "review_band") & apart],
+        ["ambiguous_match", "possible_double_registration", "names_differ", "dates_differ", "review_band"],
         default="",
     )
     queued = pairs[reason != ""].assign(reason=reason[reason != ""])
@@ -101,8 +109,9 @@ def resolve(
     candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
     household = _is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules)
     evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
+    judged = pairs.assign(weight=np.where(look_alike, identity_weight(pairs, links.model.prior_weight), weight))
     queue = build_queue(
-        pairs, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig()
+        judged, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig()
     )
 
     person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys)
@@ -161,6 +170,31 @@ def _with(edges: pd.DataFrame, must: pd.DataFrame) -> pd.DataFrame:
 _APART = ("registry_apart", "serial_apart", "dates_differ")
 
 
+IDENTITY = ("name", "birth_date", "sex", "mother_name", "birth_place")
+
+
+def identity_weight(pairs: pd.DataFrame, prior_weight: float) -> np.ndarray:
+    """The weight of what says who a person is (name, birth date, sex, mother, birth place),
+    without where they live or which card and NIK they hold: a person registered again after a
+    move has another region, card, address and NIK."""
+    return prior_weight + sum(pairs[f"w_{c}"].to_numpy() for c in IDENTITY)
+
+
+def _one_anchor(civil_nik: np.ndarray, doubles: pd.DataFrame) -> np.ndarray:
+    """Who each record stands for as a registry person (-1: nobody in particular): its NIK, the
+    smallest NIK of its group for a person registered twice."""
+    if len(doubles) == 0:
+        return civil_nik
+    a, b = doubles["left"].to_numpy(), doubles["right"].to_numpy()
+    nodes, local = np.unique(np.r_[a, b], return_inverse=True)
+    graph = coo_matrix((np.ones(len(a), np.int8), (local[: len(a)], local[len(a):])), shape=(len(nodes), len(nodes)))
+    group = connected_components(graph, directed=False)[1]
+    smallest = pd.Series(civil_nik[nodes]).groupby(group).transform("min").to_numpy()
+    anchor = civil_nik.copy()
+    anchor[nodes] = smallest
+    return anchor
+
+
 def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float, family_rules: bool) -> np.ndarray:
     """A pair's own evidence is strongly against one person (so no chain may join them):
     a very low weight, or (a household rule) birth dates that disagree outright."""
@@ -170,7 +204,9 @@ def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float, family_
     return against
 
 
-DECISIONS = ("registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band", "non_match", "decided")
+DECISIONS = (
+    "registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band", "non_match", "decided", "registry_double",
+)
 
 
 def _is(decision: pd.Categorical, *names: str) -> np.ndarray:
@@ -193,6 +229,13 @@ def decide(
     - dates_differ: birth dates that disagree outright, above the match threshold: reviewed
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
       son share a name and a card, but not a mother.
+    - registry_double: two civil-registry records with different NIKs but one name, birth date,
+      sex, mother's name and birth place: one person registered twice (data ganda, after a move:
+      another region, card and address, which the weight counts against). They are joined
+      whatever the registry's NIKs say; the golden NIK is left to the registry
+      (publish/registry.py). A weaker look-alike (the mother or the birth place unknown or
+      different) is decided by its weight like any other pair, the clustering keeps the two NIKs
+      apart, and it is a review candidate (see `resolve`).
     - match, review_band, non_match: by the thresholds.
 
     A categorical of DECISIONS (9 M pairs: comparing codes, not strings).
@@ -211,9 +254,10 @@ def decide(
     if not family_rules:
         serial_apart = names_differ = dates_differ = np.zeros(len(pairs), dtype=bool)
     high = w >= match_threshold
+    double = registry_double(f, a, b) & (pairs["mother_name"].to_numpy() == MOTHER_EXACT) & (pairs["birth_place"].to_numpy() == PLACE_EXACT)
     code = np.select(
-        [apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],
-        range(6),
+        [double, apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],
+        [DECISIONS.index(d) for d in ("registry_double", "registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band")],
         default=DECISIONS.index("non_match"),
     )
     return pd.Categorical.from_codes(code, DECISIONS)

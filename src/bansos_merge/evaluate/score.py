@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from ..errors import UserError
 from ..publish.conflicts import KINDS
 from .metrics import clustering_scores, confusion_scores, ratio
+from .queue import format_queue, queue_scores, read_queue
 
 __all__ = [
     "CONDITION_KINDS",
@@ -275,12 +276,13 @@ def _conditions(
 ) -> dict[str, Any]:
     present = set(conditions["kind"].astype(str))
     if conflicts is not None:
-        present |= set(conflicts["kind"].astype(str))
+        present |= set(conflicts["kind"].astype(str)) - {"review_needed"}  # the queue is scored on its own
     kinds = pd.Index(list(CONDITION_KINDS) + sorted(present - set(CONDITION_KINDS)))
     truth = _kind_codes(conditions, kinds, size)
     truth_kind = truth // size
     rejected = _marks(rejects["code"].to_numpy(), size)[truth % size]
     if conflicts is not None:
+        conflicts = conflicts[conflicts["kind"].astype(str).isin(kinds)]
         run = _kind_codes(conflicts, kinds, size)
         run_kind = run // size
         found = np.isin(truth, run)
@@ -304,6 +306,30 @@ def _conditions(
         "note": None if conflicts is not None else "the run has no conflicts.parquet: condition scores not computed",
         "by_kind": by_kind,
     }
+
+
+# invalid_nik by reason: a missing NIK is found trivially, so it is scored apart from a wrong one.
+# Truth details and run reasons (conflicts' `values`, the NIK status) share these two names.
+INVALID_NIK_REASONS = {
+    "missing": lambda reason: reason == "missing",
+    "wrong": lambda reason: reason != "missing",
+    "region_never_existed": lambda reason: reason == "region_never_existed",
+}
+
+
+def _invalid_nik_reasons(conditions: pd.DataFrame, conflicts: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Recall and precision of invalid_nik per reason group: a record counts as found (or
+    correct) when the run and the truth both flag it with a reason of the group."""
+    truth = conditions[conditions["kind"].astype(str) == "invalid_nik"]
+    run = conflicts[conflicts["kind"].astype(str) == "invalid_nik"]
+    out = {}
+    for name, member in INVALID_NIK_REASONS.items():
+        t = pd.unique(truth["code"][member(truth["detail"].astype(str)).to_numpy()])
+        r = pd.unique(run["code"][member(run["values"].astype(str)).to_numpy()])
+        n_found, n_correct = int(np.isin(t, r).sum()), int(np.isin(r, t).sum())
+        out[name] = {"truth": len(t), "found": n_found, "recall": ratio(n_found, len(t)),
+                     "reported": len(r), "correct": n_correct, "precision": ratio(n_correct, len(r))}
+    return out
 
 
 def _labels(labels: pd.DataFrame, keys: pd.Index, cluster_of: np.ndarray) -> dict[str, Any]:
@@ -332,7 +358,7 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
     """Score the run in `run_dir` (or its ``latest/``) against a synthetic truth and/or labelled pairs.
 
     Returns a JSON-serialisable dict with keys ``run_dir``, ``truth_dir``, ``labels_file``,
-    ``inputs``, ``rows``, ``clustering``, ``conditions``, ``labels`` (sections that need a
+    ``inputs``, ``rows``, ``clustering``, ``conditions``, ``queue``, ``labels`` (sections that need a
     missing input are ``None``). Raises `UserError` for missing folders, files or columns.
     """
     if truth_dir is None and labels is None:
@@ -345,14 +371,14 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
     rejects = _with_key(_read_parquet(run / "rejects.parquet", ["source", "record_id", "reason_code"]))
     conflicts_file = run / "conflicts.parquet"
     conflicts = (
-        _with_key(_read_parquet(conflicts_file, ["kind", "source", "record_id"])) if conflicts_file.is_file() else None
+        _with_key(_read_parquet(conflicts_file, ["kind", "source", "record_id", "values"])) if conflicts_file.is_file() else None
     )
     truth_rows = conditions = None
     if truth is not None:
         truth_rows = _with_key(
             _read_parquet(truth / "rows.parquet", ["source", "record_id", "person_id", "expect", "garbage_kind"])
         )
-        conditions = _with_key(_read_parquet(truth / "conditions.parquet", ["kind", "source", "record_id"]))
+        conditions = _with_key(_read_parquet(truth / "conditions.parquet", ["kind", "source", "record_id", "detail"]))
     keys = _encode([f for f in (records, rejects, conflicts, truth_rows, conditions) if f is not None])
     cluster_of = _clusters(records, len(keys))
 
@@ -371,12 +397,19 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
         "rows": _duplicates(np.concatenate([records["code"].to_numpy(), rejects["code"].to_numpy()]), keys),
         "clustering": None,
         "conditions": None,
+        "queue": None,
         "labels": None,
     }
     if truth is not None:
         result["rows"].update(_rows(truth_rows, records, rejects, keys, truth / "rows.parquet"))
         result["clustering"] = _clustering(truth_rows, cluster_of)
         result["conditions"] = _conditions(conditions, conflicts, rejects, len(keys))
+        queue = read_queue(run)
+        if queue is not None:
+            person_of = pd.Series(truth_rows["person_id"].to_numpy(), index=truth_rows["key"].to_numpy())
+            result["queue"] = queue_scores(queue, person_of, len(records), result["clustering"]["pairwise"])
+        if conflicts is not None:
+            result["conditions"]["invalid_nik_by_reason"] = _invalid_nik_reasons(conditions, conflicts)
     if label_rows is not None:
         result["labels"] = _labels(label_rows, keys, cluster_of)
     return result
@@ -490,8 +523,13 @@ def format_report(result: dict) -> str:
         out += _table(
             ["kind", "planted", "found", "recall", "reported", "correct", "precision", "planted rejected"],
             [[k, v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], v["truth_rejected"]]
-             for k, v in cond["by_kind"].items()],
+             for k, v in cond["by_kind"].items()]
+            + [[f"invalid_nik: {k}", v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], ""]
+               for k, v in (cond.get("invalid_nik_by_reason") or {}).items()],
         )
+
+    if result.get("queue"):
+        out += format_queue(result["queue"])
 
     lab = result.get("labels")
     if lab:

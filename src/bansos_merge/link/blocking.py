@@ -56,8 +56,19 @@ class Keys:
 def registry_apart(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Two civil-registry records with different NIKs: two people on the registry's word (it is
     authoritative), so never worth comparing. At national shape most candidate pairs are
-    these: members of one household, neighbours of one village."""
-    return f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
+    these: members of one household, neighbours of one village. Not so for a possible double
+    registration (`registry_double`)."""
+    return f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b]) & ~registry_double(f, a, b)
+
+
+def registry_double(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two civil-registry records with different NIKs that may be one person registered twice
+    (Dukcapil's "data ganda": registered again after moving, or a birth registered twice): the
+    same name, birth date and sex. Twins and neighbours differ in the name; these pairs are
+    compared, and decided on the evidence (cluster/resolve.py)."""
+    both = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
+    name = (f.name_sorted.codes[a] >= 0) & (f.name_sorted.codes[a] == f.name_sorted.codes[b])
+    return both & name & (f.birth_date[a] >= 0) & (f.birth_date[a] == f.birth_date[b]) & (f.sex[a] >= 0) & (f.sex[a] == f.sex[b])
 
 
 def pairs_from_key(

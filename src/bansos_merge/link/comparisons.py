@@ -60,6 +60,7 @@ NIK_SERIAL_ONE_EDIT = NIK.levels.index("serial_one_edit")
 BIRTH_DATE_EXACT = BIRTH_DATE.levels.index("exact")
 BIRTH_DATE_DIFFERENT = BIRTH_DATE.levels.index("different")
 MOTHER_EXACT = MOTHER.levels.index("exact")
+PLACE_EXACT = BIRTH_PLACE.levels.index("exact")
 
 
 def _pair_scores(left: Strings, right: Strings, a: np.ndarray, b: np.ndarray, scorer) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..regions import load_regions
+from ..regions import nik_region_status
 from .text import TEXT, as_text, on_unique
 
 # Status of a NIK, most severe first. `precision_lost` keeps its reliable digits as evidence.
@@ -23,6 +23,7 @@ NIK_STATUSES = (
     "kk_as_nik",
     "precision_lost",
     "invalid_date",
+    "region_never_existed",
     "serial_zero",
     "valid",
 )
@@ -126,7 +127,9 @@ def parse_nik(
 
     `nik` (16 digits or null), `nik_status` (see NIK_STATUSES), `nik_known_digits` (the
     reliable leading digits of a spreadsheet-damaged NIK), `nik_region` (PPRRDD),
-    `nik_region_status` (current/retired/unknown), `nik_day`,
+    `nik_region_status` (current/retired/unknown/never_existed: see `regions.nik_region_status`;
+    a NIK whose region never existed has status `region_never_existed`, and stays usable for
+    linkage like one with an impossible date: its other digits are still evidence), `nik_day`,
     `nik_month`, `nik_yy`, `nik_sex` (L/P), `nik_serial`.
     """
     raw, rec, digits, length = _read_number(raw, numeric_cell)
@@ -151,12 +154,15 @@ def parse_nik(
         kk_digits = _recover_digits(as_text(kk_raw), kk_numeric_cell)["digits"]
         kk_pasted = is16 & (digits == kk_digits).fillna(False).to_numpy(dtype=bool)
 
+    idx = raw.index
+    region = digits.str.slice(0, 6).where(pd.Series(is16 & ~dummy, index=idx))
+    region_status = on_unique(region, lambda r: nik_region_status(r).astype(TEXT))
+    never = (region_status == "never_existed").fillna(False).to_numpy(dtype=bool)
     status = np.select(
-        [digits.isna().to_numpy(dtype=bool), ~is16, dummy, kk_pasted, lost, ~date_ok, serial == 0],
+        [digits.isna().to_numpy(dtype=bool), ~is16, dummy, kk_pasted, lost, ~date_ok, never, serial == 0],
         list(NIK_STATUSES[:-1]),
         default="valid",
     )
-    idx = raw.index
     # Serial 0000 is most often 000x with its last digit lost: its first 15 digits are evidence.
     damaged = pd.Series(lost | (status == "serial_zero"), index=idx)
     known = rec["known"].fillna(digits.str.slice(0, 15).where(damaged))
@@ -166,9 +172,6 @@ def parse_nik(
         readable &= known.str.len().fillna(16).ge(12).astype(bool)
     # Serial 0000 is a damaged NIK too: compared by its 15 known digits, never as a full value.
     usable = pd.Series(is16 & ~lost & ~dummy & ~kk_pasted & (status != "serial_zero"), index=idx)
-    region = digits.str.slice(0, 6).where(pd.Series(is16 & ~dummy, index=idx))
-    status_of = load_regions().district_status
-    region_status = on_unique(region, lambda r: r.map(status_of).astype(TEXT)).fillna("unknown").where(region.notna())
     return pd.DataFrame(
         {
             "nik": digits.where(usable),

@@ -214,6 +214,7 @@ def normalize_table(
         "nik_invalid_date": nik["nik_status"] == "invalid_date",
         "nik_serial_zero": nik["nik_status"] == "serial_zero",
         "nik_region_unknown": nik["nik_region_status"] == "unknown",
+        "nik_region_never_existed": nik["nik_region_status"] == "never_existed",
         "nik_region_retired": nik["nik_region_status"] == "retired",
         "nik_birth_date_mismatch": both_dates
         & (
@@ -249,6 +250,7 @@ def normalize_table(
         {
             "source": _const(src.name, idx),
             "source_kind": _const(src.kind, idx),
+            "exclusion_reason": _const(src.reason, idx),
             "source_file": _const(raw.file.name, idx),
             "source_sheet": _const(raw.sheet, idx),
             "record_id": ids,

@@ -6,11 +6,14 @@ queue) returning rows of one kind; `find_conflicts` stacks them. Kinds and their
 - nik_shared: one usable NIK carried by records of two or more persons.
 - multiple_nik: one person whose records carry two or more different valid NIKs.
 - invalid_nik: a record whose NIK is missing, malformed, a dummy, a pasted KK, has an
-  impossible date or serial 0000, or lost digits in Excel.
+  impossible date, a region code that never existed or serial 0000, or lost digits in Excel;
+  `values` holds the reason (the NIK status), so "no NIK" is counted apart from "a wrong NIK".
 - attribute_mismatch: a record of a person whose birth date differs from the golden one
   beyond normal variation (exact, day/month swap, one digit, the NIK's date), or whose sex
   differs; and a list record held out of a link only because its birth date disagrees.
 - deceased: an aid-list record of a person the civil registry records as deceased.
+- ineligible: an aid-list record of a person on an exclusion list (civil servants, soldiers
+  and police, ...), with the list's reasons.
 - duplicate_in_source: a person listed two or more times in one source.
 - multi_region: a person whose aid-list records sit in two or more regencies.
 - unmatched_civil_registry: an aid-list record of a person with no civil-registry record
@@ -35,6 +38,7 @@ KINDS = (
     "invalid_nik",
     "attribute_mismatch",
     "deceased",
+    "ineligible",
     "duplicate_in_source",
     "multi_region",
     "unmatched_civil_registry",
@@ -43,7 +47,7 @@ KINDS = (
 _COLUMNS = ["conflict_id", "kind", "severity", "person_id", "source", "record_id", "field", "values", "value", "regency_code", "regency", "explanation"]
 _TEXT_COLUMNS = (
     "source", "source_kind", "record_id", "person_id", "nik", "nik_raw", "nik_status", "sex", "program",
-    "regency", "regency_code",
+    "regency", "regency_code", "exclusion_reason",
 )
 _NORMAL_DATE_LEVELS = (BIRTH_DATE.levels.index("exact"), BIRTH_DATE.levels.index("swap_or_one_digit_or_nik_date"))
 
@@ -103,13 +107,17 @@ def _rows(sel: pd.DataFrame, kind: str, severity, field: str | None, group, valu
     )
 
 
-def _joined_per_group(keys: pd.Series, values: pd.Series) -> pd.Series:
-    """For each row: the distinct values of its group, sorted and '; '-joined."""
+def _joined(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """Per group key: the distinct values of its rows, sorted and '; '-joined."""
     frame = pd.DataFrame({"k": keys.to_numpy(), "v": values.astype(str).to_numpy()})
     distinct = frame.dropna().drop_duplicates().sort_values("v")
-    joined = distinct.groupby("k")["v"].agg("; ".join)
+    return distinct.groupby("k")["v"].agg("; ".join)
+
+
+def _joined_per_group(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """For each row: the distinct values of its group, sorted and '; '-joined."""
     # object dtype even when no group exists, so that "text " + result stays text
-    return keys.map(joined).astype(object)
+    return keys.map(_joined(keys, values)).astype(object)
 
 
 def nik_shared(x: _Linked) -> pd.DataFrame:
@@ -140,6 +148,7 @@ _INVALID_SEVERITY = {
     "kk_as_nik": "high",
     "precision_lost": "low",
     "invalid_date": "high",
+    "region_never_existed": "high",
     "serial_zero": "medium",
 }
 _INVALID_TEXT = {
@@ -149,6 +158,7 @@ _INVALID_TEXT = {
     "kk_as_nik": "a family card number in the NIK column",
     "precision_lost": "NIK lost digits in Excel (stored as a number)",
     "invalid_date": "NIK encodes an impossible birth date",
+    "region_never_existed": "NIK region code is in no Kemendagri table (a province or regency that never existed)",
     "serial_zero": "NIK serial is 0000",
 }
 
@@ -220,6 +230,26 @@ def deceased(x: _Linked) -> pd.DataFrame:
     return _rows(
         r, "deceased", "high", "status", r["person_id"], ("deceased " + when, r["program"]),
         "listed for aid, but the civil registry records this person as deceased (" + when + ")",
+    )
+
+
+def ineligible(x: _Linked) -> pd.DataFrame:
+    """Aid for a person an exclusion list names: one conflict per person, over their aid-list
+    records; the exclusion records (reason, source:record_id) are named in the explanation."""
+    excluded = is_value(x.records["source_kind"], "exclusion_list")
+    if not excluded.any():
+        return pd.DataFrame(columns=_COLUMNS)
+    on_list = np.zeros(x.count, dtype=bool)
+    on_list[x.person[excluded]] = True
+    listed = is_value(x.records["source_kind"], "aid_list") & on_list[x.person]
+    if not listed.any():  # an excluded person who receives no aid is no conflict
+        return pd.DataFrame(columns=_COLUMNS)
+    e, r = x.select(excluded), x.select(listed)
+    reasons = r["person_id"].map(_joined(e["person_id"], e["exclusion_reason"])).astype(object)
+    where = _joined(e["person_id"], e["exclusion_reason"] + " (" + e["source"] + ":" + e["record_id"] + ")")
+    return _rows(
+        r, "ineligible", "high", "exclusion", r["person_id"], (reasons, r["program"]),
+        "listed for aid, but on an exclusion list: " + r["person_id"].map(where).astype(object),
     )
 
 
@@ -317,6 +347,7 @@ def find_conflicts(
         attribute_mismatch(x),
         dates_differ_in_review(x, review),
         deceased(x),
+        ineligible(x),
         duplicate_in_source(x),
         multi_region(x),
         unmatched_civil_registry(x, civil_registry),

@@ -20,7 +20,7 @@ LANGUAGES = ("id", "en")
 SEVERITIES = ("high", "medium", "low")
 
 # NIK statuses grouped the way the data-quality table counts them.
-NIK_INVALID = ("malformed", "dummy", "kk_as_nik", "invalid_date", "serial_zero")
+NIK_INVALID = ("malformed", "dummy", "kk_as_nik", "invalid_date", "region_never_existed", "serial_zero")
 
 _ID: dict[str, str] = {
     # workbook
@@ -108,6 +108,7 @@ _ID: dict[str, str] = {
     "report.lang_name": "Bahasa Indonesia",
     "source_kind.civil_registry": "Catatan sipil (Dukcapil)",
     "source_kind.aid_list": "Daftar bantuan",
+    "source_kind.exclusion_list": "Daftar pengecualian",
     # explanations, per conflict kind
     "explain.nik_shared": "NIK {value} dipakai oleh {n_persons} orang berbeda ({n_records} catatan).",
     "explain.multiple_nik": "Orang yang sama tercatat dengan {n_values} NIK berbeda: {values}.",
@@ -115,6 +116,7 @@ _ID: dict[str, str] = {
     "explain.invalid_nik_plain": "NIK catatan ini tidak valid atau kehilangan digit di Excel: {value}.",
     "explain.attribute_mismatch": "Catatan yang tertaut ke orang yang sama berbeda pada {field}: {values}.",
     "explain.deceased": "Tercatat meninggal dunia di catatan sipil, tetapi masih ada di daftar bantuan ({sources}).",
+    "explain.ineligible": "Penerima bantuan ini ada di daftar pengecualian ({values}), misalnya sebagai ASN, TNI/Polri atau pegawai BUMN.",
     "explain.duplicate_in_source": "Orang yang sama tercantum {n_records} kali dalam daftar {source}.",
     "explain.multi_region": "Orang yang sama terdaftar di {n_values} wilayah berbeda: {values}.",
     "explain.unmatched_civil_registry": "Penerima bantuan ini tidak ditemukan padanannya di catatan sipil.",
@@ -206,12 +208,14 @@ _EN: dict[str, str] = {
     "report.lang_name": "English",
     "source_kind.civil_registry": "Civil registry (Dukcapil)",
     "source_kind.aid_list": "Aid list",
+    "source_kind.exclusion_list": "Exclusion list",
     "explain.nik_shared": "NIK {value} is used by {n_persons} different people ({n_records} records).",
     "explain.multiple_nik": "The same person is recorded with {n_values} different NIKs: {values}.",
     "explain.invalid_nik": "This record's NIK is not usable ({status}): {value}.",
     "explain.invalid_nik_plain": "This record's NIK is invalid or lost digits in Excel: {value}.",
     "explain.attribute_mismatch": "Records linked to the same person disagree on {field}: {values}.",
     "explain.deceased": "Recorded as deceased in the civil registry but still on an aid list ({sources}).",
+    "explain.ineligible": "This aid recipient is on an exclusion list ({values}), e.g. as a civil servant, soldier, police officer or state-enterprise employee.",
     "explain.duplicate_in_source": "The same person is listed {n_records} times in {source}.",
     "explain.multi_region": "The same person is listed in {n_values} different regions: {values}.",
     "explain.unmatched_civil_registry": "This aid recipient has no match in the civil registry.",
@@ -227,6 +231,7 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
             "invalid_nik": "NIK tidak valid",
             "attribute_mismatch": "Data diri tidak cocok",
             "deceased": "Tercatat meninggal",
+            "ineligible": "Tidak berhak (dikecualikan)",
             "duplicate_in_source": "Ganda dalam satu daftar",
             "multi_region": "Terdaftar di banyak wilayah",
             "unmatched_civil_registry": "Tidak ada di Dukcapil",
@@ -238,6 +243,7 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
             "invalid_nik": "Invalid NIK",
             "attribute_mismatch": "Attribute mismatch",
             "deceased": "Recorded as deceased",
+            "ineligible": "Ineligible (excluded)",
             "duplicate_in_source": "Duplicate within a list",
             "multi_region": "Listed in several regions",
             "unmatched_civil_registry": "Not in civil registry",
@@ -248,9 +254,10 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
         "id": {
             "nik_shared": "Catatan milik orang yang berbeda memakai NIK yang sama.",
             "multiple_nik": "Satu orang memakai beberapa NIK yang tampak sah.",
-            "invalid_nik": "NIK gagal validasi atau kehilangan digit di Excel.",
+            "invalid_nik": "NIK kosong, gagal validasi (misalnya kode wilayah yang tidak pernah ada) atau kehilangan digit di Excel.",
             "attribute_mismatch": "Catatan yang tertaut berbeda pada tanggal lahir, jenis kelamin atau wilayah.",
             "deceased": "Penerima bantuan tercatat meninggal dunia di catatan sipil.",
+            "ineligible": "Penerima bantuan ada di daftar pengecualian (ASN, TNI/Polri, BUMN, upah di atas batas).",
             "duplicate_in_source": "Orang yang sama tercantum dua kali dalam satu daftar.",
             "multi_region": "Orang yang sama ada di daftar dua wilayah.",
             "unmatched_civil_registry": "Penerima bantuan tanpa padanan di catatan sipil.",
@@ -259,9 +266,10 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
         "en": {
             "nik_shared": "Records of different people carry the same NIK.",
             "multiple_nik": "One person carries several valid-looking NIKs.",
-            "invalid_nik": "A NIK that fails validation or lost digits in Excel.",
+            "invalid_nik": "A NIK that is missing, fails validation (a region code that never existed, say) or lost digits in Excel.",
             "attribute_mismatch": "Linked records disagree on birth date, sex or region.",
             "deceased": "An aid recipient whom the civil registry records as deceased.",
+            "ineligible": "An aid recipient on an exclusion list (civil servant, TNI/Polri, BUMN, wage above threshold).",
             "duplicate_in_source": "The same person listed twice in one list.",
             "multi_region": "The same person on the lists of two regions.",
             "unmatched_civil_registry": "An aid recipient with no match in the civil registry.",
@@ -290,6 +298,7 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
             "status": "status hidup",
             "death_date": "tanggal meninggal",
             "program": "program",
+            "exclusion": "daftar pengecualian",
         },
         "en": {
             "nik": "NIK",
@@ -308,6 +317,7 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
             "status": "alive/deceased",
             "death_date": "death date",
             "program": "program",
+            "exclusion": "exclusion list",
         },
     },
     "nik_status": {
@@ -320,6 +330,7 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
             "precision_lost": "digit hilang di Excel",
             "invalid_date": "tanggal dalam NIK mustahil",
             "serial_zero": "nomor urut 0000",
+            "region_never_existed": "kode wilayah tidak pernah ada",
         },
         "en": {
             "valid": "valid",
@@ -330,6 +341,7 @@ _LABELS: dict[str, dict[str, dict[str, str]]] = {
             "precision_lost": "digits lost in Excel",
             "invalid_date": "impossible date in the NIK",
             "serial_zero": "serial 0000",
+            "region_never_existed": "region code that never existed",
         },
     },
     "reject_reason": {

@@ -23,6 +23,7 @@ from .conflicts import KINDS, find_conflicts
 from .manifest import now_utc, versions, write_json
 from .parquet import join_pieces, write_parquet
 from .previous import PreviousRun
+from .public import public_counts, write_public
 from .registry import build_registry, person_codes
 from .report import write_report
 from .review import review_table
@@ -37,6 +38,7 @@ class Tallies:
     conflicts: pd.DataFrame  # per conflict row: kind, conflict_id, severity, person_id, source, regency
     review_rows: int
     workbook: WorkbookInput
+    public: pd.DataFrame | None = None  # public.public_counts summed over the partitions
 
 
 @dataclass
@@ -56,6 +58,10 @@ class RunOutputs:
     @property
     def counted_conflicts(self) -> pd.DataFrame:
         return self.conflicts if self.tallies is None else self.tallies.conflicts
+
+    @property
+    def counted_records(self) -> pd.DataFrame:
+        return self.records if self.tallies is None else self.tallies.records
 
     @property
     def review_rows(self) -> int:
@@ -131,6 +137,7 @@ def run_manifest(
         "review": review_summary(review, int(outputs.review_rows), decided),
         "conflicts": {k: int(by_kind.get(k, 0)) for k in KINDS},
         "conflict_rows": int(len(outputs.counted_conflicts)),
+        "invalid_nik_by_reason": invalid_nik_reasons(outputs.counted_records),
         "linkage_config": config.linkage.model_dump(mode="json"),
         "linkage": {
             "blocking": blocking.as_dict(),
@@ -147,6 +154,12 @@ def review_summary(stats: dict, queued: int, decided: dict | None) -> dict:
     applied, against those plus what is still queued."""
     done = 0 if not decided else int(decided.get("applied_same", 0)) + int(decided.get("applied_different", 0))
     return {**stats, "pairs": queued, "decided_by_analysts": done, "done_share": round(done / (done + queued), 4) if done + queued else 1.0}
+
+
+def invalid_nik_reasons(records: pd.DataFrame) -> dict[str, int]:
+    """invalid_nik rows by reason (the NIK status), so that "no NIK" is counted apart from "a wrong NIK"."""
+    counts = records["nik_status"].astype(str).value_counts() if len(records) else pd.Series(dtype=int)
+    return {str(k): int(v) for k, v in counts.sort_index().items() if k != "valid" and v}
 
 
 def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig) -> None:
@@ -166,10 +179,11 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
         _write(outputs.registry, RegistryRow, folder / "registry.parquet")
         _write(outputs.conflicts, ConflictRow, folder / "conflicts.parquet")
         outputs.model.save(folder / "model.json")
-        counted_records = tallies.records if tallies else outputs.records
         write_report(
-            manifest, counted_records, outputs.rejects, outputs.counted_conflicts, outputs.review_rows, folder / "report.html", publish.language
+            manifest, outputs.counted_records, outputs.rejects, outputs.counted_conflicts, outputs.review_rows, folder / "report.html", publish.language
         )
+        counts = tallies.public if tallies else public_counts(outputs.records, outputs.conflicts)
+        write_public(folder / "public", counts, manifest, publish.public_min_cell, publish.language)
         workbook.result()
     write_json(manifest, folder / "manifest.json")
 

@@ -7,6 +7,8 @@
    carry it, then the recency of its source (`as_of`, else the file's date).
 3. When the best two candidates tie on all of that with different values, the field is a
    conflict: it is left empty and named in `field_conflicts`, never settled by a coin toss.
+   So is the NIK of a person the civil registry holds twice, under two NIKs: which one stays
+   is the registry's to settle (the multiple_nik conflict names both).
 The address block (address, RT/RW, village ... province and their codes) survives as a
 unit, from one record, so a golden address is never stitched from two places.
 """
@@ -108,6 +110,13 @@ def distinct_counts(group: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.bincount(pairs // n, minlength=int(group.max(initial=0)) + 1)
 
 
+def _registered_twice(records: pd.DataFrame, persons: Persons, civil: np.ndarray) -> np.ndarray:
+    """Per person: does the civil registry hold it under two or more valid NIKs?"""
+    valid = civil & is_value(records["nik_status"], "valid")
+    niks = distinct_counts(persons.code, np.where(valid, value_codes(records["nik"]), -1))
+    return np.r_[niks, np.zeros(max(persons.count - len(niks), 0), np.int64)][: persons.count] > 1
+
+
 def _rank_key(values: np.ndarray) -> np.ndarray:
     """Dense int codes preserving order (for strings such as ISO dates)."""
     return pd.factorize(pd.Series(values), sort=True)[0].astype(np.int64)
@@ -180,7 +189,11 @@ def build_registry(records: pd.DataFrame, as_of: dict[str, str], persons: Person
     tied: dict[str, np.ndarray] = {}
 
     def survive(field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _survive(persons, value_codes(records[field]), _completeness(records, field), civil, recency)
+        winner, keep, tie = _survive(persons, value_codes(records[field]), _completeness(records, field), civil, recency)
+        if field == "nik":  # one person registered twice: which NIK stays is the registry's to settle
+            twice = _registered_twice(records, persons, civil.astype(bool))
+            keep, tie = keep & ~twice, tie | twice
+        return winner, keep, tie
 
     # Fields are independent, and their work (hashing, sorting, Arrow takes) runs largely outside
     # the GIL: one thread per core.

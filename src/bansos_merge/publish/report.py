@@ -301,7 +301,7 @@ def _quality_html(rows: list[dict], lang: str) -> str:
             ("report.nik_missing", "n"), ("report.nik_lost", "n"), ("report.nik_recovered", "n"), ("report.rejects_by_reason", "")]
     body = []
     for r in rows:
-        kind = i18n.t(f"source_kind.{r['kind']}", lang) if r["kind"] in ("civil_registry", "aid_list") else (r["kind"] or "\u2013")
+        kind = i18n.t(f"source_kind.{r['kind']}", lang) if r["kind"] in ("civil_registry", "aid_list", "exclusion_list") else (r["kind"] or "\u2013")
         reasons = (
             '<ul class="reasons">'
             + "".join(

@@ -5,7 +5,8 @@ The items (see items.py), in this order:
   `item`: a pair, or a *group* of three or more records in doubt together;
 - pairs of records of a conflict from conflicts.parquet that involves two or more records
   (pairs whose values of the conflict's field differ; for `deceased`, the aid record against
-  the person's civil-registry record), most severe first. A pair that several items would
+  the person's civil-registry record, for `ineligible` against the person's exclusion-list
+  record: is the recipient that person?), most severe first. A pair that several items would
   show is one item, listing every kind it stands for (a conflict pair inside a group joins
   the group);
 - *info* items: a conflict about one record (invalid NIK, attribute mismatch, not in the
@@ -35,6 +36,8 @@ from .items import SEVERITY_ORDER, ConflictRef, Item, ItemPair, column_order, pa
 log = logging.getLogger(__name__)
 
 MAX_PAIRS_PER_CONFLICT = 10
+# Conflicts about an aid record that an analyst checks against another record of its person.
+_PARTNER_KIND = {"deceased": "civil_registry", "ineligible": "exclusion_list"}
 PAGE_SIZE = 50
 STATUSES = ("open", "decided", "all")
 FILTER_KEYS = ("kind", "region", "source", "min", "max", "status")
@@ -189,8 +192,8 @@ class RunData:
                 values=None if pd.isna(first["values"]) else str(first["values"]),
                 explanation=str(first["explanation"]),
             )
-            if kind == "deceased":
-                pairs = self._deceased_pairs(keys)
+            if kind in _PARTNER_KIND:
+                pairs = self._partner_pairs(keys, _PARTNER_KIND[kind])
             elif len(keys) >= 2:
                 differ = [(a, b) for a, b in combinations(keys, 2) if values.get(a) != values.get(b)]
                 pairs = differ or list(combinations(keys, 2))
@@ -239,17 +242,18 @@ class RunData:
             weight=float(rows["weight"].max()), records=records, pairs=pairs, **{**queue, "stake": stake},
         )
 
-    def _deceased_pairs(self, aid_keys: list[str]) -> list[tuple[str, str]]:
-        """Each aid record of a deceased person against that person's civil-registry records."""
+    def _partner_pairs(self, aid_keys: list[str], partner_kind: str) -> list[tuple[str, str]]:
+        """Each aid record against its person's records of `partner_kind` (the civil registry's
+        of a deceased person, the exclusion list's of an ineligible one)."""
         pairs = []
         kind = self.records["source_kind"].to_numpy(dtype=object)
-        pid = self.records["person_id"].to_numpy(dtype=object)
+        pid = self.person_ids
         for k in aid_keys:
             p = self.position.get(k)
             if p is None:
                 continue
             for q in self.members.get(pid[p], []):
-                if kind[q] == "civil_registry" and q != p:
+                if kind[q] == partner_kind and q != p:
                     pairs.append((k, str(self.keys[q])))
         return pairs
 

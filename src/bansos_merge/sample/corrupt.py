@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..regions import load_regions
 from .rates import CorruptionRates
 
 MUHAMMAD_VARIANTS = np.array(
@@ -101,7 +102,7 @@ def _nickname(s: str) -> str:
 
 def _initials(s: str, r: float) -> str:
     """SITI AMINAH -> SITI A. or SITI A; ABDUL RAHMAN -> A. RAHMAN (the first name cut instead)."""
-    t = s.split(" ")
+    t = s.split()
     if r < 0.3:
         return t[0][0] + ". " + " ".join(t[1:])
     dot = "." if r < 0.75 else ""
@@ -159,7 +160,7 @@ def corrupt_names(
     other = np.array([a if a else _nickname(x) for x, a in zip(out[idx], alt[idx])], dtype=object)
     out[idx] = out[idx] + sep + other
     # names cut to initials by a narrow column (SITI A., DEWI K, A. RAHMAN)
-    idx = choose(rng, n, rates.cut_to_initials * scale, eligible=np.array([" " in x for x in out], dtype=bool))
+    idx = choose(rng, n, rates.cut_to_initials * scale, eligible=np.array([len(x.split()) > 1 for x in out], dtype=bool))
     out[idx] = [_initials(x, r) for x, r in zip(out[idx], rng.random(len(idx)))]
     # father's initial (MAWARDI.Z)
     idx = choose(rng, n, rates.father_initial * scale)
@@ -271,8 +272,9 @@ def nik_problem(nik: pd.Series, numeric: pd.Series, kk_values: pd.Index) -> pd.S
 
     Details: missing, lost_precision (a 16+ digit number cell: its last digit is gone),
     wrong_length (also non-digits), dummy (one digit repeated, zeros included), kk_pasted
-    (a family card number), bad_date, serial_0000. A well-formed NIK with an unknown district
-    code is not invalid (the code may be retired or simply unknown).
+    (a family card number), bad_date, region_never_existed (a province or regency in no
+    Kemendagri table), serial_0000. A well-formed NIK with an unknown district under a known
+    regency is not invalid (the code may be retired or simply missing from the tables).
     """
     s = nik.fillna("").astype(str).str.strip()
     out = pd.Series("", index=nik.index, dtype=object)
@@ -289,8 +291,10 @@ def nik_problem(nik: pd.Series, numeric: pd.Series, kk_values: pd.Index) -> pd.S
             errors="coerce",
         )
         valid_date |= d.notna()
-    out[~valid_date] = "bad_date"
+    # In the normaliser's order of precedence (a later line wins).
     out[dig & s.str.endswith("0000")] = "serial_0000"
+    out[dig & ~s.str.slice(0, 4).isin(load_regions().known_regencies)] = "region_never_existed"
+    out[~valid_date] = "bad_date"
     out[s.isin(kk_values)] = "kk_pasted"
     out[s.str.fullmatch(r"(\d)\1{15}")] = "dummy"
     out[~dig] = "wrong_length"

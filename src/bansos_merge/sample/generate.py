@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .doubles import add_double_registrations
 from .extracts import Extract, build_aid_extracts, build_civil_registry, ensure_listed_conditions, plan_lists
+from .oversight import EXCLUSION_COLUMNS, oversight_extracts, write_exclusion
 from .population import build_population
 from .rates import CorruptionRates
 from .truth import CONDITION_KINDS, conditions, truth_rows, write_truth
@@ -39,6 +41,7 @@ COLUMNS = {
         "nik": "NIK", "kk": "NO KK", "name": "NAMA", "sex": "JK", "birth_place_date": "TEMPAT/TGL LAHIR",
         "address": "ALAMAT", "village": "KELURAHAN", "district": "KECAMATAN", "phone": "NO HP",
     },
+    "exclusion_csv": EXCLUSION_COLUMNS,
 }
 PROGRAM_DEFAULT = {"bnba_xlsx": "BLT", "latin1_csv": "BANSOS DAERAH"}
 
@@ -47,18 +50,24 @@ def generate_sample(people: int, seed: int, out_dir: Path, rates: CorruptionRate
     """Write a synthetic sample of `people` persons into `out_dir`; same (people, seed) -> same files.
 
     Writes dukcapil.csv, kemensos_dtks.xlsx, kemensos_bpnt.csv, one regional list per office
-    (dinsos_*.xlsx / dinsos_*.csv), merge.yaml and truth/{rows,conditions,people}.parquet.
+    (dinsos_*.xlsx / dinsos_*.csv), an exclusion list (bkn_asn.csv), merge.yaml and
+    truth/{rows,conditions,people}.parquet.
     Returns a summary: files written, rows per source, conditions per kind.
     """
     rates = rates or CorruptionRates()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    r_pop, r_plan, r_rows, r_write = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+    # A fifth stream for the oversight extracts, a sixth for the registry's double registrations:
+    # the first four are those of spawn(4), unchanged.
+    streams = np.random.SeedSequence(seed).spawn(6)
+    r_pop, r_plan, r_rows, r_write, r_oversight, r_doubles = (np.random.default_rng(s) for s in streams)
 
     pop = build_population(r_pop, people, rates)
     plans = plan_lists(r_plan, pop, rates)
     ensure_listed_conditions(r_plan, pop, plans, rates)
-    extracts = [build_civil_registry(pop)] + build_aid_extracts(r_rows, pop, plans, rates)
+    registry = add_double_registrations(r_doubles, pop, build_civil_registry(pop), rates)
+    extracts = [registry] + build_aid_extracts(r_rows, pop, plans, rates)
+    extracts += oversight_extracts(r_oversight, pop, extracts, rates)
 
     header_rows = {}
     for ex, s in zip(extracts, r_write.spawn(len(extracts))):
@@ -103,6 +112,8 @@ def _write(ex: Extract, pop, path: Path, rng: np.random.Generator, rates: Corrup
         return write_bnba(ex, pop, path, rng)
     if ex.fmt == "latin1_csv":
         return write_latin1(ex, pop, path, rng, rates.address_newline, 1 if rates.address_newline > 0 else 0)
+    if ex.fmt == "exclusion_csv":
+        return write_exclusion(ex, path, rng)
     raise ValueError(ex.fmt)
 
 
@@ -111,6 +122,8 @@ def merge_yaml(extracts: list[Extract], pop) -> str:
     sources = []
     for ex in extracts:
         src: dict = {"name": ex.name, "path": ex.filename, "kind": ex.kind}
+        if ex.kind == "exclusion_list":
+            src["reason"] = ex.options["reason"]
         if ex.id_column:
             src["id_column"] = ex.id_column
         src["columns"] = dict(COLUMNS[ex.fmt])
@@ -120,6 +133,8 @@ def merge_yaml(extracts: list[Extract], pop) -> str:
                 "province": names[ex.regency_code[:2]],
                 "program": PROGRAM_DEFAULT[ex.fmt],
             }
+        if ex.fmt == "bpnt_csv":  # the card list is the BPNT programme's
+            src["defaults"] = {"program": "BPNT"}
         if ex.fmt == "bnba_xlsx":
             src["sheet"] = "BNBA"
         if ex.fmt != "bpnt_csv":

@@ -29,6 +29,9 @@ class CorruptionRates(BaseModel):
     absent_household: float = _rate(0.03, "Share of households absent from the civil registry")
     absent_person: float = _rate(0.02, "Share of other people absent from the civil registry (mostly children)")
     retired_district: float = _rate(0.004, "Share of people whose NIK carries a retired district code")
+    registered_twice: float = _rate(
+        0.003, "Share of registered adults the civil registry holds twice (data ganda: registered again after a move)"
+    )
     registered_elsewhere: float = _rate(0.08, "Share of people whose NIK district is not their current one")
     default_birth_date: float = _rate(0.02, "Share of people with a default birth date (1 Jul, 31 Dec, the 15th)")
     birth_date_corrected: float = _rate(0.005, "Share of people whose recorded birth date differs from the NIK's")
@@ -85,3 +88,14 @@ class CorruptionRates(BaseModel):
     multi_region: float = _rate(0.01, "Listed people who also appear on another regency's list")
     no_name_no_nik: float = _rate(0.001, "Rows with neither a name nor a NIK")
     min_planted: int = Field(2, ge=0, description="Plant at least this many of each condition (small samples)")
+
+    # ---- oversight: region codes and exclusion lists (sample/oversight.py) -------------------
+    nik_region_never_existed: float = _rate(
+        0.002, "Aid-list rows whose NIK carries a province or regency code that never existed (an invalid NIK)"
+    )
+    excluded_recipients: float = _rate(
+        0.006, "Share of listed working-age people also on the civil-servant exclusion list (KPK 2021: ~600,000 "
+        "soldiers, police and civil servants on the 97M-person DTKS)"
+    )
+    exclusion_employees: float = _rate(0.03, "Share of other working-age adults on the exclusion list (not recipients)")
+    exclusion_nik_missing: float = _rate(0.01, "Exclusion-list rows without a NIK")

@@ -28,7 +28,7 @@ CONDITION_SCHEMA = pa.schema(
      ("detail", pa.string())]
 )
 CONDITION_KINDS = (
-    "nik_shared", "multiple_nik", "invalid_nik", "attribute_mismatch", "deceased", "duplicate_in_source",
+    "nik_shared", "multiple_nik", "invalid_nik", "attribute_mismatch", "deceased", "ineligible", "duplicate_in_source",
     "multi_region", "unmatched_civil_registry",
 )
 
@@ -70,6 +70,8 @@ def _records(extracts: list[Extract], pop: Population) -> pd.DataFrame:
                     "record_id": df["record_id"].astype(str).to_numpy(),
                     "person": person,
                     "aid": aid,
+                    "source_kind": ex.kind,
+                    "excluded_for": ex.options.get("reason", "") if ex.kind == "exclusion_list" else "",
                     "nik": df["nik"].fillna("").astype(str).to_numpy(),
                     "numeric": df["nik_numeric"].to_numpy(dtype=bool),
                     "regency": df["regency_code"].to_numpy() if aid else people["regency_code"].to_numpy()[person],
@@ -134,14 +136,11 @@ def conditions(extracts: list[Extract], pop: Population) -> pd.DataFrame:
     present = people["in_civil_registry"].to_numpy()[rec["person"].to_numpy()]
     death = people["death_date"].to_numpy()[rec["person"].to_numpy()]
     add("deceased", aid & ~alive & present, "died " + pd.Series(death).dt.strftime("%Y-%m-%d").fillna(""))
-    # listed twice in one list
+    # listed twice in one list, or registered twice in the civil registry
     a = rec[aid]
-    times = a.groupby(["source", "person"])["record_id"].transform("size")
-    dup = np.zeros(len(rec), dtype=bool)
-    dup[np.flatnonzero(aid)[(times >= 2).to_numpy()]] = True
-    n_dup = np.zeros(len(rec), dtype=np.int64)
-    n_dup[np.flatnonzero(aid)] = times.to_numpy()
-    add("duplicate_in_source", dup, pd.Series(n_dup).astype(str) + " rows in this source")
+    times = rec.groupby(["source", "person"])["record_id"].transform("size").to_numpy()
+    listing = aid | (rec["source_kind"] == "civil_registry").to_numpy()
+    add("duplicate_in_source", listing & (times >= 2), pd.Series(times).astype(str) + " rows in this source")
     # listed in two regencies
     pr = a[["person", "regency"]].drop_duplicates().sort_values(["person", "regency"])
     regs = pr.groupby("person")["regency"].agg(",".join)
@@ -151,6 +150,9 @@ def conditions(extracts: list[Extract], pop: Population) -> pd.DataFrame:
     regs_detail = np.full(len(rec), "", dtype=object)
     regs_detail[np.flatnonzero(aid)] = "regencies " + a["person"].map(regs).to_numpy(dtype=object)
     add("multi_region", mr, regs_detail)
+    # on an exclusion list
+    listed, reasons = ineligible(rec)
+    add("ineligible", listed, reasons)
     # absent from the civil registry
     add("unmatched_civil_registry", aid & ~present, "")
     cond = pd.concat(out, ignore_index=True)
@@ -158,6 +160,15 @@ def conditions(extracts: list[Extract], pop: Population) -> pd.DataFrame:
     cond = cond.sort_values(["kind", "source", "person_id", "record_id"], kind="stable")
     cond["kind"] = cond["kind"].astype(str)
     return cond.reset_index(drop=True)
+
+
+def ineligible(rec: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Aid-list rows of persons an exclusion list names, and the lists' reasons ('; '-joined)."""
+    on_list = rec[rec["excluded_for"] != ""]
+    reasons = on_list[["person", "excluded_for"]].drop_duplicates().sort_values("excluded_for")
+    by_person = reasons.groupby("person")["excluded_for"].agg("; ".join)
+    detail = rec["person"].map(by_person)
+    return (rec["aid"] & detail.notna()).to_numpy(), detail.fillna("").to_numpy(dtype=object)
 
 
 PEOPLE_COLUMNS = [

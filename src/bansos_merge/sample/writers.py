@@ -39,6 +39,7 @@ BNBA_HEADER = [
     "ALAMAT", "RT", "RW", "DESA", "KECAMATAN",
 ]
 LATIN1_HEADER = ["NO", "NIK", "NO KK", "NAMA", "JK", "TEMPAT/TGL LAHIR", "ALAMAT", "KELURAHAN", "KECAMATAN", "NO HP"]
+EXCLUSION_HEADER = ["NO", "NIK", "NAMA", "TEMPAT_LAHIR", "TANGGAL_LAHIR", "JENIS_KELAMIN", "INSTANSI"]  # sample/oversight.py
 
 HEADERS = {
     "dukcapil_csv": DUKCAPIL_HEADER,
@@ -46,6 +47,7 @@ HEADERS = {
     "bpnt_csv": BPNT_HEADER,
     "bnba_xlsx": BNBA_HEADER,
     "latin1_csv": LATIN1_HEADER,
+    "exclusion_csv": EXCLUSION_HEADER,
 }
 
 
@@ -113,6 +115,10 @@ def _title_block(wb, ws, lines: list[str], ncols: int) -> int:
 # ------------------------------------------------------------------------------ civil registry
 
 
+# A registry row's own values, where it has them, instead of its person's (a second registration).
+REGISTRY_OVERRIDES = {"nik": "NIK", "kk": "NO_KK", "address": "ALAMAT", "rt": "NO_RT", "rw": "NO_RW"}
+
+
 def write_dukcapil(ex: Extract, pop: Population, path: Path, chunk: int = 200_000) -> int:
     names = region_names()
     p = pop.people
@@ -150,6 +156,10 @@ def write_dukcapil(ex: Extract, pop: Population, path: Path, chunk: int = 200_00
                     "TGL_MATI": fmt_dates(sel["death_date"].to_numpy()),
                 }
             )
+            for field, column in REGISTRY_OVERRIDES.items():  # a second registration's own NIK, card, address
+                if field in ex.rows:
+                    own = ex.rows[field].iloc[lo : lo + chunk].to_numpy(dtype=object)
+                    out[column] = np.where(pd.notna(own), own, out[column].to_numpy(dtype=object))
             out.to_csv(fh, header=False, index=False, lineterminator="\n")
     return 1
 
