@@ -1,7 +1,7 @@
 """What the item and queue pages show of records: one-line briefs, the records side by side
 with their differences marked, conflict values masked. No web framework here.
 
-NIK and KK numbers are masked unless the page is a (audited) reveal.
+NIK and KK numbers are masked unless the page is an (audited) reveal.
 """
 
 from __future__ import annotations
