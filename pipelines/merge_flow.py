@@ -27,8 +27,8 @@ from bansos_merge.errors import UserError
 from bansos_merge.ingest.source import SourceRead, preflight
 from bansos_merge.link.blocking import BlockingReport, candidate_pairs
 from bansos_merge.link.features import LinkFrame
-from bansos_merge.link.linker import Links, compare_chunk, labelled_pairs, learn, pair_chunks, score_candidates
-from bansos_merge.link.model import FSModel, link_term_frequencies, train_model
+from bansos_merge.link.linker import Links, compare_chunk, labelled_pairs, learn, pair_chunks, score_candidates, train
+from bansos_merge.link.model import FSModel, link_term_frequencies
 from bansos_merge.normalize.source import gather_source
 from bansos_merge.parts import (
     Part,
@@ -117,9 +117,11 @@ def compare_task(frame: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
 
 
 @task(name="train", **_TASK)
-def train_task(frame: LinkFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig, labels: pd.DataFrame) -> FSModel:
+def train_task(
+    frame: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig, labels: pd.DataFrame
+) -> FSModel:
     lk = config.linkage
-    model = FSModel.load(Path(lk.model_path)) if lk.model_path else train_model(frame, gamma, lk.seed, registry_apart)
+    model = FSModel.load(Path(lk.model_path)) if lk.model_path else train(frame, pairs, gamma, lk.seed, registry_apart)
     return learn(model, frame, labels, lk.match_threshold) if lk.learn_from_decisions else model
 
 
@@ -240,7 +242,7 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
     gammas = compare_task.map(unmapped(frame), chunks).result()
-    model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config, labelled_pairs(must, cannot))
+    model = train_task(frame, pairs, np.concatenate(gammas), blocking.registry_apart, config, labelled_pairs(must, cannot))
     scored = score_task.map(unmapped(frame), chunks, gammas, unmapped(model), unmapped(link_term_frequencies(frame)))
     links = Links(frame, pd.concat(scored.result(), ignore_index=True), model, blocking)
     del pairs, chunks, gammas, scored
