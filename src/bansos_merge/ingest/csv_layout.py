@@ -1,0 +1,153 @@
+"""Lay the parsed rows of a CSV file onto its physical lines: every line in exactly one row,
+and stray quotes found.
+
+A row spans one line plus the line breaks inside its quoted values. A quoted value that
+spans lines is legitimate (an address typed with Alt+Enter in Excel) unless every line it
+spans reads, on its own, as a complete row: a row cannot sit inside a value, so such a
+stretch was made by a quote typed into a name (`"JOHN` on one row, `DOE"` five rows
+later, or a quote never closed). Those lines are read again one by one, the odd quote kept
+as a character, each with its own row number. This runs only on files whose rows span
+lines or do not split; a clean file never gets here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .csv_parse import Bad, Parsed, parse, widths
+from .encoding import break_ends, data_lines
+
+
+@dataclass
+class Layout:
+    """The file's rows below the header, numbered exactly; `lines_in_values` counts the line
+    breaks inside legitimate multi-line values, so rows + lines_in_values = physical lines."""
+
+    table: pa.Table
+    row_number: np.ndarray
+    bad: list[Bad]
+    data_lines: int
+    lines_in_values: int
+    stray_rows: list[int]
+    first_line: np.ndarray  # per parser unit: its first physical line (0-based)
+    first_number: np.ndarray  # per parser unit: its (first) row number
+    stray: np.ndarray  # per parser unit: read line by line
+
+    def row_of_line(self, lines: np.ndarray) -> np.ndarray:
+        """Row number of each 0-based physical line below the header."""
+        u = np.clip(np.searchsorted(self.first_line, lines, side="right") - 1, 0, max(len(self.first_line) - 1, 0))
+        return self.first_number[u] + np.where(self.stray[u], lines - self.first_line[u], 0)
+
+
+def _breaks(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    counts = [pc.count_substring(values, s) for s in ("\n", "\r", "\r\n")]
+    return (pc.subtract(pc.add(counts[0], counts[1]), counts[2])).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _spans(parsed: Parsed) -> np.ndarray:
+    """Physical lines each parser unit covers: 1 + the line breaks inside its values."""
+    span = np.ones(len(parsed.units) + len(parsed.bad), dtype=np.int64)
+    inside = np.zeros(parsed.table.num_rows, dtype=np.int64)
+    for column in parsed.table.columns:
+        inside += _breaks(column)
+    span[parsed.units - 1] += inside
+    for unit, text, _ in parsed.bad:
+        span[unit - 1] += text.count("\n") + text.count("\r") - text.count("\r\n")
+    return span
+
+
+def _line_bounds(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) byte offsets of each physical line's content (its line break excluded)."""
+    last = break_ends(arr)
+    crlf = (arr[last] == 10) & (last > 0) & (arr[np.maximum(last - 1, 0)] == 13)
+    start = np.concatenate([[0], last + 1])[:n_lines]
+    end = np.concatenate([last - crlf, [len(arr)]])[:n_lines]
+    return start, end
+
+
+def _counts(indicator: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Sum of `indicator` over each [start, end) (vectorised: one reduceat over start/end pairs)."""
+    padded = np.concatenate([indicator, [0]]).astype(np.int64)
+    pairs = np.stack([start, end], axis=1).ravel()
+    sums = np.add.reduceat(padded, pairs)[::2]
+    return np.where(end > start, sums, 0)
+
+
+def _stray_units(data: bytes, first: np.ndarray, span: np.ndarray, delimiter: str, headers: list[str]):
+    """For the multi-line units (first line, span): which are stray quotes, and their lines read
+    one by one as (rows parsed, the 0-based line of each row, bad rows by line)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    owner = np.repeat(np.arange(len(first)), span)
+    lines = np.repeat(first, span) + _within(span)
+    start, end = _line_bounds(arr, data_lines(data))
+    start, end = start[lines], end[lines]
+    quotes = _counts(arr == ord('"'), start, end)
+    fields = _counts(arr == ord(delimiter), start, end) + 1
+    ok = widths(headers)
+    n = len(headers)
+    ends_with_delimiter = (end > start) & (arr[np.maximum(end - 1, 0)] == ord(delimiter))
+    # A line without quotes, or with an odd one (the stray), read with quoting off.
+    plain = (quotes == 0) | (quotes % 2 == 1)
+    complete = plain & np.isin(fields, list(ok)) & ((fields <= n) | ends_with_delimiter)
+    # A line whose quotes pair up is read as CSV on its own.
+    paired = np.flatnonzero(~plain)
+    paired_rows = None
+    if paired.size:
+        paired_rows = parse(b"\n".join(data[s:e] for s, e in zip(start[paired], end[paired])), delimiter, headers, n)
+        if len(paired_rows.units) + len(paired_rows.bad) == paired.size:
+            complete[paired[paired_rows.units - 1]] = True
+        else:
+            paired_rows = None
+    stray = np.logical_and.reduceat(complete, np.cumsum(span) - span)
+    take = stray[owner]
+    rows, at, bad = [], [], []
+    plain_lines = np.flatnonzero(take & plain)
+    if plain_lines.size:
+        got = parse(b"\n".join(data[s:e] for s, e in zip(start[plain_lines], end[plain_lines])), delimiter, headers, n, quoting=False)
+        rows.append(got.table)
+        at.append(lines[plain_lines[got.units - 1]])
+        bad += [(int(lines[plain_lines[u - 1]]), t, k) for u, t, k in got.bad]
+    if paired_rows is not None:
+        mine = take[paired[paired_rows.units - 1]]
+        rows.append(paired_rows.table.filter(pa.array(mine)))
+        at.append(lines[paired[paired_rows.units - 1]][mine])
+    return stray, rows, at, bad
+
+
+def lay_out(data: bytes, parsed: Parsed, delimiter: str, headers: list[str]) -> Layout:
+    """Number the parser's rows by the file's lines; read stray-quote stretches line by line."""
+    span = _spans(parsed)
+    lines = data_lines(data)
+    if len(span) and int(span.sum()) == lines + 1 and data[-1:] in (b"\n", b"\r"):
+        span[-1] -= 1  # a quote never closed: its value runs to the end and keeps the file's last line break
+    first_line = np.cumsum(span) - span
+    stray = np.zeros(len(span), dtype=bool)
+    multi = np.flatnonzero(span > 1)
+    rows, at, line_bad = [], [], []
+    # Lines can only be told apart when the rows cover them exactly; else the check says so.
+    if multi.size and int(span.sum()) == lines:
+        stray[multi], rows, at, line_bad = _stray_units(data, first_line[multi], span[multi], delimiter, headers)
+    per_unit = np.where(stray, span, 1)
+    first_number = np.cumsum(per_unit) - per_unit + 1
+    layout = Layout(parsed.table, np.zeros(0, np.int64), [], lines, int((span - 1)[~stray].sum()), [], first_line, first_number, stray)
+
+    keep = ~stray[parsed.units - 1]
+    tables = [parsed.table.filter(pa.array(keep))] + rows
+    numbers = np.concatenate([first_number[parsed.units[keep] - 1]] + [layout.row_of_line(a) for a in at])
+    bad = [(int(first_number[u - 1]), t, k) for u, t, k in parsed.bad if not stray[u - 1]]
+    bad += [(int(layout.row_of_line(np.array([line]))[0]), t, k) for line, t, k in line_bad]
+    order = np.argsort(numbers, kind="stable")
+    layout.table = pa.concat_tables(tables).take(order) if len(tables) > 1 else tables[0]
+    layout.row_number, layout.bad = numbers[order], sorted(bad)
+    mine = np.flatnonzero(stray)
+    layout.stray_rows = (np.repeat(first_number[mine], span[mine]) + _within(span[mine])).tolist()
+    return layout
+
+
+def _within(span: np.ndarray) -> np.ndarray:
+    """0, 1, ..., span - 1 for each span, concatenated."""
+    return np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
