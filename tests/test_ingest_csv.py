@@ -144,7 +144,7 @@ def test_rows_with_too_many_or_too_few_fields_are_rejected_at_their_rows(csv_fil
         f"{BUDI},BUDI,JL. MAWAR,EXTRA\n"  # 2: too many
         f'{ANI},"ANI\nYANI",GG. XXV\n'  # 3: two lines, fine
         f"{SITI}\n"  # 4: too few
-        f'{BUDI},"BUDI,\nSANTOSO",X,Y,Z\n'  # 5: two lines and too many
+        f'{BUDI},X,Y,"BUDI,\nSANTOSO"\n'  # 5: two lines (neither a row alone) and too many
         f"{ANI},ANI,GG. XXV\n"  # 6
     )
     _, norm = ingest(make_source(csv_file(text), {**NIK_NAME, "address": "ALAMAT"}))
@@ -153,8 +153,8 @@ def test_rows_with_too_many_or_too_few_fields_are_rejected_at_their_rows(csv_fil
     bad = norm.rejects.set_index("row_number")
     assert bad.loc[2, "reason"] == "row splits into 4 fields, the header has 3"
     assert bad.loc[4, "reason"] == "row splits into 1 fields, the header has 3"
-    assert bad.loc[5, "reason"] == "row splits into 5 fields, the header has 3"
-    assert json.loads(bad.loc[5, "raw_values"]) == {"row_text": f'{BUDI},"BUDI,\nSANTOSO",X,Y,Z'}
+    assert bad.loc[5, "reason"] == "row splits into 4 fields, the header has 3"
+    assert json.loads(bad.loc[5, "raw_values"]) == {"row_text": f'{BUDI},X,Y,"BUDI,\nSANTOSO"'}
     assert bad.loc[2, "record_id"] == "2"
 
 

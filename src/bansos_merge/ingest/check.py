@@ -68,8 +68,8 @@ def file_messages(source: str, file_entry: dict) -> tuple[list[str], list[str]]:
         )
     if "stray_quote_rows" in check:
         notes.append(
-            f"{where}: a quote (\") opened a value that ran over the next rows; rows {_rows(check['stray_quote_rows'])} "
-            "were read line by line with that quote kept as a character"
+            f"{where}: a quote (\") typed into a value made rows {_rows(check['stray_quote_rows'])} unreadable as CSV; "
+            "they were read line by line, the quote kept as a character"
         )
     if "cp1252_rows" in check:
         notes.append(f"{where}: rows {_rows(check['cp1252_rows'])} hold bytes that are not UTF-8; they were read as cp1252")

@@ -2,12 +2,13 @@
 and stray quotes found.
 
 A row spans one line plus the line breaks inside its quoted values. A quoted value that
-spans lines is legitimate (an address typed with Alt+Enter in Excel) unless every line it
-spans reads, on its own, as a complete row: a row cannot sit inside a value, so such a
-stretch was made by a quote typed into a name (`"JOHN` on one row, `DOE"` five rows
-later, or a quote never closed). Those lines are read again one by one, the odd quote kept
-as a character, each with its own row number. This runs only on files whose rows span
-lines or do not split; a clean file never gets here.
+spans lines is legitimate (an address typed with Alt+Enter in Excel) unless two of the lines
+it spans read, on their own, as complete rows (one, when the spanning row does not split
+into the header's columns anyway): rows do not sit inside a value, so such a stretch was made
+by a quote typed into a name (`"JOHN` on one row, `DOE"` five rows later, or a quote never
+closed). Its lines are read again one by one, the odd quote kept as a character, each with its
+own row number. This runs only on files whose rows span lines or do not split; a clean file
+never gets here.
 """
 
 from __future__ import annotations
@@ -77,9 +78,19 @@ def _counts(indicator: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.nda
     return np.where(end > start, sums, 0)
 
 
-def _stray_units(data: bytes, first: np.ndarray, span: np.ndarray, delimiter: str, headers: list[str]):
-    """For the multi-line units (first line, span): which are stray quotes, and their lines read
-    one by one as (rows parsed, the 0-based line of each row, bad rows by line)."""
+def _lines_text(data: bytes, start: np.ndarray, end: np.ndarray) -> bytes:
+    """The lines, each ended by LF (an empty last line stays a line)."""
+    return b"".join(data[s:e] + b"\n" for s, e in zip(start.tolist(), end.tolist()))
+
+
+def _stray_units(data: bytes, first: np.ndarray, span: np.ndarray, bad_unit: np.ndarray, delimiter: str, headers: list[str]):
+    """For the suspect units (first line, span, whether the parser rejected it): which are
+    stray quotes, and their lines read one by one as (tables, the 0-based line of each of
+    their rows, bad rows as (line, text, fields)).
+
+    A unit is read line by line when two of its lines read as complete rows on their own (one,
+    if the unit as one row does not split right anyway): an address typed over lines has at
+    most one line that looks like a whole row, a stretch a stray quote made has them all."""
     arr = np.frombuffer(data, dtype=np.uint8)
     owner = np.repeat(np.arange(len(first)), span)
     lines = np.repeat(first, span) + _within(span)
@@ -87,35 +98,33 @@ def _stray_units(data: bytes, first: np.ndarray, span: np.ndarray, delimiter: st
     start, end = start[lines], end[lines]
     quotes = _counts(arr == ord('"'), start, end)
     fields = _counts(arr == ord(delimiter), start, end) + 1
-    ok = widths(headers)
     n = len(headers)
     ends_with_delimiter = (end > start) & (arr[np.maximum(end - 1, 0)] == ord(delimiter))
-    # A line without quotes, or with an odd one (the stray), read with quoting off.
+    # A line without quotes, or with an odd one (the stray), is read with quoting off ...
     plain = (quotes == 0) | (quotes % 2 == 1)
-    complete = plain & np.isin(fields, list(ok)) & ((fields <= n) | ends_with_delimiter)
-    # A line whose quotes pair up is read as CSV on its own.
+    complete = plain & np.isin(fields, list(widths(headers))) & ((fields <= n) | ends_with_delimiter)
+    # ... a line whose quotes pair up is read as CSV on its own (if it stays one row).
     paired = np.flatnonzero(~plain)
-    paired_rows = None
-    if paired.size:
-        paired_rows = parse(b"\n".join(data[s:e] for s, e in zip(start[paired], end[paired])), delimiter, headers, n)
-        if len(paired_rows.units) + len(paired_rows.bad) == paired.size:
-            complete[paired[paired_rows.units - 1]] = True
-        else:
-            paired_rows = None
-    stray = np.logical_and.reduceat(complete, np.cumsum(span) - span)
+    alone = parse(_lines_text(data, start[paired], end[paired]), delimiter, headers, n) if paired.size else None
+    if alone is not None and len(alone.units) + len(alone.bad) == paired.size:
+        complete[paired[alone.units - 1]] = True
+    else:
+        plain[paired], alone = True, None
+    offsets = np.cumsum(span) - span
+    complete_lines = np.add.reduceat(complete.astype(np.int64), offsets)
+    stray = complete_lines >= np.where(bad_unit, 1, 2)
     take = stray[owner]
-    rows, at, bad = [], [], []
-    plain_lines = np.flatnonzero(take & plain)
-    if plain_lines.size:
-        got = parse(b"\n".join(data[s:e] for s, e in zip(start[plain_lines], end[plain_lines])), delimiter, headers, n, quoting=False)
-        rows.append(got.table)
-        at.append(lines[plain_lines[got.units - 1]])
-        bad += [(int(lines[plain_lines[u - 1]]), t, k) for u, t, k in got.bad]
-    if paired_rows is not None:
-        mine = take[paired[paired_rows.units - 1]]
-        rows.append(paired_rows.table.filter(pa.array(mine)))
-        at.append(lines[paired[paired_rows.units - 1]][mine])
-    return stray, rows, at, bad
+    tables, at, bad = [], [], []
+    for mine, got in ((np.flatnonzero(take & plain), None), (paired, alone)):
+        if not mine.size:
+            continue
+        if got is None:
+            got = parse(_lines_text(data, start[mine], end[mine]), delimiter, headers, n, quoting=False)
+        good = take[mine[got.units - 1]]
+        tables.append(got.table.filter(pa.array(good)))
+        at.append(lines[mine[got.units - 1]][good])
+        bad += [(int(lines[mine[u - 1]]), t, k) for u, t, k in got.bad if take[mine[u - 1]]]
+    return stray, tables, at, bad
 
 
 def lay_out(data: bytes, parsed: Parsed, delimiter: str, headers: list[str]) -> Layout:
@@ -126,11 +135,15 @@ def lay_out(data: bytes, parsed: Parsed, delimiter: str, headers: list[str]) -> 
         span[-1] -= 1  # a quote never closed: its value runs to the end and keeps the file's last line break
     first_line = np.cumsum(span) - span
     stray = np.zeros(len(span), dtype=bool)
-    multi = np.flatnonzero(span > 1)
+    bad_unit = np.zeros(len(span), dtype=bool)
+    bad_unit[[u - 1 for u, _, _ in parsed.bad]] = True
+    # Rows spanning lines, and rows that do not split (a quote never closed on the last line)
+    suspect = np.flatnonzero((span > 1) | bad_unit)
     rows, at, line_bad = [], [], []
     # Lines can only be told apart when the rows cover them exactly; else the check says so.
-    if multi.size and int(span.sum()) == lines:
-        stray[multi], rows, at, line_bad = _stray_units(data, first_line[multi], span[multi], delimiter, headers)
+    if suspect.size and int(span.sum()) == lines:
+        found = _stray_units(data, first_line[suspect], span[suspect], bad_unit[suspect], delimiter, headers)
+        stray[suspect], rows, at, line_bad = found
     per_unit = np.where(stray, span, 1)
     first_number = np.cumsum(per_unit) - per_unit + 1
     layout = Layout(parsed.table, np.zeros(0, np.int64), [], lines, int((span - 1)[~stray].sum()), [], first_line, first_number, stray)

@@ -73,12 +73,25 @@ def read_all(source, delimiter: str, width: int, quoting: bool = True, block_byt
 
     if isinstance(source, (bytes, bytearray)):
         source = pa.BufferReader(pa.py_buffer(source))
-    if source.tell() >= source.size():  # a header and nothing below it: zero rows, not an error
+    at = source.tell()
+
+    def read(block: int) -> pa.Table:
+        # row numbers of bad rows are only known single-threaded
+        read_options = pacsv.ReadOptions(use_threads=False, column_names=names(width), block_size=block)
+        return pacsv.read_csv(source, read_options=read_options, **options(delimiter, width, quoting, on_bad))
+
+    if at >= source.size():  # a header and nothing below it: zero rows, not an error
         table = pa.table({c: pa.array([], pa.string()) for c in names(width)})
     else:
-        # row numbers of bad rows are only known single-threaded
-        read = pacsv.ReadOptions(use_threads=False, column_names=names(width), block_size=block_bytes)
-        table = pacsv.read_csv(source, read_options=read, **options(delimiter, width, quoting, on_bad))
+        try:
+            table = read(block_bytes)
+        except pa.ArrowInvalid as e:
+            if "straddl" not in str(e):
+                raise
+            # A quoted value longer than a block (a quote never closed, early in a big file): one block.
+            bad.clear()
+            source.seek(at)
+            table = read(min(max(source.size() - at + 1, block_bytes), 2**31 - 1))
     numbers = np.array([b[0] for b in bad], dtype=np.int64)
     units = np.setdiff1d(np.arange(1, table.num_rows + len(bad) + 1), numbers, assume_unique=True)
     return Parsed(table, units, bad)

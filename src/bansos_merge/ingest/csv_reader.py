@@ -166,9 +166,9 @@ def csv_slices(
                     while rows and slicer.pending >= rows:
                         yield slicer.take(rows, last=False)
             except _Malformed:
-                layout = _exact(body, block_bytes)
+                layout = _exact(body, src, path, block_bytes)
         else:
-            layout = _exact(body, block_bytes)
+            layout = _exact(body, src, path, block_bytes)
         if layout is not None:
             check.lines_in_values, check.stray_quote_rows = layout.lines_in_values, layout.stray_rows
             check.cp1252_rows = sorted(set(layout.row_of_line(body.cp1252_at[body.cp1252_at >= body.head_lines] - body.head_lines).tolist()))
@@ -181,9 +181,13 @@ def csv_slices(
             body.stream.close()
 
 
-def _exact(body: _Body, block_bytes: int) -> Layout:
+def _exact(body: _Body, src: SourceConfig, path: Path, block_bytes: int) -> Layout:
     data = body.data()
-    return lay_out(data, parse(data, body.delimiter, body.headers, body.width, block_bytes=block_bytes), body.delimiter, body.headers)
+    try:
+        parsed = parse(data, body.delimiter, body.headers, body.width, block_bytes=block_bytes)
+    except pa.ArrowInvalid as e:
+        raise InputError(f"cannot parse as CSV ({_without_values(e)})", source=src.name, file=str(path)) from None
+    return lay_out(data, parsed, body.delimiter, body.headers)
 
 
 class _Malformed(Exception):
@@ -220,7 +224,8 @@ def _stream(body: _Body, src: SourceConfig, path: Path, block_bytes: int) -> Ite
                 raise _Malformed
             yield batch
     except pa.ArrowInvalid as e:
-        if bad:  # the handler stopped the stream at a bad row
+        # the handler stopped the stream at a bad row, or a quoted value is longer than a block
+        if bad or (quoted and "straddl" in str(e)):
             raise _Malformed from None
         raise InputError(f"cannot parse as CSV ({_without_values(e)})", source=src.name, file=str(path)) from None
 
