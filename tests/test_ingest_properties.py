@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from conftest import make_source
+from conftest import make_source, physical_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,11 +85,6 @@ def _write(tmp_path, spec, name: str = "gen.csv"):
     path = tmp_path / name
     path.write_bytes(text.encode(spec["encoding"]))
     return path, text, spec["titles"] + 1
-
-
-def physical_lines(text: str) -> int:
-    """The test's own count of a text's physical lines (any line ending)."""
-    return len(re.findall(r"\r\n|\r|\n", text)) + (0 if not text or text[-1] in "\r\n" else 1)
 
 
 def _expect(spec) -> tuple[dict[int, list[str]], dict[int, str]]:
