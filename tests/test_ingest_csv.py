@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
+
 import pytest
 from conftest import NIK_NAME, ingest, make_source, record, rejects_by_row, write_xlsx
 
@@ -286,8 +289,6 @@ def test_streamed_slices_number_every_row_exactly_around_bad_rows(csv_file, rows
     import csv as csv_module
     import io
 
-    import numpy as np
-
     from bansos_merge.ingest.csv_reader import csv_slices
 
     bad_at = {3, 150, 151, 420, 501}
@@ -315,3 +316,25 @@ def test_streamed_slices_number_every_row_exactly_around_bad_rows(csv_file, rows
     for t in tables:
         if len(t.cells) and len(t.bad_rows):
             assert (t.bad_rows["row_number"] < t.row_number[-1]).all() or t is tables[-1]
+
+
+@pytest.mark.parametrize("rows, block_bytes", [(None, 1 << 24), (64, 1024), (7, 700)])
+def test_streamed_slices_around_stray_quotes_and_multiline_values_found_mid_stream(csv_file, rows, block_bytes):
+    """Slices already given out when a stray quote (or a value spanning lines with a row's worth
+    of delimiters) turns up stay as they were; the rest is read exactly, every row at its number."""
+    from bansos_merge.ingest.check import FileCheck
+    from bansos_merge.ingest.csv_reader import csv_slices
+
+    lines = [f"{3201010101700000 + i},NAMA {i},JL {i}" for i in range(1, 401)]
+    lines[99] = f'{3201010101700100},NAMA 100,"JL 100, RT 1,\nRW 2, DESA X"'  # legit: one of its lines is a row
+    lines[249] = f'{3201010101700250},"NAMA 250,JL 250'  # a stray quote ...
+    lines[254] = f'{3201010101700255},NAMA 255",JL 255'  # ... closed five rows later
+    path = csv_file("NIK,NAMA,ALAMAT\n" + "\n".join(lines) + "\n")
+    check = FileCheck("csv")
+    tables = list(csv_slices(path, make_source(path, {"nik": "NIK", "name": "NAMA", "address": "ALAMAT"}), rows, block_bytes, check=check))
+    numbers = np.concatenate([t.row_number for t in tables])
+    assert numbers.tolist() == list(range(1, 401)) and not any(len(t.bad_rows) for t in tables)
+    cells = pd.concat([t.cells for t in tables], ignore_index=True)
+    assert cells.loc[99, "c2"] == "JL 100, RT 1,\nRW 2, DESA X"
+    assert (cells.loc[249, "c1"], cells.loc[250, "c0"], cells.loc[254, "c1"]) == ('"NAMA 250', "3201010101700251", 'NAMA 255"')
+    assert (check.data_lines, check.lines_in_values, check.stray_quote_rows) == (401, 1, [250, 251, 252, 253, 254, 255])

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .csv_parse import Bad, Parsed, parse, widths
+from .csv_parse import Bad, Parsed, parse
 from .encoding import break_ends, data_lines
 
 
@@ -44,7 +44,8 @@ class Layout:
         return self.first_number[u] + np.where(self.stray[u], lines - self.first_line[u], 0)
 
 
-def _breaks(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def line_breaks_in(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per value, the line breaks inside it (CR LF, CR or LF)."""
     counts = [pc.count_substring(values, s) for s in ("\n", "\r", "\r\n")]
     return (pc.subtract(pc.add(counts[0], counts[1]), counts[2])).to_numpy(zero_copy_only=False).astype(np.int64)
 
@@ -54,7 +55,7 @@ def _spans(parsed: Parsed) -> np.ndarray:
     span = np.ones(len(parsed.units) + len(parsed.bad), dtype=np.int64)
     inside = np.zeros(parsed.table.num_rows, dtype=np.int64)
     for column in parsed.table.columns:
-        inside += _breaks(column)
+        inside += line_breaks_in(column)
     span[parsed.units - 1] += inside
     for unit, text, _ in parsed.bad:
         span[unit - 1] += text.count("\n") + text.count("\r") - text.count("\r\n")
@@ -70,17 +71,16 @@ def _line_bounds(arr: np.ndarray, n_lines: int) -> tuple[np.ndarray, np.ndarray]
     return start, end
 
 
-def _counts(indicator: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Sum of `indicator` over each [start, end) (vectorised: one reduceat over start/end pairs)."""
-    padded = np.concatenate([indicator, [0]]).astype(np.int64)
-    pairs = np.stack([start, end], axis=1).ravel()
-    sums = np.add.reduceat(padded, pairs)[::2]
-    return np.where(end > start, sums, 0)
-
-
 def _lines_text(data: bytes, start: np.ndarray, end: np.ndarray) -> bytes:
     """The lines, each ended by LF (an empty last line stays a line)."""
     return b"".join(data[s:e] + b"\n" for s, e in zip(start.tolist(), end.tolist()))
+
+
+def _quotes_per_line(text: bytes, lines: int) -> np.ndarray:
+    """Quote characters on each LF-ended line of `text` (quotes are few: counted where they are)."""
+    arr = np.frombuffer(text, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    return np.bincount(np.searchsorted(ends, np.flatnonzero(arr == ord('"'))), minlength=lines)[:lines]
 
 
 def _stray_units(data: bytes, first: np.ndarray, span: np.ndarray, bad_unit: np.ndarray, delimiter: str, headers: list[str]):
@@ -91,39 +91,35 @@ def _stray_units(data: bytes, first: np.ndarray, span: np.ndarray, bad_unit: np.
     A unit is read line by line when two of its lines read as complete rows on their own (one,
     if the unit as one row does not split right anyway): an address typed over lines has at
     most one line that looks like a whole row, a stretch a stray quote made has them all."""
-    arr = np.frombuffer(data, dtype=np.uint8)
     owner = np.repeat(np.arange(len(first)), span)
     lines = np.repeat(first, span) + _within(span)
-    start, end = _line_bounds(arr, data_lines(data))
+    start, end = _line_bounds(np.frombuffer(data, dtype=np.uint8), data_lines(data))
     start, end = start[lines], end[lines]
-    quotes = _counts(arr == ord('"'), start, end)
-    fields = _counts(arr == ord(delimiter), start, end) + 1
-    n = len(headers)
-    ends_with_delimiter = (end > start) & (arr[np.maximum(end - 1, 0)] == ord(delimiter))
-    # A line without quotes, or with an odd one (the stray), is read with quoting off ...
+    text = _lines_text(data, start, end)
+    # A line without quotes, or with an odd number (the stray), is read with quoting off ...
+    quotes = _quotes_per_line(text, len(lines))
     plain = (quotes == 0) | (quotes % 2 == 1)
-    complete = plain & np.isin(fields, list(widths(headers))) & ((fields <= n) | ends_with_delimiter)
+    off = parse(text, delimiter, headers, len(headers), quoting=False)  # one row per line
+    complete = np.zeros(len(lines), dtype=bool)
+    complete[off.units - 1] = plain[off.units - 1]
+    complete &= end > start  # an empty line is no evidence of a row
     # ... a line whose quotes pair up is read as CSV on its own (if it stays one row).
     paired = np.flatnonzero(~plain)
-    alone = parse(_lines_text(data, start[paired], end[paired]), delimiter, headers, n) if paired.size else None
-    if alone is not None and len(alone.units) + len(alone.bad) == paired.size:
-        complete[paired[alone.units - 1]] = True
-    else:
-        plain[paired], alone = True, None
-    offsets = np.cumsum(span) - span
-    complete_lines = np.add.reduceat(complete.astype(np.int64), offsets)
-    stray = complete_lines >= np.where(bad_unit, 1, 2)
-    take = stray[owner]
+    on = parse(_lines_text(data, start[paired], end[paired]), delimiter, headers, len(headers)) if paired.size else None
+    if on is not None and len(on.units) + len(on.bad) == paired.size:
+        complete[paired[on.units - 1]] = True
+    elif on is not None:  # the paired lines did not stay one row each: read them with quoting off too
+        plain[paired], on = True, None
+        complete[off.units - 1] = end[off.units - 1] > start[off.units - 1]
+    stray = np.add.reduceat(complete.astype(np.int64), np.cumsum(span) - span) >= np.where(bad_unit, 1, 2)
     tables, at, bad = [], [], []
-    for mine, got in ((np.flatnonzero(take & plain), None), (paired, alone)):
-        if not mine.size:
-            continue
+    for got, line_of, mine in ((off, np.arange(len(lines)), stray[owner] & plain), (on, paired, stray[owner])):
         if got is None:
-            got = parse(_lines_text(data, start[mine], end[mine]), delimiter, headers, n, quoting=False)
-        good = take[mine[got.units - 1]]
-        tables.append(got.table.filter(pa.array(good)))
-        at.append(lines[mine[got.units - 1]][good])
-        bad += [(int(lines[mine[u - 1]]), t, k) for u, t, k in got.bad if take[mine[u - 1]]]
+            continue
+        rows = line_of[got.units - 1]
+        tables.append(got.table.filter(pa.array(mine[rows])))
+        at.append(lines[rows][mine[rows]])
+        bad += [(int(lines[line_of[u - 1]]), t, k) for u, t, k in got.bad if mine[line_of[u - 1]]]
     return stray, tables, at, bad
 
 

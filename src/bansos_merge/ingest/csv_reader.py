@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from ..config import SourceConfig
 from ..errors import InputError
 from .check import FileCheck
-from .csv_layout import Layout, lay_out
+from .csv_layout import Layout, lay_out, line_breaks_in
 from .csv_parse import BLOCK_BYTES, conform, joined, names, options, parse, primary_width
 from .encoding import FALLBACK, HEAD_BYTES, UTF8, break_ends, choose_encoding, data_lines, decode, scan
 from .header import find_header, scan_rows
@@ -117,6 +117,7 @@ class _Body:
         prefix = self.head[: _data_start(self.head, self.delimiter, self.header_index)]
         self.head_lines = data_lines(prefix.encode("utf-8"))
         self.start = bom + len(prefix.encode("utf-8"))
+        self.lines_in_values = 0  # line breaks inside the values streamed so far
         if self.whole is None:
             self.stream = pa.OSFile(str(path))
 
@@ -145,9 +146,10 @@ def csv_slices(
     read as a stream, so a large extract is never in memory whole.
 
     pyarrow's streaming reader cannot say where a row that does not split into the header's
-    columns was, nor on which lines a row stood; at the first such row (or the first value
-    spanning lines) the file is read again whole (only such a file pays that), the rows already
-    given out are skipped, and the rest are numbered exactly. Bad rows travel with the slice
+    columns was, nor on which lines a row stood; at the first such row (or the first row that
+    spans lines and holds a row's worth of delimiters: maybe a stray quote's stretch) the file
+    is read again whole (only such a file pays that), the rows already given out are skipped,
+    and the rest are numbered exactly. Bad rows travel with the slice
     they fall in (after the last good row: the last slice). Always yields at least one table.
     `block_bytes`: parsed at a time (a record batch). `check` receives the file's line count.
     """
@@ -165,6 +167,7 @@ def csv_slices(
                     slicer.add(batch)
                     while rows and slicer.pending >= rows:
                         yield slicer.take(rows, last=False)
+                check.lines_in_values = body.lines_in_values
             except _Malformed:
                 layout = _exact(body, src, path, block_bytes)
         else:
@@ -194,15 +197,29 @@ class _Malformed(Exception):
     """A row did not split into the header's columns, or a value spans lines, while streaming."""
 
 
-def _spans_lines(batch: pa.RecordBatch) -> bool:
-    """Whether a value of the batch holds a line break (so a row spans lines)."""
-    for column in batch.columns:
-        data = column.buffers()[2]
-        if data is not None:
-            raw = np.frombuffer(data, dtype=np.uint8)
-            if (raw == 10).any() or (raw == 13).any():
-                return True
-    return False
+def _has_line_break(column: pa.Array) -> bool:
+    """Whether a value of the column holds CR or LF (its data buffer, scanned whole)."""
+    data = column.buffers()[2]
+    if data is None:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return bool((raw == 10).any() or (raw == 13).any())
+
+
+def _lines_in_values(batch: pa.RecordBatch, delimiter: str, n: int) -> int:
+    """Line breaks inside the batch's values (rows spanning lines: an address typed over lines).
+
+    A spanning row whose values hold a row's worth of delimiters may be a stray quote's stretch
+    (two lines that read as rows need that many): raises _Malformed, and the exact read decides."""
+    spans = [c for c in batch.columns if _has_line_break(c)]
+    if not spans:
+        return 0
+    breaks = sum(line_breaks_in(c) for c in spans)
+    spanning = pa.array(np.flatnonzero(breaks))
+    delimiters = sum(pc.count_substring(c.take(spanning), delimiter).to_numpy(zero_copy_only=False) for c in batch.columns)
+    if (delimiters >= n - 1).any():
+        raise _Malformed
+    return int(breaks.sum())
 
 
 def _stream(body: _Body, src: SourceConfig, path: Path, block_bytes: int) -> Iterator[pa.RecordBatch]:
@@ -220,8 +237,8 @@ def _stream(body: _Body, src: SourceConfig, path: Path, block_bytes: int) -> Ite
     read = pacsv.ReadOptions(column_names=names(body.width), block_size=block_bytes)
     try:
         for batch in pacsv.open_csv(body.stream, read_options=read, **options(body.delimiter, body.width, True, on_bad)):
-            if quoted and _spans_lines(batch):
-                raise _Malformed
+            if quoted:
+                body.lines_in_values += _lines_in_values(batch, body.delimiter, len(body.headers))
             yield batch
     except pa.ArrowInvalid as e:
         # the handler stopped the stream at a bad row, or a quoted value is longer than a block
