@@ -31,7 +31,6 @@ class Layout:
     table: pa.Table
     row_number: np.ndarray
     bad: list[Bad]
-    data_lines: int
     lines_in_values: int
     stray_rows: list[int]
     first_line: np.ndarray  # per parser unit: its first physical line (0-based)
@@ -142,7 +141,7 @@ def lay_out(data: bytes, parsed: Parsed, delimiter: str, headers: list[str]) -> 
         stray[suspect], rows, at, line_bad = found
     per_unit = np.where(stray, span, 1)
     first_number = np.cumsum(per_unit) - per_unit + 1
-    layout = Layout(parsed.table, np.zeros(0, np.int64), [], lines, int((span - 1)[~stray].sum()), [], first_line, first_number, stray)
+    layout = Layout(parsed.table, np.zeros(0, np.int64), [], int((span - 1)[~stray].sum()), [], first_line, first_number, stray)
 
     keep = ~stray[parsed.units - 1]
     tables = [parsed.table.filter(pa.array(keep))] + rows

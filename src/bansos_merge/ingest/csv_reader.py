@@ -149,9 +149,9 @@ def csv_slices(
     columns was, nor on which lines a row stood; at the first such row (or the first row that
     spans lines and holds a row's worth of delimiters: maybe a stray quote's stretch) the file
     is read again whole (only such a file pays that), the rows already given out are skipped,
-    and the rest are numbered exactly. Bad rows travel with the slice
-    they fall in (after the last good row: the last slice). Always yields at least one table.
-    `block_bytes`: parsed at a time (a record batch). `check` receives the file's line count.
+    and the rest are numbered exactly. Bad rows travel with the slice they fall in (after the
+    last good row: the last slice). Always yields at least one table. `block_bytes`: parsed at
+    a time (a record batch). `check` receives the file's line count and what the reader noted.
     """
     check = check if check is not None else FileCheck("csv")
     body = _Body(path, src, check)
@@ -174,7 +174,8 @@ def csv_slices(
             layout = _exact(body, src, path, block_bytes)
         if layout is not None:
             check.lines_in_values, check.stray_quote_rows = layout.lines_in_values, layout.stray_rows
-            check.cp1252_rows = sorted(set(layout.row_of_line(body.cp1252_at[body.cp1252_at >= body.head_lines] - body.head_lines).tolist()))
+            below = body.cp1252_at[body.cp1252_at >= body.head_lines] - body.head_lines
+            check.cp1252_rows = sorted(set(layout.row_of_line(below).tolist()))
             slicer.restart(layout)
             while rows and slicer.pending >= rows:
                 yield slicer.take(rows, last=False)
@@ -194,7 +195,7 @@ def _exact(body: _Body, src: SourceConfig, path: Path, block_bytes: int) -> Layo
 
 
 class _Malformed(Exception):
-    """A row did not split into the header's columns, or a value spans lines, while streaming."""
+    """While streaming: a row did not split into the header's columns, or may be a stray quote's."""
 
 
 def _has_line_break(column: pa.Array) -> bool:
@@ -209,15 +210,16 @@ def _has_line_break(column: pa.Array) -> bool:
 def _lines_in_values(batch: pa.RecordBatch, delimiter: str, n: int) -> int:
     """Line breaks inside the batch's values (rows spanning lines: an address typed over lines).
 
-    A spanning row whose values hold a row's worth of delimiters may be a stray quote's stretch
-    (two lines that read as rows need that many): raises _Malformed, and the exact read decides."""
+    A spanning row whose values hold about a row's worth of delimiters may be a stray quote's
+    stretch (two lines that read as rows need n - 1 of them inside values, n - 2 with a trailing
+    delimiter): raises _Malformed, and the exact read decides."""
     spans = [c for c in batch.columns if _has_line_break(c)]
     if not spans:
         return 0
     breaks = sum(line_breaks_in(c) for c in spans)
     spanning = pa.array(np.flatnonzero(breaks))
     delimiters = sum(pc.count_substring(c.take(spanning), delimiter).to_numpy(zero_copy_only=False) for c in batch.columns)
-    if (delimiters >= n - 1).any():
+    if (delimiters >= n - 2).any():
         raise _Malformed
     return int(breaks.sum())
 
@@ -311,8 +313,7 @@ class _Slicer:
     def _flag(self, table: pa.Table, row_number: np.ndarray) -> tuple[pa.Table, np.ndarray, list[tuple]]:
         """Rows that cannot be kept although they split: an extra column that holds something, a
         NUL byte in a value, a value longer than a cell holds. Vectorised; returns the rest."""
-        n = len(self.headers)
-        width = table.num_columns
+        n, width, read = len(self.headers), table.num_columns, table
         table, fits = conform(table, n)
         reason = np.where(fits, "", "field_count").astype(object)
         field = np.full(len(reason), -1)
@@ -327,7 +328,7 @@ class _Slicer:
         flagged = np.flatnonzero(reason != "")
         if not flagged.size:
             return table, row_number, []
-        texts = joined(table.take(flagged), self.delimiter).to_pylist()
+        texts = joined(read.take(flagged), self.delimiter).to_pylist()  # as read, an extra column included
         out = []
         for k, i in enumerate(flagged):
             if reason[i] == "field_count":
@@ -347,5 +348,4 @@ def _field_count(number: int, text: str, fields: int, n: int) -> tuple:
 
 
 def _bad_rows(bad: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame(bad, columns=BAD_ROW_COLUMNS)
-    return frame.astype({"row_number": np.int64}) if len(frame) else frame.astype({"row_number": np.int64, "field": object})
+    return pd.DataFrame(bad, columns=BAD_ROW_COLUMNS).astype({"row_number": np.int64})
