@@ -277,7 +277,8 @@ def test_fault(corpus_run, case):
     assert rows + case.lines_in_values == lines
     assert source["rows_read"] == source["accepted"] + source["rejected"] == rows
     for key, expected in case.check.items():
-        assert check[key] == expected if not isinstance(expected, dict) else {k: check[key][k] for k in expected} == expected
+        got = {k: check[key][k] for k in expected} if isinstance(expected, dict) else check[key]
+        assert got == expected, key
     for text in case.warn:
         assert any(text in line and case.file in line for line in proc.stderr.splitlines() if "warning" in line), text
 
