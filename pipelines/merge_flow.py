@@ -24,6 +24,7 @@ import pandas as pd
 from bansos_merge.cluster.resolve import Resolution, resolve_with
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
 from bansos_merge.errors import UserError
+from bansos_merge.ingest.check import file_messages
 from bansos_merge.ingest.source import SourceRead, preflight
 from bansos_merge.link.blocking import BlockingReport, candidate_pairs
 from bansos_merge.link.features import LinkFrame
@@ -223,6 +224,9 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
         source = gather_source(read, [(s.part.n, s.rejects) for s in mine])
         acc = source.accounting()
         log.info("  %s: %s rows read, %s accepted, %s rejected", source.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
+        for entry in source.files:
+            for line in (m for messages in file_messages(source.name, entry) for m in messages):
+                log.warning("  %s", line)
         sources.append(source)
         parts += [s.part for s in mine]
         kks += [s.kks for s in mine]

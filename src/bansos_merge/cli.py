@@ -9,6 +9,7 @@ from pathlib import Path
 from .errors import UserError
 
 EXIT_USER_ERROR = 2
+EXIT_ACCOUNTING = 3  # the run was published, but a file's rows disagree with its independent count
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -23,7 +24,20 @@ def _run(args: argparse.Namespace) -> int:
     run_dir = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers)
     print(f"run published: {run_dir}")
     print(f"latest: {Path(config.output_dir) / 'latest'}")
-    return 0
+    return _reading_warnings(Path(run_dir))
+
+
+def _reading_warnings(run_dir: Path) -> int:
+    """What the readers noted, and any file whose rows disagree with its line count, on stderr;
+    such a disagreement makes the exit code EXIT_ACCOUNTING (the run is published and says so)."""
+    import json
+
+    check = json.loads((run_dir / "manifest.json").read_text()).get("line_check", {})
+    for line in check.get("notes", []):
+        print(f"bansos-merge: warning: {line}", file=sys.stderr)
+    for line in check.get("disagreements", []):
+        print(f"bansos-merge: warning: accounting: {line}", file=sys.stderr)
+    return EXIT_ACCOUNTING if check.get("disagreements") else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
