@@ -3,31 +3,94 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
-from .errors import UserError
+from .errors import RunFailed, Terminated, UserError
 
+EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def _run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .ingest.source import preflight
 
+    # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
+    signal.signal(signal.SIGTERM, _terminate)
     # Validate before Prefect starts: a wrong config fails in a second, not after a server start.
     config = load_config(args.config, args.output)
     preflight(config)
-    from pipelines.merge_flow import run_merge
+    from pipelines.server import healthy, prefect_api
 
-    run_dir = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers)
-    print(f"run published: {run_dir}")
+    with prefect_api() as api:
+        print(api.describe(), flush=True)
+        from pipelines.merge_flow import describe_failure, run_merge
+
+        try:
+            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink)
+        finally:
+            args.prefect_lost = not healthy(api.url)
+            if args.prefect_lost:
+                print(f"bansos-merge: warning: the Prefect API {api.url} stopped answering during the run; "
+                      "Prefect's record of this run is incomplete", file=sys.stderr)  # fmt: skip
+    print(f"run published: {outcome.run_dir}")
     print(f"latest: {Path(config.output_dir) / 'latest'}")
+    if outcome.late_error is not None:
+        print(
+            f"bansos-merge: warning: the run was published; after that, {describe_failure(outcome.late_error)} "
+            "(Prefect may not show this flow run as completed)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _server(args: argparse.Namespace) -> int:
+    from pipelines import server
+
+    if args.action == "start":
+        state, started = server.start_server()
+        print(f"Prefect server {'started' if started else 'already running'}: {state['ui_url']} (pid {state['pid']}); "
+              "`bansos-merge run` and `serve` use it")  # fmt: skip
+        print(f"for prefect's own commands: export PREFECT_API_URL={state['api_url']}")
+        return 0
+    if args.action == "stop":
+        state = server.stop_server()
+        print(f"stopped the Prefect server on port {state['port']} (pid {state['pid']})" if state else "no Prefect server was running")
+        return 0
+    state = server.recorded_server()
+    if state is None or not server.healthy(state["api_url"]):
+        print("not running" if state is None else f"pid {state['pid']} runs, but {state['api_url']} does not answer")
+        return 1
+    print(f"running: {state['ui_url']} (pid {state['pid']}, since {state['started_at']}; log {state['log']})")
+    print(f"export PREFECT_API_URL={state['api_url']}")
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .publish.run_folder import clean
+
+    if args.output is None and args.config is None:
+        raise UserError("clean needs --output DIR (the merge's output directory) or --config merge.yaml")
+    output = Path(args.output) if args.output else Path(load_config(args.config).output_dir)
+    removed = clean(output)
+    for name, size in removed:
+        print(f"removed {output / 'runs' / name} ({size / 1e6:.1f} MB)")
+    if not removed:
+        print(f"nothing to clean in {output}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import os
 
     from .config import load_config
     from .ingest.source import preflight
@@ -35,10 +98,15 @@ def _serve(args: argparse.Namespace) -> int:
     config_path = args.config.resolve()
     preflight(load_config(config_path))
     if not os.environ.get("PREFECT_API_URL"):
-        raise UserError(
-            "serve needs a running Prefect server to hold the schedule: start one with "
-            "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api (see README)"
-        )
+        from pipelines.server import healthy, recorded_server
+
+        state = recorded_server()
+        if state is None or not healthy(state["api_url"]):
+            raise UserError(
+                "serve needs a running Prefect server to hold the schedule: start one with "
+                "`bansos-merge server start`, or set PREFECT_API_URL to yours (see README)"
+            )
+        os.environ["PREFECT_API_URL"] = state["api_url"]
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from prefect.schedules import Cron
@@ -111,7 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
     dask = run.add_mutually_exclusive_group()
     dask.add_argument("--dask-address", help="run the mapped tasks on an existing Dask cluster (tcp://HOST:PORT)")
     dask.add_argument("--dask-workers", type=int, help="run them on a local Dask cluster of N worker processes")
+    run.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if a source lost more than half its rows since the previous run, or is gone",
+    )
     run.set_defaults(func=_run)
+
+    server = sub.add_parser("server", help="a long-lived local Prefect server that runs reuse (start|stop|status)")
+    server.add_argument("action", choices=("start", "stop", "status"))
+    server.set_defaults(func=_server)
+
+    clean = sub.add_parser("clean", help="remove the half-written folders of crashed or killed runs")
+    clean.add_argument("--output", help="the merge's output directory")
+    clean.add_argument("--config", type=Path, help="or: merge.yaml, to find the output directory")
+    clean.set_defaults(func=_clean)
 
     serve = sub.add_parser("serve", help="run the merge on a cron schedule (needs a Prefect server)")
     serve.add_argument("--config", required=True, type=Path, help="merge.yaml")
@@ -148,16 +230,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    code = _dispatch(args)
+    if getattr(args, "prefect_lost", False):
+        # The run is over and reported. At exit Prefect would retry each queued log and event
+        # against its dead API, about 7 s apiece: minutes. Leave now instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except UserError as e:
         print(f"bansos-merge: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFailed as e:
+        print(f"bansos-merge: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         return 0
+    except Terminated:
+        print("bansos-merge: terminated; nothing was published", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("bansos-merge: interrupted; nothing was published", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ file. Frozen header, autofilter, widths from the content, dates as Excel dates, 
 the configured language; NIK and KK numbers masked unless `show_full_nik`.
 
 Every value is written as what it is (text as text: a record id `00012` or a name starting
-with `=` is never turned into a number or a formula).
+with `=` is never turned into a number or a formula). Text from the data that a spreadsheet
+would read as a formula once exported to CSV gets a leading apostrophe (OWASP's advice on CSV
+injection): `=HYPERLINK(...)` is shown, and exported, as `'=HYPERLINK(...)`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,20 @@ _RECORD_FIELDS = ("name", "nik", "nik_raw", "nik_status", "birth_date", "sex", "
 _SEVERITY_ORDER = {s: i for i, s in enumerate(i18n.SEVERITIES)}
 MAX_ROWS = 1_048_575  # Excel's rows, less the header
 MIN_WIDTH, PADDING = 6, 2
+# A cell beginning with one of these is a formula to Excel, LibreOffice or Google Sheets opening
+# a CSV (OWASP, CSV injection; the full-width forms too, which some spreadsheets fold).
+FORMULA_START = "=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20"
+
+
+def formula_safe(values: pd.Series) -> pd.Series:
+    """Text cells, with an apostrophe before those a spreadsheet would take for a formula."""
+    text = values.astype("string")
+    risky = text.str[:1].isin(list(FORMULA_START)).fillna(False).to_numpy(dtype=bool)
+    return values.where(~risky, "'" + text) if risky.any() else values
+
+
+def _safe_label(value: str) -> str:
+    return f"'{value}" if value[:1] and value[:1] in FORMULA_START else value
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -298,9 +314,9 @@ def _write_summary(
     table(t("summary.by_kind"), t("col.kind"), counts["kind"], lambda k: i18n.label("kind", k, language),
           extra=t("col.description"), links={k: v[0] for k, v in sheets.items()}, total=True)
     row += 1
-    table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else str(k))
+    table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else _safe_label(str(k)))
     row += 1
-    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else str(k))
+    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else _safe_label(str(k)))
 
 
 def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> None:
@@ -310,6 +326,7 @@ def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> Non
         "field": rows["field"].map(lambda s: i18n.label("field", s, language) if s else None),
     }
     columns = [shown.get(key, rows[key]) for key, _, _ in COLUMNS]
+    columns = [col if key == "birth_date" else formula_safe(col) for (key, _, _), col in zip(COLUMNS, columns)]
     for c, ((key, _, cap), header, col) in enumerate(zip(COLUMNS, headers, columns)):
         sample = None if key == "birth_date" else col
         ws.set_column(c, c, 12 if key == "birth_date" else _width(header, sample, cap))
