@@ -337,6 +337,7 @@ def run_merge(
     dask_address: str | None = None,
     dask_workers: int | None = None,
     allow_shrink: bool = False,
+    run_id: str | None = None,
 ) -> RunOutcome:
     """Run the flow and report what it published, whatever Prefect says afterwards.
 
@@ -358,7 +359,7 @@ def run_merge(
         )
         flow_ = merge.with_options(task_runner=runner)
     output = Path(load_config(config_path, output_dir).output_dir)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     error: BaseException | None = None
     try:
         state = flow_(str(config_path), None if output_dir is None else str(output_dir), allow_shrink, run_id, return_state=True)
@@ -382,9 +383,17 @@ def describe_failure(error: BaseException) -> str:
     """One line about a failure that is not the user's. Prefect's and the network's messages
     are shown; another exception's message could quote a value, so only its type is (its
     traceback is in the flow's log)."""
-    if isinstance(error, (httpx.HTTPError, PrefectException)):
+    if isinstance(error, (httpx.HTTPError, PrefectException)) or _raised_in_prefect(error):
         api = os.environ.get("PREFECT_API_URL")
         return f"talking to the Prefect API{f' {api}' if api else ''}: {type(error).__name__}: {str(error)[:300]}"
     if isinstance(error, OSError):
         return f"{type(error).__name__}: {error}"
     return f"{type(error).__name__}; its traceback is in the log above"
+
+
+def _raised_in_prefect(error: BaseException) -> bool:
+    """Raised by Prefect's own code (e.g. its RuntimeError "Failed to reach API")."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and (tb.tb_frame.f_globals.get("__name__") or "").startswith("prefect.")

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import RunFailed, Terminated, UserError
@@ -31,26 +32,57 @@ def _run(args: argparse.Namespace) -> int:
     preflight(config)
     from pipelines.server import healthy, prefect_api
 
+    from .publish.run_folder import RUNS, new_run_id
+
+    output, run_id, reporting = Path(config.output_dir), new_run_id(), threading.Lock()
     with prefect_api() as api:
         print(api.describe(), flush=True)
         from pipelines.merge_flow import describe_failure, run_merge
 
+        watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
         try:
-            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink)
+            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink, run_id)
         finally:
+            watching.set()
             args.prefect_lost = not healthy(api.url)
-            if args.prefect_lost:
-                print(f"bansos-merge: warning: the Prefect API {api.url} stopped answering during the run; "
-                      "Prefect's record of this run is incomplete", file=sys.stderr)  # fmt: skip
-    print(f"run published: {outcome.run_dir}")
-    print(f"latest: {Path(config.output_dir) / 'latest'}")
-    if outcome.late_error is not None:
-        print(
-            f"bansos-merge: warning: the run was published; after that, {describe_failure(outcome.late_error)} "
-            "(Prefect may not show this flow run as completed)",
-            file=sys.stderr,
-        )
+    reporting.acquire()
+    late = describe_failure(outcome.late_error) if outcome.late_error is not None else None
+    _report(output / RUNS / run_id, output, api.url if args.prefect_lost else None, late)
     return 0
+
+
+def _report(run_dir: Path, output: Path, lost_api: str | None = None, late: str | None = None) -> None:
+    """What a published run prints; the warnings say what Prefect may not have recorded."""
+    if lost_api:
+        print(f"bansos-merge: warning: the Prefect API {lost_api} stopped answering during the run; "
+              "Prefect's record of this run is incomplete", file=sys.stderr)  # fmt: skip
+    print(f"run published: {run_dir}")
+    print(f"latest: {output / 'latest'}")
+    if late:
+        print(f"bansos-merge: warning: the run was published; after that, {late} (Prefect may not show this flow run as completed)",
+              file=sys.stderr)  # fmt: skip
+
+
+def _leave_once_published_without_prefect(api_url: str, output: Path, run_id: str, reporting: threading.Lock) -> threading.Event:
+    """Once the run is published (its folder settled) and the Prefect API is gone, all that is
+    left is Prefect retrying to record the run's end, a minute or more per call: report the run
+    and exit 0 then. Set the returned event to stop watching."""
+    from pipelines.server import healthy
+
+    from .publish.run_folder import RUNS, settled
+
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(2.0):
+            if settled(output, run_id) and not healthy(api_url) and reporting.acquire(blocking=False):
+                _report(output / RUNS / run_id, output, api_url)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
+
+    threading.Thread(target=watch, name="bansos-merge-watch-prefect", daemon=True).start()
+    return done
 
 
 def _server(args: argparse.Namespace) -> int:

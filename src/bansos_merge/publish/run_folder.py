@@ -142,6 +142,18 @@ def published(output_dir: Path, run_id: str) -> bool:
     return latest is not None and latest == (Path(output_dir) / RUNS / run_id).resolve()
 
 
+def settled(output_dir: Path, run_id: str) -> bool:
+    """Published, and done with: its run no longer holds the output directory's lock."""
+    if not published(output_dir, run_id):
+        return False
+    with open(Path(output_dir) / RUNS / LOCK) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # dropped again when fh closes
+        except BlockingIOError:
+            return False
+    return True
+
+
 def latest_run(output_dir: Path) -> Path | None:
     """The folder `latest` points at, or None before the first run."""
     link = Path(output_dir) / LATEST
