@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from bansos_merge.publish.shrink import shrink_problems
-from bansos_merge.publish.workbook import FORMULA_START
+from bansos_merge.publish.formula import FORMULA_START
 from bansos_merge.sample.generate import generate_sample
 
 BIN = Path(sys.executable).parent

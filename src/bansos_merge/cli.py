@@ -107,13 +107,19 @@ def _server(args: argparse.Namespace) -> int:
     return 0
 
 
-def _clean(args: argparse.Namespace) -> int:
+def _output_dir(args: argparse.Namespace) -> Path:
+    """The merge's output directory, from --output or from --config's output_dir."""
     from .config import load_config
-    from .publish.run_folder import clean
 
     if args.output is None and args.config is None:
-        raise UserError("clean needs --output DIR (the merge's output directory) or --config merge.yaml")
-    output = Path(args.output) if args.output else Path(load_config(args.config).output_dir)
+        raise UserError(f"{args.command} needs --output DIR (the merge's output directory) or --config merge.yaml")
+    return Path(args.output) if args.output else Path(load_config(args.config).output_dir)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from .publish.run_folder import clean
+
+    output = _output_dir(args)
     removed = clean(output)
     for name, size in removed:
         print(f"removed {output / 'runs' / name} ({size / 1e6:.1f} MB)")
@@ -190,13 +196,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .config import load_config
     from .explain import explain_pair, format_explanation
 
-    if args.output is None and args.config is None:
-        raise UserError("explain needs --output DIR (the merge's output directory) or --config merge.yaml")
-    output = Path(args.output) if args.output else Path(load_config(args.config).output_dir)
-    result = explain_pair(output, args.left, args.right, show_full_nik=args.show_nik)
+    result = explain_pair(_output_dir(args), args.left, args.right, show_full_nik=args.show_nik)
     print(format_explanation(result, args.left, args.right))
     return 0
 

@@ -146,11 +146,11 @@ def settled(output_dir: Path, run_id: str) -> bool:
     """Published, and done with: its run no longer holds the output directory's lock."""
     if not published(output_dir, run_id):
         return False
-    with open(Path(output_dir) / RUNS / LOCK) as fh:
-        try:
+    try:
+        with open(Path(output_dir) / RUNS / LOCK) as fh:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # dropped again when fh closes
-        except BlockingIOError:
-            return False
+    except OSError:  # BlockingIOError: still held
+        return False
     return True
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 import xlsxwriter
 
 from . import i18n
+from .formula import formula_safe, formula_safe_text
 from .masking import mask_ids_in_text, mask_joined, mask_nik
 
 # Columns of a kind sheet: (key, i18n header key, width cap).
@@ -50,20 +51,6 @@ _RECORD_FIELDS = ("name", "nik", "nik_raw", "nik_status", "birth_date", "sex", "
 _SEVERITY_ORDER = {s: i for i, s in enumerate(i18n.SEVERITIES)}
 MAX_ROWS = 1_048_575  # Excel's rows, less the header
 MIN_WIDTH, PADDING = 6, 2
-# A cell beginning with one of these is a formula to Excel, LibreOffice or Google Sheets opening
-# a CSV (OWASP, CSV injection; the full-width forms too, which some spreadsheets fold).
-FORMULA_START = "=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20"
-
-
-def formula_safe(values: pd.Series) -> pd.Series:
-    """Text cells, with an apostrophe before those a spreadsheet would take for a formula."""
-    text = values.astype("string")
-    risky = text.str[:1].isin(list(FORMULA_START)).fillna(False).to_numpy(dtype=bool)
-    return values.where(~risky, "'" + text) if risky.any() else values
-
-
-def _safe_label(value: str) -> str:
-    return f"'{value}" if value[:1] and value[:1] in FORMULA_START else value
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -314,9 +301,9 @@ def _write_summary(
     table(t("summary.by_kind"), t("col.kind"), counts["kind"], lambda k: i18n.label("kind", k, language),
           extra=t("col.description"), links={k: v[0] for k, v in sheets.items()}, total=True)
     row += 1
-    table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else _safe_label(str(k)))
+    table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else formula_safe_text(str(k)))
     row += 1
-    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else _safe_label(str(k)))
+    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else formula_safe_text(str(k)))
 
 
 def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> None:
