@@ -356,3 +356,19 @@ def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(sample: Path, tmp_path: 
     assert [line for line in text.splitlines() if line.startswith("bansos-merge:")] == [f"bansos-merge: {message}; nothing was published"]
     assert _latest(out) is None and not _partials(out)
     assert not _port_open(_api_url(seen))  # the run's own server went with it
+
+
+def test_no_server_to_use_is_one_clear_error(sample: Path, tmp_path: Path) -> None:
+    """PREFECT_API_URL that does not answer stops a run before it starts; `serve` without any
+    server to hold its schedule says how to start one."""
+    env = _env(tmp_path)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+    run = _cli(["run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out")], {**env, "PREFECT_API_URL": dead})
+    serve = _cli(["serve", "--config", str(sample / "merge.yaml")], env)
+    for done, text in ((run, f"PREFECT_API_URL={dead} does not answer"), (serve, "`bansos-merge server start`")):
+        assert done.returncode == 2, done.stdout + done.stderr
+        (error,) = _errors(done.stderr)
+        assert text in error and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
