@@ -10,12 +10,14 @@ import pipelines  # noqa: F401  (configures Prefect before it is imported)
 
 import logging
 import os
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import PrefectException, TerminationSignal
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import numpy as np
@@ -23,12 +25,13 @@ import pandas as pd
 
 from bansos_merge.cluster.resolve import Resolution, resolve_with
 from bansos_merge.config import MergeConfig, SourceConfig, load_config
-from bansos_merge.errors import UserError
+from bansos_merge.errors import RunFailed, Terminated, UserError
+from bansos_merge.ingest.check import file_messages
 from bansos_merge.ingest.source import SourceRead, preflight
 from bansos_merge.link.blocking import BlockingReport, candidate_pairs
 from bansos_merge.link.features import LinkFrame
-from bansos_merge.link.linker import Links, compare_chunk, labelled_pairs, learn, pair_chunks, score_candidates
-from bansos_merge.link.model import FSModel, link_term_frequencies, train_model
+from bansos_merge.link.linker import Links, compare_chunk, labelled_pairs, learn, pair_chunks, score_candidates, train
+from bansos_merge.link.model import FSModel, link_term_frequencies
 from bansos_merge.normalize.source import gather_source
 from bansos_merge.parts import (
     Part,
@@ -49,18 +52,20 @@ from bansos_merge.parts import (
 )
 from bansos_merge.publish.manifest import now_utc
 from bansos_merge.publish.outputs import ORDER, RunOutputs, history_so_far, run_manifest, write_run
-from bansos_merge.publish.previous import PreviousRun, load_previous
+from bansos_merge.publish.previous import PreviousRun, load_previous, previous_manifest
 from bansos_merge.publish.registry import person_codes
-from bansos_merge.publish.run_folder import RunFolder
+from bansos_merge.publish.run_folder import RUNS, RunFolder, new_run_id, published
+from bansos_merge.publish.shrink import shrink_message, shrink_problems
 from bansos_merge.publish.summary import run_summary_markdown
 from bansos_merge.review.decisions import load_decisions
 
 
 class _HideUserErrorTraceback(logging.Filter):
-    """A user error (bad file, bad config) is logged as its message; tracebacks are for bugs."""
+    """A user error (bad file, bad config) or a lost Prefect API is logged as its message;
+    tracebacks are for bugs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], UserError):
+        if record.exc_info and isinstance(record.exc_info[1], (UserError, httpx.TransportError)):
             record.exc_info, record.exc_text = None, None
         return True
 
@@ -117,9 +122,11 @@ def compare_task(frame: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
 
 
 @task(name="train", **_TASK)
-def train_task(frame: LinkFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig, labels: pd.DataFrame) -> FSModel:
+def train_task(
+    frame: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig, labels: pd.DataFrame
+) -> FSModel:
     lk = config.linkage
-    model = FSModel.load(Path(lk.model_path)) if lk.model_path else train_model(frame, gamma, lk.seed, registry_apart)
+    model = FSModel.load(Path(lk.model_path)) if lk.model_path else train(frame, pairs, gamma, lk.seed, registry_apart)
     return learn(model, frame, labels, lk.match_threshold) if lk.learn_from_decisions else model
 
 
@@ -174,21 +181,22 @@ def publish_task(folder: Path, config: MergeConfig, outputs: RunOutputs, manifes
     validate_parameters=False,
     task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count()),
 )
-def merge(config_path: str, output_dir: str | None = None) -> str:
+def merge(config_path: str, output_dir: str | None = None, allow_shrink: bool = False, run_id: str | None = None) -> str:
     """Read every source, normalise, link, cluster, publish a run; returns the run folder.
 
     Normalised records are written to parts in the run's partial folder and read back a part
     or a partition at a time (see bansos_merge.parts); the driver holds compact arrays only.
-    A failure or Ctrl-C anywhere removes the partial folder: no half run is published.
+    A failure or Ctrl-C anywhere removes the partial folder: no half run is published. A run
+    whose sources shrank since the previous one stops, unless `allow_shrink`.
     """
     log = get_run_logger()
     started = now_utc()
     config = load_config(config_path, output_dir)
     preflight(config)
-    run = RunFolder(Path(config.output_dir))
+    run = RunFolder(Path(config.output_dir), run_id)
     folder = run.start()
     try:
-        run_dir = _merge(log, started, config, config_path, run, folder)
+        run_dir = _merge(log, started, config, config_path, run, folder, allow_shrink)
     except BaseException:
         run.abandon()
         raise
@@ -197,9 +205,11 @@ def merge(config_path: str, output_dir: str | None = None) -> str:
     return run_dir[0]
 
 
-def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFolder, folder: Path) -> tuple[str, dict]:
-    work = folder / ".work"
-    (work / "raw").mkdir(parents=True, mode=0o700)
+def _merge(
+    log, started: str, config: MergeConfig, config_path: str, run: RunFolder, folder: Path, allow_shrink: bool
+) -> tuple[str, dict]:
+    work = run.work
+    (work / "raw").mkdir(mode=0o700)
     (work / "parts").mkdir(mode=0o700)
     (work / "shuffle").mkdir(mode=0o700)
     for out in ("records", "registry", "conflicts", "review"):
@@ -221,10 +231,14 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
         source = gather_source(read, [(s.part.n, s.rejects) for s in mine])
         acc = source.accounting()
         log.info("  %s: %s rows read, %s accepted, %s rejected", source.name, f"{acc['rows_read']:,}", f"{acc['accepted']:,}", f"{acc['rejected']:,}")
+        for entry in source.files:
+            for line in (m for messages in file_messages(source.name, entry) for m in messages):
+                log.warning("  %s", line)
         sources.append(source)
         parts += [s.part for s in mine]
         kks += [s.kks for s in mine]
         rejects.append(source.rejects)
+    shrunk = _shrink_guard(log, Path(config.output_dir), sources, allow_shrink)
     rejects = pd.concat(rejects, ignore_index=True)
     kks = pd.concat(kks, ignore_index=True).drop_duplicates()
     offsets = np.cumsum([0] + [p.n for p in parts])
@@ -240,7 +254,7 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
     gammas = compare_task.map(unmapped(frame), chunks).result()
-    model = train_task(frame, np.concatenate(gammas), blocking.registry_apart, config, labelled_pairs(must, cannot))
+    model = train_task(frame, pairs, np.concatenate(gammas), blocking.registry_apart, config, labelled_pairs(must, cannot))
     scored = score_task.map(unmapped(frame), chunks, gammas, unmapped(model), unmapped(link_term_frequencies(frame)))
     links = Links(frame, pd.concat(scored.result(), ignore_index=True), model, blocking)
     del pairs, chunks, gammas, scored
@@ -288,12 +302,24 @@ def _merge(log, started: str, config: MergeConfig, config_path: str, run: RunFol
     manifest = run_manifest(run.run_id, started, config, config_path, sources, blocking, resolution, outputs, decided)
     manifest["decisions"] = decided
     manifest["execution"] = {"parts": len(parts), "person_partitions": count}
+    manifest["shrink_guard"] = {"allow_shrink": allow_shrink, "overridden": shrunk}
     log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")
 
     stage("publish", str(run.final))
     publish_task(folder, config, outputs, manifest)
-    shutil.rmtree(work)
     return str(run.commit(keep=config.publish.keep_runs)), manifest
+
+
+def _shrink_guard(log, output_dir: Path, sources: list, allow_shrink: bool) -> list[str]:
+    """Stop the run when its sources shrank since the previous one, unless allowed; returns
+    what shrank (for the manifest)."""
+    previous = previous_manifest(output_dir)
+    problems = shrink_problems(previous, {s.name: s.accounting()["accepted"] for s in sources})
+    if problems and not allow_shrink:
+        raise UserError(shrink_message(problems, previous["run_id"]))
+    for problem in problems:
+        log.warning("  --allow-shrink: %s", problem)
+    return problems
 
 
 class _Stages:
@@ -307,13 +333,31 @@ class _Stages:
         self.log.info("[%d/%d] %s: %s", self.n, self.total, name, detail)
 
 
-def run_merge(
-    config_path: str, output_dir: str | None = None, dask_address: str | None = None, dask_workers: int | None = None
-) -> str:
-    """Run the flow; a user error inside it comes back out as that error, not a Prefect crash.
+@dataclass(frozen=True)
+class RunOutcome:
+    """A published run, and the error that came after publishing, if any (Prefect failing to
+    record the run's end, Ctrl-C a moment too late): the run stands, and is reported as such."""
 
-    With `dask_address` (an existing cluster) or `dask_workers` (a local cluster of that many
-    worker processes) the mapped tasks run on Dask through prefect-dask.
+    run_dir: Path
+    late_error: BaseException | None = None
+
+
+def run_merge(
+    config_path: str,
+    output_dir: str | None = None,
+    dask_address: str | None = None,
+    dask_workers: int | None = None,
+    allow_shrink: bool = False,
+    run_id: str | None = None,
+) -> RunOutcome:
+    """Run the flow and report what it published, whatever Prefect says afterwards.
+
+    The outcome is decided by the output directory: `latest` pointing at this run's folder is a
+    published run (a late failure talking to Prefect cannot undo it); anything else is a failed
+    run, which published nothing. A user error or an interruption comes back out as itself,
+    any other failure as one RunFailed. With `dask_address` (an existing cluster) or
+    `dask_workers` (a local cluster of that many worker processes) the mapped tasks run on
+    Dask through prefect-dask.
     """
     flow_ = merge
     if dask_address or dask_workers:
@@ -325,10 +369,42 @@ def run_merge(
             else DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True})
         )
         flow_ = merge.with_options(task_runner=runner)
-    state = flow_(str(config_path), None if output_dir is None else str(output_dir), return_state=True)
-    if state.is_completed():
-        return state.result()
-    error = state.result(raise_on_failure=False)
-    if isinstance(error, BaseException):
+    output = Path(load_config(config_path, output_dir).output_dir)
+    run_id = run_id or new_run_id()
+    error: BaseException | None = None
+    try:
+        state = flow_(str(config_path), None if output_dir is None else str(output_dir), allow_shrink, run_id, return_state=True)
+        if not state.is_completed():
+            result = state.result(raise_on_failure=False)
+            error = result if isinstance(result, BaseException) else RuntimeError(f"the flow ended {state.type.value}: {state.message}")
+    except BaseException as e:  # noqa: BLE001  (sorted out below, by what was published)
+        error = e
+    if published(output, run_id):
+        return RunOutcome(output / RUNS / run_id, error)
+    if error is None:
+        error = RuntimeError("the flow ended without publishing its run")
+    if isinstance(error, TerminationSignal):
+        raise Terminated() from None
+    if isinstance(error, (UserError, KeyboardInterrupt, RunFailed)):
         raise error
-    raise RuntimeError(f"merge flow ended {state.type.value}: {state.message}")
+    raise RunFailed(f"the run failed ({describe_failure(error)}); nothing was published") from error
+
+
+def describe_failure(error: BaseException) -> str:
+    """One line about a failure that is not the user's. Prefect's and the network's messages
+    are shown; another exception's message could quote a value, so only its type is (its
+    traceback is in the flow's log)."""
+    if isinstance(error, (httpx.HTTPError, PrefectException)) or _raised_in_prefect(error):
+        api = os.environ.get("PREFECT_API_URL")
+        return f"talking to the Prefect API{f' {api}' if api else ''}: {type(error).__name__}: {str(error)[:300]}"
+    if isinstance(error, OSError):
+        return f"{type(error).__name__}: {error}"
+    return f"{type(error).__name__}; its traceback is in the log above"
+
+
+def _raised_in_prefect(error: BaseException) -> bool:
+    """Raised by Prefect's own code (e.g. its RuntimeError "Failed to reach API")."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and (tb.tb_frame.f_globals.get("__name__") or "").startswith("prefect.")

@@ -5,6 +5,7 @@ builder, and the accounting check every ingest test makes."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,11 @@ def write_xls(path: Path, sheets: dict[str, list[list[object]]], merge_title: di
                     ws.write(r, c, value)
     wb.save(str(path))
     return path
+
+
+def physical_lines(text: str) -> int:
+    """The tests' own count of a text's physical lines (CR LF, CR or LF; a last line without one)."""
+    return len(re.findall(r"\r\n|\r|\n", text)) + (0 if not text or text[-1] in "\r\n" else 1)
 
 
 def make_source(path: Path, columns: dict[str, str] | None = None, **settings) -> SourceConfig:

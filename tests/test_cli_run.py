@@ -158,7 +158,7 @@ def _aid_workbook(path: Path) -> None:
         ["TAHUN ANGGARAN 2024"],
         [],
         ["NO", "NIK", "NAMA", "JENIS KELAMIN", "TANGGAL LAHIR", "ALAMAT"],
-        [1, 3201014508700001, "Hj. Siti Aminah", "P", dt.date(1970, 8, 5), "JL. MAWAR RT.03/RW.05"],
+        [1, 3201014508700000, "Hj. Siti Aminah", "P", dt.date(1970, 8, 5), "JL. MAWAR RT.03/RW.05"],
         [2, "3201011203650002", "SUPARMAN", "L", "12/03/1965", "JL MAWAR 003/005"],
         [3, "", "", "", "", ""],
         [4, "3.20101E+15", "BUDI", "LAKI-LAKI", "01-01-1990", "KP. BARU"],

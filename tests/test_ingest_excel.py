@@ -29,8 +29,8 @@ BLT = [
     ["DESA SUKAMAJU KECAMATAN CIBINONG"],
     [],
     HEADER,
-    # A NIK typed as a number: Excel kept 15 significant digits.
-    [1, 3201014508700001, "SITI AMINAH", "P", dt.date(1970, 8, 5), "JL. MAWAR", 3, 5],
+    # A NIK typed as a number: Excel kept 15 significant digits (3201014508700001 became ...0).
+    [1, 3201014508700000, "SITI AMINAH", "P", dt.date(1970, 8, 5), "JL. MAWAR", 3, 5],
     # A NIK stored as text, a text date, RT/RW inside the address.
     [2, "3201011203650002", "H. SOEPARMAN", "LAKI-LAKI", "12-03-1965", "KP. BARU RT 003 RW 005", "", ""],
     # A NIK shown in scientific notation, a date as a plain serial number.
@@ -57,7 +57,7 @@ def test_title_block_header_dates_numbers_and_totals(tmp_path, writer):
     siti = record(norm, 1)
     assert siti["nik_status"] == "precision_lost" and pd.isna(siti["nik"])
     assert siti["nik_known_digits"] == "320101450870000"
-    assert siti["nik_raw"] == "3201014508700001"
+    assert siti["nik_raw"] == "3201014508700000"
     assert "nik_precision_lost" in list(siti["flags"])
     # Number cells for RT/RW lost their leading zeros: padded back.
     assert (siti["rt"], siti["rw"]) == ("003", "005")
@@ -139,7 +139,7 @@ def test_configured_header_row_below_the_scanned_rows(tmp_path, writer):
     write, suffix = writer
     rows = [[f"CATATAN {i}"] for i in range(34)] + [["NIK", "NAMA"], ["3201011203650002", "BUDI"]]
     path = write(tmp_path / f"panjang{suffix}", {"Data": rows})
-    with pytest.raises(InputError, match="not found in the header"):
+    with pytest.raises(InputError, match="no mapped column .* is in the first 30 rows"):
         read_source(make_source(path))
     read, norm = ingest(make_source(path, header_row=35))
     assert read.tables[0].header_row == 35 and norm.records["name"].tolist() == ["BUDI"]

@@ -395,7 +395,8 @@ def test_summary_counts_function_matches_groupby(run):
 
 
 def test_text_stays_text(tmp_path, run):
-    """Record ids with leading zeros, and names that look like formulas, are not reinterpreted."""
+    """Record ids with leading zeros, and names that look like formulas, are not reinterpreted;
+    formula-like text gets a leading apostrophe, so that a CSV export of the sheet stays text."""
     recs = run.records.head(2).copy()
     recs["record_id"] = ["00012", "=1+1"]
     recs["name"] = ["=HYPERLINK(\"http://x\")", "+62 812"]
@@ -406,9 +407,10 @@ def test_text_stays_text(tmp_path, run):
     write_conflicts_workbook(conf, recs, path)
     ws = openpyxl.load_workbook(path)["Perlu ditinjau"]
     got = {ws.cell(r, 5).value: ws.cell(r, 10) for r in (2, 3)}
-    assert set(got) == {"00012", "=1+1"}
+    assert set(got) == {"00012", "'=1+1"}
     assert all(cell.data_type == "s" for cell in got.values())
-    assert got["00012"].value == "=HYPERLINK(\"http://x\")"
+    assert got["00012"].value == "'=HYPERLINK(\"http://x\")"
+    assert got["'=1+1"].value == "'+62 812"
 
 
 def test_empty_conflicts_and_atomic_overwrite(tmp_path, run):

@@ -3,31 +3,146 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from .errors import UserError
+from .errors import RunFailed, Terminated, UserError
 
+EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
+EXIT_ACCOUNTING = 3  # the run was published, but a file's rows disagree with its independent count
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def _run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .ingest.source import preflight
 
+    # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
+    signal.signal(signal.SIGTERM, _terminate)
     # Validate before Prefect starts: a wrong config fails in a second, not after a server start.
     config = load_config(args.config, args.output)
     preflight(config)
-    from pipelines.merge_flow import run_merge
+    from pipelines.server import healthy, prefect_api
 
-    run_dir = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers)
+    from .publish.run_folder import RUNS, new_run_id
+
+    output, run_id, reporting = Path(config.output_dir), new_run_id(), threading.Lock()
+    with prefect_api() as api:
+        print(api.describe(), flush=True)
+        from pipelines.merge_flow import describe_failure, run_merge
+
+        watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
+        try:
+            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink, run_id)
+        finally:
+            watching.set()
+            args.prefect_lost = not healthy(api.url)
+    reporting.acquire()
+    late = describe_failure(outcome.late_error) if outcome.late_error is not None else None
+    _report(output / RUNS / run_id, output, api.url if args.prefect_lost else None, late)
+    return _reading_warnings(output / RUNS / run_id)
+
+
+def _report(run_dir: Path, output: Path, lost_api: str | None = None, late: str | None = None) -> None:
+    """What a published run prints; the warnings say what Prefect may not have recorded."""
+    if lost_api:
+        print(f"bansos-merge: warning: the Prefect API {lost_api} stopped answering during the run; "
+              "Prefect's record of this run is incomplete", file=sys.stderr)  # fmt: skip
     print(f"run published: {run_dir}")
-    print(f"latest: {Path(config.output_dir) / 'latest'}")
+    print(f"latest: {output / 'latest'}")
+    if late:
+        print(f"bansos-merge: warning: the run was published; after that, {late} (Prefect may not show this flow run as completed)",
+              file=sys.stderr)  # fmt: skip
+
+
+def _leave_once_published_without_prefect(api_url: str, output: Path, run_id: str, reporting: threading.Lock) -> threading.Event:
+    """Once the run is published (its folder settled) and the Prefect API is gone, all that is
+    left is Prefect retrying to record the run's end, a minute or more per call: report the run
+    and exit 0 then. Set the returned event to stop watching."""
+    from pipelines.server import healthy
+
+    from .publish.run_folder import RUNS, settled
+
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(2.0):
+            if settled(output, run_id) and not healthy(api_url) and reporting.acquire(blocking=False):
+                _report(output / RUNS / run_id, output, api_url)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
+
+    threading.Thread(target=watch, name="bansos-merge-watch-prefect", daemon=True).start()
+    return done
+
+
+def _server(args: argparse.Namespace) -> int:
+    from pipelines import server
+
+    if args.action == "start":
+        state, started = server.start_server()
+        print(f"Prefect server {'started' if started else 'already running'}: {state['ui_url']} (pid {state['pid']}); "
+              "`bansos-merge run` and `serve` use it")  # fmt: skip
+        print(f"for prefect's own commands: export PREFECT_API_URL={state['api_url']}")
+        return 0
+    if args.action == "stop":
+        state = server.stop_server()
+        print(f"stopped the Prefect server on port {state['port']} (pid {state['pid']})" if state else "no Prefect server was running")
+        return 0
+    state = server.recorded_server()
+    if state is None or not server.healthy(state["api_url"]):
+        print("not running" if state is None else f"pid {state['pid']} runs, but {state['api_url']} does not answer")
+        return 1
+    print(f"running: {state['ui_url']} (pid {state['pid']}, since {state['started_at']}; log {state['log']})")
+    print(f"export PREFECT_API_URL={state['api_url']}")
     return 0
 
 
+def _output_dir(args: argparse.Namespace) -> Path:
+    """The merge's output directory, from --output or from --config's output_dir."""
+    from .config import load_config
+
+    if args.output is None and args.config is None:
+        raise UserError(f"{args.command} needs --output DIR (the merge's output directory) or --config merge.yaml")
+    return Path(args.output) if args.output else Path(load_config(args.config).output_dir)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from .publish.run_folder import clean
+
+    output = _output_dir(args)
+    removed = clean(output)
+    for name, size in removed:
+        print(f"removed {output / 'runs' / name} ({size / 1e6:.1f} MB)")
+    if not removed:
+        print(f"nothing to clean in {output}")
+    return 0
+
+
+def _reading_warnings(run_dir: Path) -> int:
+    """What the readers noted, and any file whose rows disagree with its line count, on stderr;
+    such a disagreement makes the exit code EXIT_ACCOUNTING (the run is published and says so)."""
+    import json
+
+    check = json.loads((run_dir / "manifest.json").read_text()).get("line_check", {})
+    for line in check.get("notes", []):
+        print(f"bansos-merge: warning: {line}", file=sys.stderr)
+    for line in check.get("disagreements", []):
+        print(f"bansos-merge: warning: accounting: {line}", file=sys.stderr)
+    return EXIT_ACCOUNTING if check.get("disagreements") else 0
+
+
 def _serve(args: argparse.Namespace) -> int:
-    import os
 
     from .config import load_config
     from .ingest.source import preflight
@@ -35,10 +150,15 @@ def _serve(args: argparse.Namespace) -> int:
     config_path = args.config.resolve()
     preflight(load_config(config_path))
     if not os.environ.get("PREFECT_API_URL"):
-        raise UserError(
-            "serve needs a running Prefect server to hold the schedule: start one with "
-            "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api (see README)"
-        )
+        from pipelines.server import healthy, recorded_server
+
+        state = recorded_server()
+        if state is None or not healthy(state["api_url"]):
+            raise UserError(
+                "serve needs a running Prefect server to hold the schedule: start one with "
+                "`bansos-merge server start`, or set PREFECT_API_URL to yours (see README)"
+            )
+        os.environ["PREFECT_API_URL"] = state["api_url"]
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from prefect.schedules import Cron
@@ -102,9 +222,15 @@ def _simulate(args: argparse.Namespace) -> int:
     run = resolve_run_dir(args.run)
     config = args.config or Path(json.loads((run / "manifest.json").read_text(encoding="utf-8"))["config_path"])
     work = Path(args.to) if args.to else Path(args.run) / "simulate-review"
-    from pipelines.merge_flow import run_merge
+    from pipelines.server import prefect_api
 
-    result = simulate_review(Path(config), Path(args.truth), args.simulate_review, args.rounds, work, lambda c: Path(run_merge(str(c))))
+    with prefect_api() as api:
+        print(api.describe(), flush=True)
+        from pipelines.merge_flow import run_merge
+
+        result = simulate_review(
+            Path(config), Path(args.truth), args.simulate_review, args.rounds, work, lambda c: Path(run_merge(str(c)).run_dir)
+        )
     print(format_simulation(result))
     if args.json:
         write_report(result, Path(args.json))
@@ -113,13 +239,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .config import load_config
     from .explain import explain_pair, format_explanation
 
-    if args.output is None and args.config is None:
-        raise UserError("explain needs --output DIR (the merge's output directory) or --config merge.yaml")
-    output = Path(args.output) if args.output else Path(load_config(args.config).output_dir)
-    result = explain_pair(output, args.left, args.right, show_full_nik=args.show_nik)
+    result = explain_pair(_output_dir(args), args.left, args.right, show_full_nik=args.show_nik)
     print(format_explanation(result, args.left, args.right))
     return 0
 
@@ -134,7 +256,21 @@ def build_parser() -> argparse.ArgumentParser:
     dask = run.add_mutually_exclusive_group()
     dask.add_argument("--dask-address", help="run the mapped tasks on an existing Dask cluster (tcp://HOST:PORT)")
     dask.add_argument("--dask-workers", type=int, help="run them on a local Dask cluster of N worker processes")
+    run.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if a source lost more than half its rows since the previous run, or is gone",
+    )
     run.set_defaults(func=_run)
+
+    server = sub.add_parser("server", help="a long-lived local Prefect server that runs reuse (start|stop|status)")
+    server.add_argument("action", choices=("start", "stop", "status"))
+    server.set_defaults(func=_server)
+
+    clean = sub.add_parser("clean", help="remove the half-written folders of crashed or killed runs")
+    clean.add_argument("--output", help="the merge's output directory")
+    clean.add_argument("--config", type=Path, help="or: merge.yaml, to find the output directory")
+    clean.set_defaults(func=_clean)
 
     serve = sub.add_parser("serve", help="run the merge on a cron schedule (needs a Prefect server)")
     serve.add_argument("--config", required=True, type=Path, help="merge.yaml")
@@ -175,16 +311,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    code = _dispatch(args)
+    if getattr(args, "prefect_lost", False):
+        # The run is over and reported. At exit Prefect would retry each queued log and event
+        # against its dead API, about 7 s apiece: minutes. Leave now instead.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except UserError as e:
         print(f"bansos-merge: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFailed as e:
+        print(f"bansos-merge: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         return 0
+    except Terminated:
+        print("bansos-merge: terminated; nothing was published", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("bansos-merge: interrupted; nothing was published", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

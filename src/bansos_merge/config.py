@@ -112,6 +112,12 @@ class LinkageConfig(_Strict):
         -10.0, description="A pair weighing less is two people: no chain of other links may join them"
     )
     max_block: int = Field(200, ge=2, description="Blocks larger than this are not expanded (reported)")
+    registry_double_threshold: float = Field(
+        28.0,
+        description="Identity evidence (log2 odds: name, birth date, sex, mother, birth place) at or above which two "
+        "civil-registry records with different NIKs are one person registered twice; below it they are reviewed. "
+        "The registry is authoritative: overruling it takes far more than a match",
+    )
     family_rules: bool = Field(
         True,
         description="Keep apart what a household shares but a person does not (names_differ, dates_differ, "

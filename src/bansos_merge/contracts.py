@@ -87,7 +87,9 @@ class RejectRow(BaseModel):
     source_sheet: str | None
     record_id: str
     row_number: int
-    reason_code: str = Field(description="blank_row | header_repeat | totals_row | no_name_no_nik | field_count")
+    reason_code: str = Field(
+        description="blank_row | header_repeat | totals_row | no_name_no_nik | field_count | nul_byte | field_too_long"
+    )
     reason: str = Field(description="Human explanation")
     field: str | None = Field(description="The field(s) the reason is about")
     raw_values: str = Field(description="The raw row as a JSON object {header: value}")

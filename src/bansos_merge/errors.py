@@ -36,3 +36,12 @@ class InputError(UserError):
 
 class AccountingError(RuntimeError):
     """Rows read != accepted + rejected: a bug, never the user's fault, so it is not a UserError."""
+
+
+class RunFailed(Exception):
+    """A run that failed for a reason outside the input (its Prefect server, a crash): the CLI
+    says so in one line, with exit code 1, and that nothing was published."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a terminated run cleans up as Ctrl-C does."""

@@ -119,6 +119,8 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
             thresholds.get("match_threshold", 6.0),
             thresholds.get("review_threshold", 0.0),
             thresholds.get("family_rules", True),
+            model.prior_weight,
+            thresholds.get("registry_double_threshold", 28.0),
         )[0]
     )
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
@@ -155,6 +157,7 @@ _DECISIONS = {
     "dates_differ": "apart: the weight says match, but the birth dates disagree outright",
     "registry_apart": "non-match: two civil-registry people with different NIKs",
     "serial_apart": "non-match: NIKs of one region and date with other serials (twins or neighbours)",
+    "registry_double": "match: one person registered twice in the civil registry (name, birth date, sex, mother, birth place)",
     "review_band": "apart unless an analyst says otherwise: between the review and match thresholds",
     "non_match": "non-match",
 }

@@ -55,6 +55,7 @@ def resolve(
     family_rules: bool = True,
     keys: pd.Series | None = None,
     review_config: ReviewConfig | None = None,
+    double_threshold: float = 28.0,
 ) -> Resolution:
     """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
     `sources_with_ids`, `keys`: see ids.assign_person_ids (with `keys`, `records` may be None)."""
@@ -62,7 +63,7 @@ def resolve(
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
-    decision = decide(pairs, f, match_threshold, review_threshold, family_rules)
+    decision = decide(pairs, f, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold)
     decision = pd.Categorical.from_codes(np.where(undecided, decision.codes, DECISIONS.index("decided")), DECISIONS)
     civil_nik = np.where(f.civil, f.nik, -1)
     # One person registered twice is one registry person, joined whatever the NIKs say.
@@ -158,6 +159,7 @@ def resolve_with(
         family_rules=lk.family_rules,
         keys=keys,
         review_config=config.review,
+        double_threshold=lk.registry_double_threshold,
     )
 
 
@@ -214,7 +216,13 @@ def _is(decision: pd.Categorical, *names: str) -> np.ndarray:
 
 
 def decide(
-    pairs: pd.DataFrame, f: LinkFrame, match_threshold: float, review_threshold: float, family_rules: bool = True
+    pairs: pd.DataFrame,
+    f: LinkFrame,
+    match_threshold: float,
+    review_threshold: float,
+    family_rules: bool = True,
+    prior_weight: float = 0.0,
+    double_threshold: float = np.inf,
 ) -> pd.Categorical:
     """The pair-level decision, from the weight and a few rules that naive Bayes cannot see
     (a family shares a card, an address, a mother and, for twins, a birth date):
@@ -229,13 +237,13 @@ def decide(
     - dates_differ: birth dates that disagree outright, above the match threshold: reviewed
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
       son share a name and a card, but not a mother.
-    - registry_double: two civil-registry records with different NIKs but one name, birth date,
-      sex, mother's name and birth place: one person registered twice (data ganda, after a move:
-      another region, card and address, which the weight counts against). They are joined
-      whatever the registry's NIKs say; the golden NIK is left to the registry
-      (publish/registry.py). A weaker look-alike (the mother or the birth place unknown or
-      different) is decided by its weight like any other pair, the clustering keeps the two NIKs
-      apart, and it is a review candidate (see `resolve`).
+    - registry_double: two civil-registry records with different NIKs and family cards but one
+      name, birth date, sex, mother's name and birth place, whose identity evidence (see
+      `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
+      twice (data ganda, after a move: another region, card and address, which the weight counts
+      against). They are joined whatever the registry's NIKs say; the golden NIK is left to the
+      registry (publish/registry.py). A weaker look-alike is decided by its weight like any other
+      pair, the clustering keeps the two NIKs apart, and it is a review candidate (`resolve`).
     - match, review_band, non_match: by the thresholds.
 
     A categorical of DECISIONS (9 M pairs: comparing codes, not strings).
@@ -254,7 +262,12 @@ def decide(
     if not family_rules:
         serial_apart = names_differ = dates_differ = np.zeros(len(pairs), dtype=bool)
     high = w >= match_threshold
-    double = registry_double(f, a, b) & (pairs["mother_name"].to_numpy() == MOTHER_EXACT) & (pairs["birth_place"].to_numpy() == PLACE_EXACT)
+    double = (
+        registry_double(f, a, b)
+        & (pairs["mother_name"].to_numpy() == MOTHER_EXACT)
+        & (pairs["birth_place"].to_numpy() == PLACE_EXACT)
+        & (identity_weight(pairs, prior_weight) >= double_threshold)
+    )
     code = np.select(
         [double, apart, serial_apart, high & names_differ, high & dates_differ, high, w >= review_threshold],
         [DECISIONS.index(d) for d in ("registry_double", "registry_apart", "serial_apart", "names_differ", "dates_differ", "match", "review_band")],

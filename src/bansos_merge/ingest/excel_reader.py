@@ -1,9 +1,11 @@
 """Excel workbooks (.xlsx, .xls, .ods) through calamine: title blocks, merged title cells,
 several sheets, date cells next to text dates, identifiers stored as numbers.
 
-Cells become text here: a number cell prints as its integer digits (and is marked, because a
-16-digit identifier stored as a number kept only 15 significant digits); a date cell prints
-as ISO `YYYY-MM-DD`, which the date parser reads unambiguously.
+Cells become text here: a number cell prints as its integer digits; a date cell prints as ISO
+`YYYY-MM-DD`, which the date parser reads unambiguously. Excel keeps 15 significant digits, so
+a 16-digit identifier typed into Excel ends in 0; a cell that may have lost a digit that way
+is marked, per cell (see `_digits_doubtful`). A cell written whole by pandas, openpyxl or
+xlsxwriter whose last digit is not 0 is exact.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from ..config import SourceConfig
 from ..errors import InputError
 from ..textcol import TEXT
+from .check import FileCheck
 from .header import find_header, header_hits, scan_rows
 from .table import RawTable
 
@@ -34,8 +37,22 @@ def _open(path: Path, src: SourceConfig) -> CalamineWorkbook:
         ) from None
 
 
+_EXACT_BELOW = 2.0**53  # float64 holds every integer below this; calamine reads numbers as float64
+
+
+def _digits_doubtful(nums: pd.Series) -> np.ndarray:
+    """Number cells whose last digit may be a rounding, not the value: 16 or more digits ending
+    in 0 (Excel keeps 15 significant digits), or, above 2^53 where a float steps by 2, a value
+    an odd one rounds to (a multiple of 4: ties go to the even mantissa). A Papua NIK (91... to
+    96...) read as 9171011708450002 is exact; 9171011708450004 may have been ...003 or ...005."""
+    values = np.abs(nums.to_numpy(dtype=np.float64))
+    big = np.isfinite(values) & (values >= 1e15)
+    with np.errstate(invalid="ignore"):
+        return big & ((np.fmod(values, 10) == 0) | ((values >= _EXACT_BELOW) & (np.fmod(values, 4) == 0)))
+
+
 def _to_text(values: list[object]) -> tuple[pd.Series, np.ndarray]:
-    """One column of cell values -> (text, was-a-number mask)."""
+    """One column of cell values -> (text, mask of number cells whose digits Excel may have rounded)."""
     col = pd.Series(values, dtype=object)
     kinds = col.map(type)
     is_num = kinds.isin([int, float]).to_numpy()
@@ -43,8 +60,10 @@ def _to_text(values: list[object]) -> tuple[pd.Series, np.ndarray]:
     is_time = kinds.isin([dt.time, dt.timedelta]).to_numpy()
     is_bool = (kinds == bool).to_numpy()
     text = col.where(~(is_num | is_date | is_time | is_bool), "").astype(object)
+    doubtful = np.zeros(len(col), dtype=bool)
     if is_num.any():
         nums = col[is_num].astype("float64")
+        doubtful[is_num] = _digits_doubtful(nums)
         integral = np.isfinite(nums) & (nums == np.floor(nums)) & (nums.abs() < 9.2e18)
         as_int = nums[integral].astype(np.int64).astype(str)
         text[as_int.index] = as_int
@@ -54,7 +73,7 @@ def _to_text(values: list[object]) -> tuple[pd.Series, np.ndarray]:
         text[is_date] = pd.to_datetime(col[is_date]).dt.strftime("%Y-%m-%d")
     if is_time.any() or is_bool.any():
         text[is_time | is_bool] = col[is_time | is_bool].astype(str)
-    return text.astype(TEXT), is_num
+    return text.astype(TEXT), doubtful
 
 
 def _chosen_sheets(wb: CalamineWorkbook, path: Path, src: SourceConfig) -> list[str]:
@@ -79,6 +98,12 @@ def _sheet_rows(wb: CalamineWorkbook, name: str, path: Path, src: SourceConfig, 
         return wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
     except CalamineError as e:
         raise InputError(f"cannot read sheet {name!r}: {e}", source=src.name, file=str(path)) from None
+
+
+def _sheet_height(wb: CalamineWorkbook, name: str) -> int:
+    """Rows of the sheet by its used range (its last used row), apart from reading its cells."""
+    end = wb.get_sheet_by_name(name).end
+    return 0 if end is None else end[0] + 1
 
 
 def _has_cells(rows: list) -> bool:
@@ -120,10 +145,11 @@ def _no_sheet_has_header(wb: CalamineWorkbook, chosen: list[str], path: Path, sr
     raise InputError(f"no sheet carries the mapped columns; sheets: {chosen}", source=src.name, file=str(path))
 
 
-def read_excel(path: Path, src: SourceConfig) -> tuple[list[RawTable], list[str]]:
+def read_excel(path: Path, src: SourceConfig, check: FileCheck | None = None) -> tuple[list[RawTable], list[str]]:
     """Tables of the configured sheet, or of every sheet that carries the mapped header.
 
-    Returns the tables and the names of sheets skipped because they lack the header.
+    Returns the tables and the names of sheets skipped because they lack the header; `check`
+    receives the sheets' rows below their headers, counted from their used ranges.
     """
     wb = _open(path, src)
     chosen = _chosen_sheets(wb, path, src)
@@ -135,6 +161,8 @@ def read_excel(path: Path, src: SourceConfig) -> tuple[list[RawTable], list[str]
             skipped.append(name)
         else:
             tables.append(_table(path, src, name, rows, header_index))
+            if check is not None:
+                check.data_lines += max(_sheet_height(wb, name) - header_index - 1, 0)
     if not tables:
         _no_sheet_has_header(wb, chosen, path, src)
     return tables, skipped

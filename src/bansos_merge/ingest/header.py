@@ -4,6 +4,7 @@ configured column names is the header, wherever it is in the first rows."""
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 
 from ..config import SourceConfig
@@ -56,23 +57,55 @@ def find_header(
         return best
     if not required and best_hits <= 0:
         return None
-    row = rows[best] if best is not None and best < len(rows) else []
-    present = [clean_header(v) for v in row if clean_header(v)]
+    if best_hits <= 0:
+        best = _near_header(rows, candidates, wanted)
+    if best is None:
+        # No row carries any mapped column: whatever the rows hold may be data (a file without a
+        # header, a header_row that points at a data row): never shown.
+        configured = src.header_row is not None
+        raise InputError(
+            f"no mapped column ({', '.join(repr(w) for w in wanted)}) is in "
+            + ("this row; check `header_row`" if configured else f"the first {SCAN_ROWS} rows; the file may have no header row"),
+            source=src.name,
+            file=file_label,
+            row=src.header_row,
+            field=", ".join(wanted),
+        )
+    # The row carries mapped columns: a header. A cell of it that holds digits is not shown
+    # (a header row a data row was pasted into).
+    present = [clean_header(v) for v in rows[best] if clean_header(v)]
     missing = [w for w in wanted if w not in present]
+    present = ["<digits>" if re.search(r"\d{4}", p) else p for p in present]
     hints = []
     for m in missing:
-        close = difflib.get_close_matches(m, present, n=1, cutoff=0.6)
         # 'NAMA' mapped, 'NAMA LENGKAP' in the file: too different for difflib, still the likely one.
-        close = close or [p for p in present if m in p.split()][:1]
+        close = difflib.get_close_matches(m, present, n=1, cutoff=0.6) or [p for p in present if m in p.split()][:1]
         hints.append(f"'{m}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    where = f"row {best + 1}" if best is not None and best_hits > 0 else f"the first {SCAN_ROWS} rows"
     raise InputError(
-        f"mapped column(s) {', '.join(hints)} not found in the header ({where}); "
-        f"the file has: {', '.join(present[:40]) or 'no header cells'}",
+        f"mapped column(s) {', '.join(hints)} not found in the header (row {best + 1}); "
+        f"the file has: {', '.join(present[:40])}",
         source=src.name,
         file=file_label,
         field=", ".join(missing),
     )
+
+
+def _similar(cell: str, wanted: str) -> bool:
+    return bool(difflib.get_close_matches(wanted, [cell], n=1, cutoff=0.6)) or wanted in cell.split()
+
+
+def _near_header(rows: Sequence[Sequence[object]], candidates: list[int], wanted: list[str]) -> int | None:
+    """The row where at least half the mapped columns (and two, if two are mapped) have a close
+    match (a header with other spellings), else None: a row that is not a header may be data,
+    and is never shown."""
+    best, best_near = None, min(len(wanted), max(2, (len(wanted) + 1) // 2)) - 1
+    for i in candidates:
+        if i < len(rows):
+            cells = [clean_header(v) for v in rows[i] if clean_header(v) and not re.search(r"\d{4}", clean_header(v))]
+            near = sum(any(_similar(c, w) for c in cells) for w in wanted)
+            if near > best_near:
+                best, best_near = i, near
+    return best
 
 
 def _check_unique(row: Sequence[object], wanted: list[str], src: SourceConfig, file_label: str, index: int) -> None:

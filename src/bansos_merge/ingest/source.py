@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import MergeConfig, SourceConfig
 from ..errors import InputError
+from .check import FileCheck
 from .csv_reader import check_csv_header, csv_slices, read_csv
 from .excel_reader import check_excel_header, read_excel
 from .table import RawTable
@@ -65,6 +66,7 @@ def _sha256(path: Path) -> str:
 
 
 def _kind(path: Path, src: SourceConfig) -> str:
+    """csv | excel, by the file's suffix."""
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         return "excel"
@@ -85,19 +87,20 @@ def _readable(path: Path, src: SourceConfig) -> None:
         raise InputError(f"cannot open: {e.strerror}", source=src.name, file=str(path)) from None
 
 
-def read_file(path: Path, src: SourceConfig) -> tuple[list[RawTable], list[str]]:
+def read_file(path: Path, src: SourceConfig, check: FileCheck | None = None) -> tuple[list[RawTable], list[str]]:
     _readable(path, src)
     if _kind(path, src) == "excel":
-        return read_excel(path, src)
-    return [read_csv(path, src)], []
+        return read_excel(path, src, check)
+    return [read_csv(path, src, check)], []
 
 
 def read_source(src: SourceConfig) -> SourceRead:
     tables, files = [], []
     for path in source_files(src):
-        got, skipped = read_file(path, src)
+        check = FileCheck(_kind(path, src))
+        got, skipped = read_file(path, src, check)
         tables.extend(got)
-        files.append(_file_entry(path, [t.sheet for t in got if t.sheet is not None], skipped, sum(t.rows_read for t in got)))
+        files.append(_file_entry(path, [t.sheet for t in got if t.sheet is not None], skipped, sum(t.rows_read for t in got), check))
     return SourceRead(source=src, tables=tables, files=files)
 
 
@@ -115,17 +118,18 @@ def stream_source(src: SourceConfig, rows: int, files: list[dict]) -> Iterator[T
     glob_ = is_glob(src.path)
     for path in source_files(src):
         _readable(path, src)
-        if _kind(path, src) == "excel":
-            tables, skipped = read_excel(path, src)
+        check = FileCheck(_kind(path, src))
+        if check.format == "excel":
+            tables, skipped = read_excel(path, src, check)
             slices = (s for t in tables for s in t.cut(rows))
         else:
             tables, skipped = [], []
-            slices = csv_slices(path, src, rows)
+            slices = csv_slices(path, src, rows, check=check)
         read = 0
         for piece in slices:
             read += piece.rows_read
             yield TableSlice(piece, (str(path), piece.sheet), id_prefix(piece, glob_, len(tables) > 1))
-        files.append(_file_entry(path, [t.sheet for t in tables if t.sheet is not None], skipped, read))
+        files.append(_file_entry(path, [t.sheet for t in tables if t.sheet is not None], skipped, read, check))
 
 
 def id_prefix(table: RawTable, from_glob: bool, several_sheets: bool) -> str:
@@ -133,8 +137,10 @@ def id_prefix(table: RawTable, from_glob: bool, several_sheets: bool) -> str:
     return (f"{table.file.name}/" if from_glob else "") + (f"{table.sheet}/" if several_sheets else "")
 
 
-def _file_entry(path: Path, sheets_read: list, sheets_skipped: list, rows_read: int) -> dict:
-    """What the manifest says of a file read."""
+def _file_entry(path: Path, sheets_read: list, sheets_skipped: list, rows_read: int, check: FileCheck) -> dict:
+    """What the manifest says of a file read: `check` compares the rows the reader gave out
+    with its independent count of the file's rows."""
+    check.rows_read = rows_read
     return {
         "path": str(path),
         "sha256": _sha256(path),
@@ -143,6 +149,7 @@ def _file_entry(path: Path, sheets_read: list, sheets_skipped: list, rows_read: 
         "sheets_read": sheets_read,
         "sheets_skipped": sheets_skipped,
         "rows_read": rows_read,
+        "check": check.as_dict(),
     }
 
 

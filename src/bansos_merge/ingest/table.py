@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-BAD_ROW_COLUMNS = ["row_number", "text", "reason_code", "reason"]
+BAD_ROW_COLUMNS = ["row_number", "text", "reason_code", "reason", "field"]
 
 
 def clean_header(value: object) -> str:
@@ -23,8 +23,10 @@ class RawTable:
 
     `cells` has one text column per header position (`c0`, `c1`, ...; headers may repeat);
     `row_number[i]` is the 1-based position of cells row i among the rows below the header.
-    `numeric` marks Excel cells that held numbers (identifiers there lost digits).
-    `bad_rows` are rows that could not be split into the header's columns.
+    `numeric` marks Excel number cells whose digits Excel may have rounded (16+ digits ending in
+    0, or beyond what a float holds): an identifier there lost its last digit.
+    `bad_rows` are rows that cannot be a record as read: not split into the header's columns,
+    a NUL byte or an overlong value (`field`: the header it is about, or None).
     """
 
     source: str

@@ -64,11 +64,14 @@ def registry_apart(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def registry_double(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Two civil-registry records with different NIKs that may be one person registered twice
     (Dukcapil's "data ganda": registered again after moving, or a birth registered twice): the
-    same name, birth date and sex. Twins and neighbours differ in the name; these pairs are
-    compared, and decided on the evidence (cluster/resolve.py)."""
+    same name, birth date and sex on two family cards. Twins share a card (and seldom a name),
+    neighbours differ in the name; these pairs are compared, and decided on the evidence
+    (cluster/resolve.py)."""
     both = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
     name = (f.name_sorted.codes[a] >= 0) & (f.name_sorted.codes[a] == f.name_sorted.codes[b])
-    return both & name & (f.birth_date[a] >= 0) & (f.birth_date[a] == f.birth_date[b]) & (f.sex[a] >= 0) & (f.sex[a] == f.sex[b])
+    one_card = (f.kk15[a] >= 0) & (f.kk15[a] == f.kk15[b])
+    same_day = (f.birth_date[a] >= 0) & (f.birth_date[a] == f.birth_date[b]) & (f.sex[a] >= 0) & (f.sex[a] == f.sex[b])
+    return both & name & same_day & ~one_card
 
 
 def pairs_from_key(

@@ -28,6 +28,7 @@ class Comparison:
     levels: tuple[str, ...]  # label of level 0, 1, ...; -1 is always "no evidence"
     tf_level: int | None = None  # level whose weight is adjusted by term frequency
     monotone: bool = True  # a higher level never weighs less (not so for the NIK's serial levels)
+    aside: tuple[str, ...] = ()  # levels outside the monotone order: they weigh their own, and lift no other
 
 
 NIK = Comparison(
@@ -35,7 +36,9 @@ NIK = Comparison(
     ("different", "sibling_serial", "serial_one_edit", "typo_outside_serial", "damaged_15_digits_equal", "exact"),
     monotone=False,
 )
-NAME = Comparison("name", ("different", "initials", "similar", "very_similar", "same_tokens", "exact"), tf_level=5)
+# "initials" is rare between random people, so it weighs much; it must not lift "similar" and
+# the levels above it (the monotone order would), which blocking's namesakes share far more often.
+NAME = Comparison("name", ("different", "initials", "similar", "very_similar", "same_tokens", "exact"), tf_level=5, aside=("initials",))
 BIRTH_DATE = Comparison(
     "birth_date", ("different", "same_year", "swap_or_one_digit_or_nik_date", "exact"), tf_level=3
 )

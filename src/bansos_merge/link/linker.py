@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .blocking import DEFAULT_MAX_BLOCK, BlockingReport, candidate_pairs
+from .blocking import DEFAULT_MAX_BLOCK, BlockingReport, candidate_pairs, registry_double
 from .comparisons import COMPARISONS, compare_pairs
 from .features import LinkFrame, build_link_frame
 from .model import FSModel, learn_from_labels, link_term_frequencies, score_pairs, train_model
@@ -58,6 +58,15 @@ def compare_chunk(f: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
     return compare_pairs(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
 
 
+def train(f: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, seed: int, registry_apart: int) -> FSModel:
+    """The model, trained on the candidate pairs but the registry's look-alikes (two registry
+    records of one name, birth date and sex: mostly two people, decided by their own rule):
+    they count, like the registry-apart pairs blocking did not keep, as known non-matches in
+    the prior, so that what EM learns of households and cards is what it learned without them."""
+    look_alike = registry_double(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
+    return train_model(f, gamma[~look_alike], seed, registry_apart + int(look_alike.sum()))
+
+
 def learn(model: FSModel, f: LinkFrame, labels: pd.DataFrame, match_threshold: float, tf: dict | None = None) -> FSModel:
     """`model` re-estimated from analysts' labelled pairs (`labels`: left, right record
     positions and `same`, their answer); see model.learn_from_labels."""
@@ -94,6 +103,6 @@ def link_records(
     f, pairs, report = block(records, max_block)
     gamma = compare_chunk(f, pairs)
     if model is None:
-        model = train_model(f, gamma, seed, report.registry_apart)
+        model = train(f, pairs, gamma, seed, report.registry_apart)
     model = learn(model, f, labels, match_threshold)
     return Links(frame=f, pairs=score_candidates(f, pairs, model, gamma), model=model, blocking=report)

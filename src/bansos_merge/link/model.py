@@ -53,18 +53,21 @@ class FSModel:
 
         A level seen neither among random pairs nor in training says nothing (weight 0), and is
         left out when a monotone comparison's weights are made non-decreasing: otherwise its
-        smoothing floor would lift every level above it.
+        smoothing floor would lift every level above it. So is a level the comparison sets aside
+        (`Comparison.aside`): it weighs its own.
         """
-        monotone = {c.name: c.monotone for c in COMPARISONS}
+        by_name = {c.name: c for c in COMPARISONS}
         m = self.m_unlabelled if unlabelled and self.m_unlabelled else self.m
         out = {}
         for c in self.comparisons:
             w = np.log2(np.maximum(m[c], _FLOOR) / np.maximum(self.u[c], _FLOOR))
             seen = np.asarray(self.observed.get(c, [True] * len(w)), dtype=bool)
             w = np.where(seen, w, 0.0)
-            if monotone.get(c, True) and seen.any():
-                running = np.maximum.accumulate(np.where(seen, w, -np.inf))
-                w = np.where(seen, running, 0.0)
+            comparison = by_name.get(c)
+            if comparison is None or comparison.monotone:
+                ordered = seen & ~np.isin(np.arange(len(w)), [comparison.levels.index(x) for x in comparison.aside] if comparison else [])
+                if ordered.any():
+                    w = np.where(ordered, np.maximum.accumulate(np.where(ordered, w, -np.inf)), w)
             out[c] = w
         return out
 

@@ -326,7 +326,7 @@ def _rejects(
                 "row_number": bad["row_number"].to_numpy(),
                 "reason_code": bad["reason_code"].to_numpy(),
                 "reason": bad["reason"].to_numpy(),
-                "field": None,
+                "field": bad["field"].to_numpy() if "field" in bad else None,
                 "raw_values": [json.dumps({"row_text": t}, ensure_ascii=False) for t in bad["text"]],
             }
         )

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from ..cluster.resolve import Resolution
 from ..config import MergeConfig, PublishConfig
 from ..contracts import SCHEMA_VERSION, ConflictRow, IdHistoryRow, RecordRow, RegistryRow, RejectRow, ReviewRow
+from ..ingest.check import manifest_messages
 from ..link.blocking import BlockingReport
 from ..link.linker import Links
 from ..link.model import FSModel
@@ -121,6 +122,8 @@ def run_manifest(
     summary = [{"source": s.name, "kind": s.kind, "as_of": s.as_of, "files": s.files, **s.accounting()} for s in sources]
     counts = dict(resolution.counts)
     review = counts.pop("review", {})
+    # Each file's rows against its independent count (ingest.check): a disagreement fails the accounting.
+    disagreements, notes = manifest_messages(summary)
     by_kind = outputs.counted_conflicts.groupby("kind", observed=True)["conflict_id"].nunique()
     return {
         "run_id": run_id,
@@ -130,7 +133,8 @@ def run_manifest(
         "versions": versions(),
         "sources": summary,
         "totals": {k: sum(s[k] for s in summary) for k in ("rows_read", "accepted", "rejected")},
-        "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary),
+        "accounting_ok": all(s["rows_read"] == s["accepted"] + s["rejected"] for s in summary) and not disagreements,
+        "line_check": {"ok": not disagreements, "disagreements": disagreements, "notes": notes},
         "persons": int(resolution.counts["persons"]),
         "links": int(resolution.counts["match_pairs"]),
         "review_queue": int(outputs.review_rows),

@@ -1,7 +1,8 @@
-"""What the previous published run left: person IDs by record, and the ID history."""
+"""What the previous published run left: person IDs by record, the ID history, its manifest."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,3 +40,12 @@ def load_previous(output_dir: Path) -> PreviousRun | None:
         else pd.DataFrame(columns=["old_id", "new_id", "reason", "run_id"])
     )
     return PreviousRun(folder, records, history)
+
+
+def previous_manifest(output_dir: Path) -> dict | None:
+    """The manifest of the run `latest` points at, or None before the first run."""
+    folder = latest_run(output_dir)
+    path = folder / "manifest.json" if folder else None
+    if path is None or not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -245,8 +245,10 @@ def _escaped(text: pa.Array) -> pa.Array:
 
 def _json_objects(columns: dict[str, pa.Array]) -> pd.Series:
     """Per row, a JSON object of the non-null (already escaped) string cells (`{"nik": "dukcapil:12", ...}`)."""
-    parts = [pc.binary_join_element_wise(f'"{name}": "', values, '"', "") for name, values in columns.items()]
-    joined = pc.binary_join_element_wise(*parts, ", ", null_handling="skip")
+    # Each cell as ', "name": "value"' or "" (no null-skipping join: pyarrow 26's drops the rows
+    # whose cells are all null), then the first separator cut off.
+    parts = [pc.fill_null(pc.binary_join_element_wise(f', "{name}": "', values, '"', ""), "") for name, values in columns.items()]
+    joined = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*parts, ""), 2)
     return _column(pc.binary_join_element_wise("{", joined, "}", ""))
 
 

@@ -7,7 +7,9 @@ file. Frozen header, autofilter, widths from the content, dates as Excel dates, 
 the configured language; NIK and KK numbers masked unless `show_full_nik`.
 
 Every value is written as what it is (text as text: a record id `00012` or a name starting
-with `=` is never turned into a number or a formula).
+with `=` is never turned into a number or a formula). Text from the data that a spreadsheet
+would read as a formula once exported to CSV gets a leading apostrophe (OWASP's advice on CSV
+injection): `=HYPERLINK(...)` is shown, and exported, as `'=HYPERLINK(...)`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 import xlsxwriter
 
 from . import i18n
+from .formula import formula_safe, formula_safe_text
 from .masking import mask_ids_in_text, mask_joined, mask_nik
 
 # Columns of a kind sheet: (key, i18n header key, width cap).
@@ -301,9 +304,9 @@ def _write_summary(
     table(t("summary.by_kind"), t("col.kind"), counts["kind"], lambda k: i18n.label("kind", k, language),
           extra=t("col.description"), links={k: v[0] for k, v in sheets.items()}, total=True)
     row += 1
-    table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else str(k))
+    table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else formula_safe_text(str(k)))
     row += 1
-    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else str(k))
+    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else formula_safe_text(str(k)))
 
 
 def queue_line(review: dict, language: str) -> str:
@@ -327,6 +330,7 @@ def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> Non
         "field": rows["field"].map(lambda s: i18n.label("field", s, language) if s else None),
     }
     columns = [shown.get(key, rows[key]) for key, _, _ in COLUMNS]
+    columns = [col if key == "birth_date" else formula_safe(col) for (key, _, _), col in zip(COLUMNS, columns)]
     for c, ((key, _, cap), header, col) in enumerate(zip(COLUMNS, headers, columns)):
         sample = None if key == "birth_date" else col
         ws.set_column(c, c, 12 if key == "birth_date" else _width(header, sample, cap))
