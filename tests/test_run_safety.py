@@ -294,7 +294,12 @@ def test_a_run_reuses_the_long_lived_server_and_falls_back_to_its_own(sample: Pa
     assert not _port_open(state["api_url"])
     assert _cli(["server", "status"], env).returncode == 1
 
-    fallback = _cli(["run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out")], env)
+    # With no server to reuse, a run needs none: it runs here, on this process's threads ...
+    here = _cli(["run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out")], env)
+    assert here.returncode == 0, here.stdout[-3000:] + here.stderr[-3000:]
+    assert "running here, without Prefect" in here.stdout and "Prefect:" not in here.stdout
+    # ... and --prefect gives it a temporary server of its own.
+    fallback = _cli(["run", "--prefect", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out")], env)
     assert fallback.returncode == 0, fallback.stdout[-3000:] + fallback.stderr[-3000:]
     assert "Prefect: temporary server on" in fallback.stdout
     assert not _port_open(_api_url(fallback.stdout))  # stopped with the run
@@ -302,7 +307,7 @@ def test_a_run_reuses_the_long_lived_server_and_falls_back_to_its_own(sample: Pa
 
 def test_two_runs_started_together_get_their_own_servers(sample: Path, tmp_path: Path, prefect_home: Path) -> None:
     env = _env(tmp_path, prefect_home)
-    procs = [_start(["run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / f"out{i}")], env) for i in (1, 2)]
+    procs = [_start(["run", "--prefect", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / f"out{i}")], env) for i in (1, 2)]
     outputs = [_finish(p) for p in procs]
     for proc, text in zip(procs, outputs):
         assert proc.returncode == 0, text[-3000:]
@@ -345,9 +350,10 @@ def test_server_dying_before_or_after_publishing(sample: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("sig, code, message", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
-def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(sample: Path, tmp_path: Path, prefect_home: Path, sig, code, message) -> None:
+@pytest.mark.parametrize("where", ["--prefect", "--no-prefect"])
+def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(sample: Path, tmp_path: Path, prefect_home: Path, sig, code, message, where) -> None:
     out = tmp_path / "out"
-    proc = _start(["run", "--config", str(sample / "merge.yaml"), "--output", str(out)], _env(tmp_path, prefect_home))
+    proc = _start(["run", where, "--config", str(sample / "merge.yaml"), "--output", str(out)], _env(tmp_path, prefect_home))
     seen = _until(proc, "[2/5] link")
     proc.send_signal(sig)
     text = _finish(proc, seen)
@@ -355,7 +361,8 @@ def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(sample: Path, tmp_path: 
     assert "Traceback" not in text
     assert [line for line in text.splitlines() if line.startswith("bansos-merge:")] == [f"bansos-merge: {message}; nothing was published"]
     assert _latest(out) is None and not _partials(out)
-    assert not _port_open(_api_url(seen))  # the run's own server went with it
+    if where == "--prefect":
+        assert not _port_open(_api_url(seen))  # the run's own server went with it
 
 
 def test_no_server_to_use_is_one_clear_error(sample: Path, tmp_path: Path) -> None:

@@ -28,9 +28,63 @@ def _run(args: argparse.Namespace) -> int:
 
     # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
     signal.signal(signal.SIGTERM, _terminate)
-    # Validate before Prefect starts: a wrong config fails in a second, not after a server start.
+    # Validate first: a wrong config fails in a second, not after a server start.
     config = load_config(args.config, args.output)
     preflight(config)
+    return _run_with_prefect(args, config) if _with_prefect(args) else _run_here(args, config)
+
+
+def _with_prefect(args: argparse.Namespace) -> bool:
+    """Whether the run goes through Prefect: when asked (--prefect, or Dask, which runs through
+    prefect-dask), or when a Prefect server is there to record it at no start-up cost
+    (PREFECT_API_URL, or the server `bansos-merge server start` keeps); never with --no-prefect.
+    Otherwise the run needs no server: the same driver runs on threads of this process."""
+    if args.prefect is not None:
+        if args.prefect is False and (args.dask_address or args.dask_workers):
+            raise UserError("--dask-address and --dask-workers run the merge through Prefect: drop --no-prefect")
+        return args.prefect
+    if args.dask_address or args.dask_workers or os.environ.get("PREFECT_API_URL"):
+        return True
+    from pipelines.server import healthy, recorded_server
+
+    recorded = recorded_server()
+    return recorded is not None and healthy(recorded["api_url"])
+
+
+def _run_here(args: argparse.Namespace, config) -> int:
+    """The run on this process's threads, no Prefect server (run/driver.py)."""
+    from .run.driver import run_local
+
+    log = _console_log()
+    print("running here, without Prefect (a running `bansos-merge server start`, or --prefect, records runs in Prefect)", flush=True)
+    try:
+        final, _ = run_local(str(args.config), args.output, args.allow_shrink, log=log)
+    except (UserError, KeyboardInterrupt, Terminated):
+        raise
+    except Exception as e:  # noqa: BLE001  (one line for the user; the traceback in the log)
+        log.error("the run failed", exc_info=True)
+        detail = f"{type(e).__name__}: {e}" if isinstance(e, OSError) else f"{type(e).__name__}; its traceback is above"
+        raise RunFailed(f"the run failed ({detail}); nothing was published") from None
+    _report(final, Path(config.output_dir))
+    return _reading_warnings(final)
+
+
+def _console_log():
+    """The run's log on stderr, one line an event, in the shape Prefect's console uses."""
+    import logging
+
+    log = logging.getLogger("bansos_merge.run")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+def _run_with_prefect(args: argparse.Namespace, config) -> int:
+    """The run as a Prefect flow, on the Prefect API pipelines.server picks."""
     from pipelines.server import healthy, prefect_api
 
     from .publish.run_folder import RUNS, new_run_id
@@ -253,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="merge the configured sources (a Prefect flow)")
     run.add_argument("--config", required=True, type=Path, help="merge.yaml")
     run.add_argument("--output", type=Path, help="override output_dir")
+    run.add_argument(
+        "--prefect", action=argparse.BooleanOptionalAction, default=None,
+        help="run as a Prefect flow (default: when a Prefect server is running: PREFECT_API_URL, or `bansos-merge server start`'s; "
+        "--no-prefect: never)",
+    )
     dask = run.add_mutually_exclusive_group()
     dask.add_argument("--dask-address", help="run the mapped tasks on an existing Dask cluster (tcp://HOST:PORT)")
     dask.add_argument("--dask-workers", type=int, help="run them on a local Dask cluster of N worker processes")
