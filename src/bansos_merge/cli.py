@@ -28,10 +28,11 @@ def _run(args: argparse.Namespace) -> int:
 
     # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
     signal.signal(signal.SIGTERM, _terminate)
-    # Validate first: a wrong config fails in a second, not after a server start.
     config = load_config(args.config, args.output)
-    preflight(config)
-    return _run_with_prefect(args, config) if _with_prefect(args) else _run_here(args, config)
+    if not _with_prefect(args):
+        return _run_here(args, config)  # the driver's first step is the same check
+    preflight(config)  # a wrong config or file fails in a second, not after a server start
+    return _run_with_prefect(args, config)
 
 
 def _with_prefect(args: argparse.Namespace) -> bool:

@@ -93,17 +93,15 @@ def _chosen_sheets(wb: CalamineWorkbook, path: Path, src: SourceConfig) -> list[
     return [src.sheet]
 
 
-def _sheet_rows(wb: CalamineWorkbook, name: str, path: Path, src: SourceConfig, nrows: int | None = None):
+def _sheet_rows(wb: CalamineWorkbook, name: str, path: Path, src: SourceConfig, nrows: int | None = None) -> tuple[list, int]:
+    """The sheet's rows (the first `nrows`), and its height by its used range (its last used
+    row), apart from reading its cells. Calamine parses the whole sheet to give either: once."""
     try:
-        return wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
+        sheet = wb.get_sheet_by_name(name)
+        end = sheet.end
+        return sheet.to_python(skip_empty_area=False, nrows=nrows), 0 if end is None else end[0] + 1
     except CalamineError as e:
         raise InputError(f"cannot read sheet {name!r}: {e}", source=src.name, file=str(path)) from None
-
-
-def _sheet_height(wb: CalamineWorkbook, name: str) -> int:
-    """Rows of the sheet by its used range (its last used row), apart from reading its cells."""
-    end = wb.get_sheet_by_name(name).end
-    return 0 if end is None else end[0] + 1
 
 
 def _has_cells(rows: list) -> bool:
@@ -129,14 +127,14 @@ def check_excel_header(path: Path, src: SourceConfig) -> None:
     wb = _open(path, src)
     chosen = _chosen_sheets(wb, path, src)
     for name in chosen:
-        if _header_index(_sheet_rows(wb, name, path, src, scan_rows(src)), name, chosen, path, src) is not None:
+        if _header_index(_sheet_rows(wb, name, path, src, scan_rows(src))[0], name, chosen, path, src) is not None:
             return
     _no_sheet_has_header(wb, chosen, path, src)
 
 
 def _no_sheet_has_header(wb: CalamineWorkbook, chosen: list[str], path: Path, src: SourceConfig):
     """Raise the error for a workbook where no chosen sheet carries the mapped header."""
-    heads = {name: _sheet_rows(wb, name, path, src, scan_rows(src)) for name in chosen}
+    heads = {name: _sheet_rows(wb, name, path, src, scan_rows(src))[0] for name in chosen}
     if not any(_has_cells(rows) for rows in heads.values()):
         raise InputError("the workbook is empty", source=src.name, file=str(path))
     # Re-run the sheet that came closest strictly, so the user sees which columns are missing where.
@@ -155,14 +153,14 @@ def read_excel(path: Path, src: SourceConfig, check: FileCheck | None = None) ->
     chosen = _chosen_sheets(wb, path, src)
     tables, skipped = [], []
     for name in chosen:
-        rows = _sheet_rows(wb, name, path, src)
+        rows, height = _sheet_rows(wb, name, path, src)
         header_index = _header_index(rows, name, chosen, path, src)
         if header_index is None:
             skipped.append(name)
         else:
             tables.append(_table(path, src, name, rows, header_index))
             if check is not None:
-                check.data_lines += max(_sheet_height(wb, name) - header_index - 1, 0)
+                check.data_lines += max(height - header_index - 1, 0)
     if not tables:
         _no_sheet_has_header(wb, chosen, path, src)
     return tables, skipped

@@ -58,7 +58,10 @@ def registry_apart(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     authoritative), so never worth comparing. At national shape most candidate pairs are
     these: members of one household, neighbours of one village. Not so for a possible double
     registration (`registry_double`)."""
-    return f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b]) & ~registry_double(f, a, b)
+    both = _two_registry_niks(f, a, b)
+    idx = np.flatnonzero(both)
+    both[idx[_look_alike(f, a[idx], b[idx])]] = False
+    return both
 
 
 def registry_double(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -67,11 +70,26 @@ def registry_double(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     same name, birth date and sex on two family cards. Twins share a card (and seldom a name),
     neighbours differ in the name; these pairs are compared, and decided on the evidence
     (cluster/resolve.py)."""
-    both = f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
-    name = (f.name_sorted.codes[a] >= 0) & (f.name_sorted.codes[a] == f.name_sorted.codes[b])
-    one_card = (f.kk15[a] >= 0) & (f.kk15[a] == f.kk15[b])
-    same_day = (f.birth_date[a] >= 0) & (f.birth_date[a] == f.birth_date[b]) & (f.sex[a] >= 0) & (f.sex[a] == f.sex[b])
-    return both & name & same_day & ~one_card
+    out = np.zeros(len(a), dtype=bool)
+    idx = np.flatnonzero(_two_registry_niks(f, a, b))
+    out[idx[_look_alike(f, a[idx], b[idx])]] = True
+    return out
+
+
+def _two_registry_niks(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return f.civil[a] & f.civil[b] & (f.nik[a] >= 0) & (f.nik[b] >= 0) & (f.nik[a] != f.nik[b])
+
+
+def _look_alike(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One name (tokens in any order), birth date and sex, on two family cards. The name test
+    goes first: it rules out nearly every pair, so the others run on few."""
+    out = (f.name_sorted.codes[a] >= 0) & (f.name_sorted.codes[a] == f.name_sorted.codes[b])
+    idx = np.flatnonzero(out)
+    x, y = a[idx], b[idx]
+    same_day = (f.birth_date[x] >= 0) & (f.birth_date[x] == f.birth_date[y]) & (f.sex[x] >= 0) & (f.sex[x] == f.sex[y])
+    one_card = (f.kk15[x] >= 0) & (f.kk15[x] == f.kk15[y])
+    out[idx] = same_day & ~one_card
+    return out
 
 
 def pairs_from_key(
@@ -128,11 +146,25 @@ def _nik_edit_pairs(f: LinkFrame, max_block: int) -> tuple[np.ndarray, np.ndarra
         vb.append(b)
         skipped_blocks += sb
         skipped_rows += sr
-    value_pairs = pd.DataFrame({"va": np.concatenate(va), "vb": np.concatenate(vb)}).drop_duplicates()
-    holders = pd.DataFrame({"v": inverse, "rec": has})
-    expanded = value_pairs.merge(holders, left_on="va", right_on="v").merge(holders, left_on="vb", right_on="v")
-    a, b = expanded["rec_x"].to_numpy(), expanded["rec_y"].to_numpy()
+    pair_code = np.unique(np.concatenate(va) * len(values) + np.concatenate(vb))
+    a, b = _holders_of_pairs(pair_code // len(values), pair_code % len(values), inverse, has)
     return np.minimum(a, b), np.maximum(a, b), skipped_blocks, skipped_rows
+
+
+def _holders_of_pairs(va: np.ndarray, vb: np.ndarray, value_of: np.ndarray, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (record holding va, record holding vb) of each value pair; `value_of[i]` is the
+    value of `records[i]`."""
+    order = np.argsort(value_of, kind="stable")
+    holders = records[order]
+    count = np.bincount(value_of, minlength=int(max(va.max(initial=-1), vb.max(initial=-1))) + 1)
+    start = np.cumsum(count) - count
+    na, nb = count[va], count[vb]
+    combos = na * nb
+    pair = np.repeat(np.arange(len(va)), combos)
+    within = np.arange(int(combos.sum())) - np.repeat(np.cumsum(combos) - combos, combos)
+    a = holders[start[va][pair] + within // nb[pair]]
+    b = holders[start[vb][pair] + within % nb[pair]]
+    return a, b
 
 
 def _token_keys(f: LinkFrame, other: np.ndarray) -> Keys:
