@@ -126,20 +126,25 @@ def compare_nik(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def initials_agree(x: str, y: str) -> bool:
-    """Names cut to initials (SITI A., DEWI K, A. RAHMAN) or carrying a father's initial
-    (MAWARDI.Z): one name's tokens are found, in order, among the other's, an initial standing
-    for any token that starts with its letter, a full token for itself or one typo away (in
-    names of four letters or more). A last initial left over is a father's. At least one full
-    token must be found: two initials alone say nothing."""
+    """Names cut to initials (SITI A., DEWI K, A. RAHMAN, FAJAR R B T) or carrying a father's
+    initial (MAWARDI.Z): one name's tokens are found, in order, among the other's, an initial
+    standing for any token that starts with its letter, a full token for itself or one typo
+    away (in names of four letters or more). Up to two initials left over at the end are a
+    father's (or a BIN and his name, cut). At least one full token must be found: initials alone
+    say nothing."""
     return _covers(x.split(), y.split()) or _covers(y.split(), x.split())
+
+
+TRAILING_INITIALS = 2
 
 
 def _covers(short: list[str], long: list[str]) -> bool:
     at, full = 0, 0
     for k, token in enumerate(short):
         hit = next((j for j in range(at, len(long)) if _token_agrees(token, long[j])), None)
-        if hit is None:
-            return len(token) == 1 and k == len(short) - 1 and k > 0  # the father's initial
+        if hit is None:  # the rest must be a few initials, after a name
+            rest = short[k:]
+            return k > 0 and full > 0 and len(rest) <= TRAILING_INITIALS and all(len(t) == 1 for t in rest)
         full += len(token) > 1
         at = hit + 1
     return full > 0 and any(len(t) == 1 for t in short)
@@ -148,7 +153,7 @@ def _covers(short: list[str], long: list[str]) -> bool:
 def _token_agrees(token: str, other: str) -> bool:
     if len(token) == 1:
         return other[0] == token
-    return token == other or (min(len(token), len(other)) >= 4 and Levenshtein.distance(token, other, score_cutoff=1) <= 1)
+    return token == other or (min(len(token), len(other)) >= 4 and OSA.distance(token, other, score_cutoff=1) <= 1)
 
 
 def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +192,9 @@ def _merge(
     log.info("  conflicts: %s", ", ".join(f"{k} {v:,}" for k, v in manifest["conflicts"].items() if v) or "none")
 
     stage("publish", str(run.final))
+    manifest["stages_s"] = stage.seconds  # the stages before publishing; the manifest is written by it
     executor.call("publish", write_run, io=True, folder=folder, outputs=outputs, manifest=manifest, publish=config.publish)
+    stage.done()
     return manifest
 
 
@@ -224,11 +227,20 @@ def _shrink_guard(log: logging.Logger, output_dir: Path, sources: list, allow_sh
 
 
 class _Stages:
-    """Numbered stage lines on the console, so a long run shows where it is."""
+    """Numbered stage lines on the console, so a long run shows where it is, and each stage's
+    seconds (`seconds`, in the manifest as `stages_s`)."""
 
     def __init__(self, log: logging.Logger) -> None:
-        self.log, self.n = log, 0
+        self.log, self.n, self.seconds, self._at = log, 0, {}, None
 
     def __call__(self, name: str, detail: str) -> None:
+        self.done()
         self.n += 1
+        self._at = (name, time.perf_counter())
         self.log.info("[%d/%d] %s: %s", self.n, len(STAGES), name, detail)
+
+    def done(self) -> None:
+        if self._at is not None:
+            name, started = self._at
+            self.seconds[name] = round(time.perf_counter() - started, 2)
+            self._at = None
