@@ -28,7 +28,7 @@ from ..link.features import LinkFrame
 from ..link.linker import Links
 from .components import cluster
 from .ids import assign_person_ids
-from .queue import build_queue
+from .queue import Queue, build_queue
 
 
 @dataclass
@@ -93,27 +93,7 @@ def resolve(
         clusters = cluster(f.n, _with(edges, must), against, civil_nik)
 
     label = clusters.label
-    apart = label[a] != label[b]
-    # A weaker double registration is asked about on what says who a person is, not where they live.
-    look_alike = registry_double(f, a, b) & (decision != "registry_double") & (decision != "decided")
-    reason = np.select(
-        [unsure & apart, look_alike & apart, (decision == "names_differ") & apart, (decision == "dates_differ") & apart, (decision == "review_band") & apart],
-        ["ambiguous_match", "possible_double_registration", "names_differ", "dates_differ", "review_band"],
-        default="",
-    )
-    queued = pairs[reason != ""].assign(reason=reason[reason != ""])
-    cut = clusters.cut_edges
-    # Cut edges are positions in edges + must-links; an analyst's must-link is never cut.
-    cut = cut.sort_values("edge")
-    cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
-    matched = pairs.loc[edges.index[label[edges["left"].to_numpy()] == label[edges["right"].to_numpy()]]].assign(reason="match")
-    candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
-    household = _is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules)
-    evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
-    judged = pairs.assign(weight=np.where(look_alike, identity_weight(pairs, links.model.prior_weight), weight))
-    queue = build_queue(
-        judged, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig()
-    )
+    queue = _queue(pairs, decision, f, label, edges, clusters.cut_edges, unsure, links.model.prior_weight, family_rules, review_config)
 
     person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys)
     counts = {
@@ -121,12 +101,40 @@ def resolve(
         "match_pairs": int(len(edges)),
         "review_pairs": int(len(queue.pairs)),
         "review": queue.stats,
-        "cut_edges": int(len(cut)),
+        "cut_edges": int(len(clusters.cut_edges)),
         "detached_ambiguous": int(detached.sum()),
         "persons": int(len(np.unique(label))),
         "decisions": {k: int(v) for k, v in pd.Series(decision).value_counts().items() if v},
     }
     return Resolution(person_id, clusters.link_score, queue.pairs, history, counts)
+
+
+def _queue(
+    pairs: pd.DataFrame, decision: pd.Categorical, f: LinkFrame, label: np.ndarray, edges: pd.DataFrame, cut: pd.DataFrame,
+    unsure: np.ndarray, prior_weight: float, family_rules: bool, review_config: ReviewConfig | None,
+) -> Queue:
+    """The analysts' queue (cluster/queue.py) from every pair whose decision is in question: the
+    pairs kept apart in doubt (with why), the edges the clustering cut, the matches."""
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    apart = label[a] != label[b]
+    # A weaker double registration is asked about on what says who a person is, not where they live.
+    look_alike = registry_double(f, a, b) & (decision != "registry_double") & (decision != "decided")
+    reason = np.select(
+        [unsure & apart, look_alike & apart, (decision == "names_differ") & apart, (decision == "dates_differ") & apart,
+         (decision == "review_band") & apart],
+        ["ambiguous_match", "possible_double_registration", "names_differ", "dates_differ", "review_band"],
+        default="",
+    )
+    queued = pairs[reason != ""].assign(reason=reason[reason != ""])
+    # Cut edges are positions in edges + must-links; an analyst's must-link is never cut.
+    cut = cut.sort_values("edge")
+    cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
+    matched = pairs.loc[edges.index[label[edges["left"].to_numpy()] == label[edges["right"].to_numpy()]]].assign(reason="match")
+    candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
+    household = _is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules)
+    evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
+    judged = pairs.assign(weight=np.where(look_alike, identity_weight(pairs, prior_weight), pairs["weight"].to_numpy()))
+    return build_queue(judged, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig())
 
 
 def resolve_with(
