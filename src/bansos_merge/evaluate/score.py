@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import UserError
+from ..publish.formula import FORMULA_START
 from ..publish.conflicts import KINDS
 from .metrics import clustering_scores, confusion_scores, ratio
 from .queue import format_queue, queue_scores, read_queue
@@ -104,6 +105,12 @@ def _with_key(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def unprefixed(keys: pd.Series) -> pd.Series:
+    """Keys as written before an export guarded them for spreadsheets (publish/formula.py)."""
+    guarded = keys.str.startswith("'") & keys.str[1:2].isin(list(FORMULA_START))
+    return keys.where(~guarded, keys.str[1:])
+
+
 def read_labels(path: str | Path) -> pd.DataFrame:
     """Labelled pairs (CSV, or Parquet by suffix) as columns ``left``, ``right``, ``decision``.
 
@@ -127,7 +134,7 @@ def read_labels(path: str | Path) -> pd.DataFrame:
         df = df[columns]
     df = df.astype(object).where(df.notna(), "").astype(str)
     for side in ("left", "right"):
-        df[side] = df[side].str.strip()
+        df[side] = unprefixed(df[side].str.strip())
         bad = ~df[side].str.contains(":", regex=False) | df[side].str.startswith(":")
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 1

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..publish.formula import formula_safe
 from .store import DECISION_COLUMNS, Store, store_path
 
 # The record's identity as the source wrote it. Raw values, not normalised ones, so that a
@@ -219,7 +220,9 @@ def export_decisions(
     tmp = to.with_name(f".{to.name}.tmp")
     try:
         if fmt == "csv":
+            # An analyst's comment (or a record id) that a spreadsheet would evaluate stays text.
             out = frame.assign(decided_at=frame["decided_at"].map(lambda v: v.isoformat() if pd.notna(v) else ""))
+            out = out.apply(lambda column: formula_safe(column) if column.dtype == object else column)
             out.to_csv(tmp, index=False, encoding="utf-8")
         else:
             frame.to_parquet(tmp, index=False)
