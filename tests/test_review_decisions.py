@@ -298,12 +298,13 @@ def test_cli_decisions_check(tmp_path, run, records, capsys):
 
 
 def test_a_csv_export_keeps_formulas_as_text_and_still_reads_as_labels(tmp_path, records):
-    """OWASP's CSV injection: a comment or a record id that a spreadsheet would evaluate is
-    exported with a leading apostrophe, and `evaluate --labels` reads the ids back as they were."""
+    """OWASP's CSV injection: a comment, or a record key (a source may be named -list), that a
+    spreadsheet would evaluate is exported with a leading apostrophe, and `evaluate --labels`
+    reads the keys back as they were."""
     state = tmp_path / "state"
     store = Store(state)
     keys = record_keys(records)
-    store.add_decision("=cmd|' /C calc'!A0", keys.iloc[2], "same", "rudi", "=HYPERLINK(\"http://x\")", None, None, None)
+    store.add_decision("-list:17", keys.iloc[2], "same", "rudi", "=HYPERLINK(\"http://x\")", None, None, None)
     store.add_decision(keys.iloc[3], keys.iloc[4], "different", "rudi", "+62 811 0000", None, None, None)
     export_decisions(state, tmp_path / "d.csv", "csv")
     csv = pd.read_csv(tmp_path / "d.csv", dtype=str, keep_default_na=False)
@@ -311,4 +312,4 @@ def test_a_csv_export_keeps_formulas_as_text_and_still_reads_as_labels(tmp_path,
     assert not [c for c in cells if c and c[0] in "=+-@"]
     assert "'=HYPERLINK(\"http://x\")" in cells and "'+62 811 0000" in cells
     labels = read_labels(tmp_path / "d.csv")
-    assert "=cmd|' /C calc'!A0" in set(labels["left"]) | set(labels["right"])
+    assert "'-list:17" in cells and "-list:17" in set(labels["left"]) | set(labels["right"])
