@@ -41,12 +41,36 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_link_scale import GNU_TIME, _gnu_time, input_rows, read_records, sample_dir, truth_pairs  # noqa: E402
-from splink_model import project_version  # noqa: E402
 
 TARGET_WALL_S = 60.0
 TARGET_RSS_GIB = 3.0
 STAGE = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?)\b.*?\[(\d+)/(\d+)\]\s*([^:\n]*)")
 CLOCK = re.compile(r"^(\d\d):(\d\d):(\d\d(?:\.\d+)?)\b")
+
+
+def code_version() -> str:
+    """The last commit that changed bansos-merge's code (src/, pipelines/; '+dirty' when the work
+    tree differs there): the code measured, whatever happened in benchmarks/ since."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(HERE.parent), *a], capture_output=True, text=True).stdout.strip()
+
+    try:
+        commit = git("log", "-1", "--format=%h", "--", "src", "pipelines")
+        return commit + ("+dirty" if git("status", "--porcelain", "--", "src", "pipelines") else "")
+    except OSError:
+        return "unknown"
+
+
+def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    return f"Python {sys.version.split()[0]}, pandas {v('pandas')}, Splink {v('splink')}, DuckDB {v('duckdb')}"
 
 
 def stage_times(log_text: str) -> dict[str, float]:
@@ -121,7 +145,7 @@ def report(people: int, seed: int, rows: dict, rounds: list[dict]) -> dict:
     head = f"{'system':<14} {'wall s':>7} {'peak GiB':>8} {'CPU%':>5} {'load':>5} {'precision':>9} {'recall':>7} {'F1':>7}"
     print()
     print(f"{people:,} people (seed {seed}): {rows['input_rows']:,} input rows, {rows['expected_records']:,} expected "
-          f"records; bansos-merge {project_version()}, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores")
+          f"records; bansos-merge {code_version()}, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores; {versions()}")
     for i, r in enumerate(rounds, 1):
         print(f"round {i} ({r['first']} first)")
         print(head)
@@ -197,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(
                 {"people": args.people, "seed": args.seed, "rows": rows, "rounds": rounds, "summary": summary,
-                 "date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "project": project_version()},
+                 "date": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "code": code_version(),
+                 "load_after": os.getloadavg()},
                 indent=2, default=float) + "\n")
     finally:
         if args.work is None:

@@ -40,6 +40,7 @@ import glob
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -278,7 +279,7 @@ def print_blocking_analysis(config_path: Path) -> int:
     for rule, c in zip(rules, cumulated):
         alone = count_comparisons_from_blocking_rules(table, blocking_rules=rule, link_type="dedupe_only",
                                                       record_sample_proportion=1.0)[0]
-        label = " + ".join(rule.get_blocking_rule("duckdb").blocking_rule_sql.replace('"', "").split(" AND "))
+        label = " + ".join(re.findall(r"l\.\"?(\w+)", rule.get_blocking_rule("duckdb").blocking_rule_sql))
         print(f"{label[:40]:<40} {alone['marginal_comparison_count']:>12,.0f} "
               f"{c['marginal_comparison_count']:>12,.0f} {c['cumulative_comparison_count']:>12,.0f}")
     return 0
