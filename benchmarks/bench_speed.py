@@ -40,7 +40,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_link_scale import GNU_TIME, _gnu_time, input_rows, read_records, sample_dir, truth_pairs  # noqa: E402
+from bench_link_scale import _gnu_time, prepare, read_records, truth_pairs  # noqa: E402
 
 TARGET_WALL_S = 60.0
 TARGET_RSS_GIB = 3.0
@@ -198,15 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="keep the GNU time logs here (default: a temporary folder, removed)")
     ap.add_argument("--json", type=Path, help="write every figure as JSON here")
     args = ap.parse_args(argv)
-    if not Path(GNU_TIME).exists():
-        print("GNU time (/usr/bin/time) is required: apt-get install time", file=sys.stderr)
-        return 2
-
-    sample = sample_dir(args.cache, args.people, args.seed)
-    rows = input_rows(sample)
-    print(f"sample {sample}: {rows['input_rows']:,} input rows", flush=True)
-    work = args.work or Path(tempfile.mkdtemp(prefix="bench-speed-"))
-    work.mkdir(parents=True, exist_ok=True)
+    sample, rows, work = prepare(args.cache, args.people, args.seed, args.work, "bench-speed-")
     systems = [s for s in ("bansos", "splink") if not getattr(args, f"skip_{s}")]
     rounds = []
     try:
