@@ -97,6 +97,19 @@ def sample_dir(cache: Path, people: int, seed: int) -> Path:
     return out
 
 
+def prepare(cache: Path, people: int, seed: int, work: Path | None, prefix: str) -> tuple[Path, dict, Path]:
+    """The sample (generated if missing), its row counts, and the work folder (a temporary one
+    when `work` is None)."""
+    if not Path(GNU_TIME).exists():
+        raise SystemExit("GNU time (/usr/bin/time) is required: apt-get install time")
+    sample = sample_dir(cache, people, seed)
+    rows = input_rows(sample)
+    print(f"sample {sample}: {rows['input_rows']:,} input rows", flush=True)
+    work = work or Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    return sample, rows, work
+
+
 def input_rows(sample: Path) -> dict:
     truth = pd.read_parquet(sample / "truth" / "rows.parquet", columns=["source", "expect"])
     return {
@@ -304,15 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         return splink_child(*args.splink_child)
     if args.bansos_child:
         return bansos_child(*args.bansos_child)
-    if not Path(GNU_TIME).exists():
-        print("GNU time (/usr/bin/time) is required: apt-get install time", file=sys.stderr)
-        return 2
-
-    sample = sample_dir(args.cache, args.people, args.seed)
-    rows = input_rows(sample)
-    print(f"sample {sample}: {rows['input_rows']:,} input rows", flush=True)
-    work = args.work or Path(tempfile.mkdtemp(prefix="bench-link-scale-"))
-    work.mkdir(parents=True, exist_ok=True)
+    sample, rows, work = prepare(args.cache, args.people, args.seed, args.work, "bench-link-scale-")
     try:
         ours = run_bansos(sample, work, args.mode)
         theirs = None if args.skip_splink else run_splink(sample, work, ours["records_parquet"])
