@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from ..link.features import LinkFrame
 
@@ -85,12 +84,22 @@ def calibrate(pairs: pd.DataFrame, f: LinkFrame) -> tuple[np.ndarray, dict | Non
     if min(int(label.sum()), int((~label).sum())) < MIN_SILVER:
         return weight, None
     x = np.clip(weight - nik, -30.0, 60.0)
-    xs, ys = x[silver], label.astype(float)
-
-    def loss(t: np.ndarray) -> float:
-        z = t[0] + t[1] * xs
-        return float(np.sum(np.logaddexp(0.0, z) - ys * z))
-
-    alpha, beta = minimize(loss, np.array([0.0, 0.1]), method="BFGS").x
+    alpha, beta = _logistic_fit(x[silver], label.astype(float))
     fit = {"labelled_pairs": int(silver.sum()), "one_person": int(label.sum()), "alpha": round(float(alpha), 4), "beta": round(float(beta), 4)}
     return (alpha + beta * x) / np.log(2.0) + nik, fit
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Maximum-likelihood (alpha, beta) of P(y) = 1 / (1 + exp(-(alpha + beta x))), by Newton's
+    method (iteratively reweighted least squares): a few passes over the pairs."""
+    X = np.column_stack([np.ones(len(x)), x])
+    theta = np.zeros(2)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(X @ theta, -500, 500)))
+        gradient = X.T @ (y - p)
+        hessian = (X * (p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        theta += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(theta[0]), float(theta[1])

@@ -32,8 +32,8 @@ def _hashed_ids(keys: pd.Series, taken: set[str]) -> np.ndarray:
         h = pd.util.hash_pandas_object(salted, index=False, categorize=False).to_numpy()
         clash = np.isin(h, used) | pd.Series(h).duplicated(keep="first").to_numpy()
         hashes[where[~clash]] = h[~clash]
-        if clash.any():
-            used = np.union1d(used, h[~clash])
+        if clash.any():  # the few clashing keys are rehashed: checked against these with isin, unsorted
+            used = np.concatenate([used, h[~clash]])
         todo, where, salt = todo[clash], where[clash], salt + 1
     return _formatted(hashes)
 
