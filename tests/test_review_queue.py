@@ -19,7 +19,7 @@ import yaml
 from linkage_fixtures import KEBUMEN, SUKABUMI, Extracts, Person, background, bpnt_row, build_world, dtks_row, make_kk, make_nik, run_library
 
 from bansos_merge.cluster.doubt import doubt
-from bansos_merge.link.comparisons import NAME, initials_agree
+from bansos_merge.link.comparisons import NAME, partial_agree
 
 DTKS, BPNT = "trap_dtks", "trap_bpnt"
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -75,11 +75,14 @@ def test_a_household_member_under_another_name_is_decided_not_queued(world):
 
 
 def test_a_name_cut_to_initials_agrees_with_the_name(world):
-    assert initials_agree("SITI A", "SITI AMINAH RAHAYU") and initials_agree("A RAHMAN", "ABDUL RAHMAN")
-    assert initials_agree("MAWARDI Z", "MAWARDI") and initials_agree("DEWI K", "DEWI KURNIASIH")
-    assert not initials_agree("SITI A", "DEWI AMINAH") and not initials_agree("S A", "SITI AMINAH")
+    assert partial_agree("SITI A", "SITI AMINAH RAHAYU") and partial_agree("A RAHMAN", "ABDUL RAHMAN")
+    assert partial_agree("MAWARDI Z", "MAWARDI") and partial_agree("DEWI K", "DEWI KURNIASIH")
+    assert partial_agree("FAJAR R B T", "FAJAR RIZKI") and partial_agree("AMHAD RASYID", "AHMAD RIZKI RASYID")
+    assert partial_agree("NENG", "ENENG YULIANTI") and partial_agree("RUSD", "RUSDI SYAHPUTRA")
+    assert not partial_agree("SITI A", "DEWI AMINAH") and not partial_agree("S A", "SITI AMINAH")
+    assert not partial_agree("DENI SUNARYA", "ASEP SUNARYA") and not partial_agree("EUIS KURNIASIH", "EUIS NURHASANAH")
     listed, registered = f"{DTKS}:IN-1", world.reg(SITI.nik)
-    assert world.evidence(listed, registered)["name"][0] == "initials"
+    assert world.evidence(listed, registered)["name"][0] == "partial"
     assert world.person(listed) == world.person(registered)
     assert queued(world, listed, registered).empty
 
@@ -122,7 +125,7 @@ def test_doubt_shares_a_record_between_the_persons_it_fits():
 
 
 def test_names_levels_have_initials_below_similar():
-    assert NAME.levels.index("initials") == NAME.levels.index("similar") - 1
+    assert NAME.levels.index("partial") == NAME.levels.index("similar") - 1
 
 
 # ----------------------------------------------------------------------------- through the CLI
@@ -186,11 +189,11 @@ def test_the_model_learns_from_labelled_pairs(world):
 
     model, f, pairs = world.links.model, world.links.frame, world.links.pairs
     # the analysts said "same person" for 40 pairs whose names are cut to initials, "different" for 40 others
-    initials = pairs[pairs["name"] == NAME.levels.index("initials")].head(40)
+    initials = pairs[pairs["name"] == NAME.levels.index("partial")].head(40)
     other = pairs[pairs["weight"] < 0].head(40)
     labels = pd.concat([initials.assign(same=True), other.assign(same=False)])[["left", "right", "same"]]
     learned = learn(model, f, labels, world.config.linkage.match_threshold)
-    k = NAME.levels.index("initials")
+    k = NAME.levels.index("partial")
     n = len(initials)
     expected = (n + LABEL_PRIOR * model.m["name"][k]) / (n + LABEL_PRIOR)
     assert learned.m["name"][k] == pytest.approx(expected)

@@ -36,9 +36,10 @@ NIK = Comparison(
     ("different", "sibling_serial", "serial_one_edit", "typo_outside_serial", "damaged_15_digits_equal", "exact"),
     monotone=False,
 )
-# "initials" is rare between random people, so it weighs much; it must not lift "similar" and
-# the levels above it (the monotone order would), which blocking's namesakes share far more often.
-NAME = Comparison("name", ("different", "initials", "similar", "very_similar", "same_tokens", "exact"), tf_level=5, aside=("initials",))
+# "partial" (a name cut short) is rare between random people, so it weighs much; it must not lift
+# "similar" and the levels above it (the monotone order would), which blocking's namesakes share
+# far more often.
+NAME = Comparison("name", ("different", "partial", "similar", "very_similar", "same_tokens", "exact"), tf_level=5, aside=("partial",))
 BIRTH_DATE = Comparison(
     "birth_date", ("different", "same_year", "swap_or_one_digit_or_nik_date", "exact"), tf_level=3
 )
@@ -53,7 +54,7 @@ BIRTH_PLACE = Comparison("birth_place", ("different", "similar", "exact"))
 COMPARISONS: tuple[Comparison, ...] = (NIK, NAME, BIRTH_DATE, SEX, KK, ADDRESS, MOTHER, BIRTH_PLACE)
 # Levels the pair decisions refer to by name (cluster/resolve.py).
 NAME_DIFFERENT = NAME.levels.index("different")
-NAME_INITIALS = NAME.levels.index("initials")
+NAME_PARTIAL = NAME.levels.index("partial")
 NAME_SAME_TOKENS = NAME.levels.index("same_tokens")
 NAME_EXACT = NAME.levels.index("exact")
 NIK_EXACT = NIK.levels.index("exact")
@@ -125,13 +126,13 @@ def compare_nik(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return level
 
 
-def initials_agree(x: str, y: str) -> bool:
-    """Names cut to initials (SITI A., DEWI K, A. RAHMAN, FAJAR R B T) or carrying a father's
-    initial (MAWARDI.Z): one name's tokens are found, in order, among the other's, an initial
-    standing for any token that starts with its letter, a full token for itself or one typo
-    away (in names of four letters or more). Up to two initials left over at the end are a
-    father's (or a BIN and his name, cut). At least one full token must be found: initials alone
-    say nothing."""
+def partial_agree(x: str, y: str) -> bool:
+    """A name cut short agrees with the whole one: its tokens are found, in order, among the
+    other's, an initial standing for any token that starts with its letter (SITI A., A. RAHMAN,
+    FAJAR R B T), a token of four letters or more for itself or one typo away (RUSD / RUSDI,
+    AMHAD RASYID / AHMAD RIZKI RASYID, NENG / ENENG YULIANTI). Up to two initials left over at
+    the end are a father's (MAWARDI.Z), or a BIN and his name, cut. At least one full token must
+    be found: initials alone say nothing."""
     return _covers(x.split(), y.split()) or _covers(y.split(), x.split())
 
 
@@ -147,7 +148,7 @@ def _covers(short: list[str], long: list[str]) -> bool:
             return k > 0 and full > 0 and len(rest) <= TRAILING_INITIALS and all(len(t) == 1 for t in rest)
         full += len(token) > 1
         at = hit + 1
-    return full > 0 and any(len(t) == 1 for t in short)
+    return full > 0
 
 
 def _token_agrees(token: str, other: str) -> bool:
@@ -156,12 +157,13 @@ def _token_agrees(token: str, other: str) -> bool:
     return token == other or (min(len(token), len(other)) >= 4 and OSA.distance(token, other, score_cutoff=1) <= 1)
 
 
-def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray, decisive: np.ndarray | None = None) -> np.ndarray:
     """Typos are a character or two, wherever they fall, also in swapped names (edit distance,
     on the name and on its sorted tokens); siblings share a token, not the spelling of the
     whole name (EUIS KURNIASIH vs EUIS NURHASANAH: different). An alias equal to the other
-    name counts as that name (A/B lists). A name cut to initials agrees with the names its
-    initials could stand for (`initials_agree`), and says little more."""
+    name counts as that name (A/B lists). A name cut short agrees with the whole one
+    (`partial_agree`), and says little more: tested where a name has an initial, and where
+    `decisive` (the NIK or the birth date agrees: the names then decide, see resolve.decide)."""
     na, nb = f.name.codes[a], f.name.codes[b]
     present = (na >= 0) & (nb >= 0)
     exact = present & ((na == nb) | (f.alias.codes[a] == nb) | (f.alias.codes[b] == na))
@@ -176,13 +178,15 @@ def compare_name(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # A missing middle name or dropped clan name: one name's tokens within the other's.
     subset = _pair_scores(f.name, f.name, ta, tb, fuzz.token_set_ratio) >= 100
     longest = np.maximum(f.name_len[ta], f.name_len[tb])
-    cut = np.flatnonzero(f.name_has_initial[ta] | f.name_has_initial[tb])
-    initials = np.zeros(len(todo), dtype=bool)
-    initials[cut] = _pair_test(f.name, ta[cut], tb[cut], initials_agree)
+    similar = (dist <= 2) | (jw >= 0.92)
+    cut_short = (f.name_has_initial[ta] | f.name_has_initial[tb]) | (False if decisive is None else decisive[todo])
+    asked = np.flatnonzero(cut_short & ~similar & ~subset)
+    partial = np.zeros(len(todo), dtype=bool)
+    partial[asked] = _pair_test(f.name, ta[asked], tb[asked], partial_agree)
     level = np.full(len(a), MISSING, dtype=np.int8)
     level[present] = 0
-    level[todo[initials]] = 1
-    level[todo[(dist <= 2) | (jw >= 0.92)]] = 2
+    level[todo[partial]] = 1
+    level[todo[similar]] = 2
     level[todo[(dist <= 1) | ((dist <= 2) & (longest >= 10))]] = 3
     level[todo[subset]] = 4
     level[tokens_same] = 4
@@ -292,11 +296,13 @@ def _compare_text(column: Strings, a: np.ndarray, b: np.ndarray, threshold: floa
 
 def compare_pairs(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n_pairs, n_comparisons) int8 matrix of levels, columns in COMPARISONS order."""
+    nik, birth_date = compare_nik(f, a, b), compare_birth_date(f, a, b)
+    decisive = np.isin(nik, NIK_AGREES) | (birth_date == BIRTH_DATE_EXACT)
     return np.column_stack(
         [
-            compare_nik(f, a, b),
-            compare_name(f, a, b),
-            compare_birth_date(f, a, b),
+            nik,
+            compare_name(f, a, b, decisive),
+            birth_date,
             compare_sex(f, a, b),
             compare_kk(f, a, b),
             compare_address(f, a, b),
