@@ -355,9 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", type=Path, help="with --simulate-review: merge.yaml (default: the one the run used)")
     ev.add_argument("--to", help="with --simulate-review: its work folder (default RUN/simulate-review)")
     ev.set_defaults(func=_evaluate)
+    from .decisions.cli import register as register_decisions
     from .review.cli import register as register_review
 
     register_review(sub)
+    register_decisions(sub)
 
     ex = sub.add_parser("explain", help="show the evidence for or against linking two records")
     ex.add_argument("left", help="SOURCE:RECORD_ID")

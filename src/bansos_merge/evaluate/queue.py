@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..identity import record_keys
 from .metrics import ratio
 
 QUEUE_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "run_decision", "item", "item_records"]
@@ -29,8 +30,8 @@ def read_queue(run: Path) -> pd.DataFrame | None:
     q = pq.read_table(path, columns=QUEUE_COLUMNS).to_pandas()
     return pd.DataFrame(
         {
-            "left": (q["left_source"] + ":" + q["left_record_id"]).to_numpy(dtype=object),
-            "right": (q["right_source"] + ":" + q["right_record_id"]).to_numpy(dtype=object),
+            "left": record_keys(q, "left_").to_numpy(dtype=object),
+            "right": record_keys(q, "right_").to_numpy(dtype=object),
             "run_same": (q["run_decision"] == "same").to_numpy(),
             "item": q["item"].to_numpy(),
             "item_records": q["item_records"].to_numpy(),

@@ -2,8 +2,7 @@
 
 Reads the run's Parquet outputs and the truth (see `evaluate_run`), builds a JSON-ready
 dict, and renders it as a fixed-width text report. A row is identified everywhere by its
-key ``SOURCE:RECORD_ID``; source names cannot contain ':' (see `config.SourceConfig.name`),
-so the key splits unambiguously at the first colon, exactly as labelled pairs are written.
+key ``SOURCE:RECORD_ID`` (`identity.record_keys`), exactly as labelled pairs are written.
 
 Decisions (also in the report's notes):
 
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import UserError
+from ..identity import record_keys, split_key
 from ..publish.formula import FORMULA_START
 from ..publish.conflicts import KINDS
 from .metrics import clustering_scores, confusion_scores, ratio
@@ -101,7 +101,7 @@ def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _with_key(df: pd.DataFrame) -> pd.DataFrame:
-    df["key"] = df["source"].astype(str) + ":" + df["record_id"].astype(str)
+    df["key"] = record_keys(df)
     return df
 
 
@@ -135,7 +135,7 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     df = df.astype(object).where(df.notna(), "").astype(str)
     for side in ("left", "right"):
         df[side] = unprefixed(df[side].str.strip())
-        bad = ~df[side].str.contains(":", regex=False) | df[side].str.startswith(":")
+        bad = df[side].map(split_key).isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
             raise UserError(
