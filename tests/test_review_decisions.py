@@ -18,7 +18,7 @@ from bansos_merge.decisions.constraints import constraints, load_decisions
 from bansos_merge.decisions.export import export_decisions
 from bansos_merge.decisions.store import DECISION_COLUMNS, Store
 from bansos_merge.errors import UserError
-from bansos_merge.evaluate.score import read_labels
+from bansos_merge.evaluate.inputs import read_labels
 from bansos_merge.identity import record_fingerprint, record_keys
 from bansos_merge.review import cli as review_cli
 from bansos_merge.review.auth import hash_password, verify_password

@@ -252,7 +252,8 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate.score import evaluate_run, format_report, write_report
+    from .evaluate.score import evaluate_run, write_report
+    from .evaluate.text import format_report
 
     if args.simulate_review is not None:
         return _simulate(args)
@@ -269,7 +270,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import json
 
-    from .evaluate.score import resolve_run_dir, write_report
+    from .evaluate.inputs import resolve_run_dir
+    from .evaluate.score import write_report
     from .evaluate.simulate import format_simulation, simulate_review
 
     if args.truth is None:

@@ -62,20 +62,3 @@ def queue_scores(queue: pd.DataFrame, person_of: pd.Series, records: int, pairwi
         "pairwise_errors": errors,
         "errors_not_in_queue": errors - int(worth.sum()),
     }
-
-
-def format_queue(q: dict) -> list[str]:
-    """The queue section of the text report."""
-    first = q["first_tenth"]
-    return [
-        "",
-        f"Review queue: {q['pairs']:,} pairs in {q['items']:,} items ({q['group_items']:,} groups), "
-        f"{_f(q['per_100_records'], 3)} pairs per 100 records",
-        f"  worth an analyst's time (the truth differs from the run's decision): {q['worth_it']:,} pairs, "
-        f"yield {_f(q['yield'])}; first tenth {first['worth_it']:,} of {first['pairs']:,}, yield {_f(first['yield'])}",
-        f"  the run's pairwise errors: {q['pairwise_errors']:,}, of which not asked by the queue: {q['errors_not_in_queue']:,}",
-    ]
-
-
-def _f(x: float | None, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"

@@ -28,8 +28,9 @@ from ..config import load_config
 from ..decisions.store import Store
 from ..errors import UserError
 from ..identity import record_fingerprint, record_keys
+from .inputs import resolve_truth_dir
 from .queue import read_queue, truth_same
-from .score import evaluate_run, resolve_truth_dir
+from .score import evaluate_run
 
 ANALYST = "simulated-analyst"
 
