@@ -52,9 +52,9 @@ from .publish.outputs import ORDER, RunOutputs, Tallies
 from .publish.parquet import pieces_dataset, to_arrow, write_piece
 from .publish.public import public_counts, sum_counts
 from .publish.registry import build_registry, person_codes
-from .publish.report import recovered_nik
+from .publish.report_figures import recovered_nik
 from .publish.review import review_table
-from .publish.workbook import WorkbookInput, shown_conflicts, summary_counts, workbook_records
+from .publish.workbook_content import WorkbookInput, shown_conflicts, summary_counts, workbook_records
 
 ROW = "_row"  # a record's position in the whole run, carried through the shuffle
 
