@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..identity import record_fingerprint, record_keys
 from .store import DECISION_COLUMNS, Store, store_path
 
+
 def _empty() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
     frame["decided_at"] = pd.Series(dtype="datetime64[ns, UTC]")
