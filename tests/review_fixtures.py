@@ -4,7 +4,7 @@ read_source -> normalize_source -> combine -> link_records -> resolve -> assembl
 write_run into a RunFolder -> commit.
 
 `merge_sample(config, output_dir, decisions_state=STATE_DIR)` merges again with the
-analysts' decisions applied (`review.decisions.constraints` on the freshly combined records,
+analysts' decisions applied (`decisions.constraints.constraints` on the freshly combined records,
 then `resolve(..., must_link=, cannot_link=)`), as the flow will once decisions are wired in.
 
 `built_run(tmp_path_factory)` builds the sample and its first run once per test session and
@@ -37,7 +37,7 @@ from bansos_merge.publish.manifest import now_utc
 from bansos_merge.publish.outputs import assemble, combine, run_manifest, write_run
 from bansos_merge.publish.previous import load_previous
 from bansos_merge.publish.run_folder import RunFolder
-from bansos_merge.review.decisions import constraints, load_decisions
+from bansos_merge.decisions.constraints import constraints, load_decisions
 from bansos_merge.sample.generate import generate_sample
 from linkage_fixtures import SUKABUMI, Person, append_registry, make_kk, make_nik
 

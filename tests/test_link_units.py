@@ -3,6 +3,7 @@ frequencies and missing values."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import numpy as np
@@ -218,6 +219,53 @@ def test_model_json_round_trips_and_reuse_gives_identical_scores(bg_records, bg_
     assert path2.read_bytes() == path.read_bytes()
     reused = link_records(bg_records, seed=7, model=loaded)  # the seed does not matter when a model is given
     pd.testing.assert_frame_equal(reused.pairs, bg_links.pairs)
+
+
+# The passes of model version 3, which recorded none: a version-3 model loads as trained on
+# BLOCKING, true only while BLOCKING is this table (change it, and old models must be refused).
+VERSION_3_PASSES = [
+    ("nik_exact", "same", ["nik"], None),
+    ("nik_one_edit", "one_edit", ["nik"], None),
+    ("nik_15_digits", "same", ["nik15"], None),
+    ("name_birth_date", "same", ["name_sorted", "birth_date"], None),
+    ("name_village", "same", ["name", "place"], None),
+    ("kk_first_name", "same", ["kk15", "name_first"], None),
+    ("birth_date_district", "same", ["birth_date", "district_or_place"], None),
+    ("birth_date_name_token", "token", ["name_sorted", "birth_date"], None),
+    ("address_first_name", "same", ["address", "place", "name_first"], None),
+    ("place_name_token", "token", ["name_sorted", "place"], 12),
+    ("rare_name", "same", ["name"], 12),
+]
+
+
+def test_model_json_records_the_blocking_passes_next_to_the_comparisons(bg_links, tmp_path):
+    path = tmp_path / "model.json"
+    bg_links.model.save(path)
+    saved = json.loads(path.read_text())
+    assert list(saved)[:3] == ["comparisons", "levels", "blocking"]
+    assert [p["name"] for p in saved["blocking"]] == [r["pass"] for r in bg_links.blocking.as_dict()]
+    assert [(p["name"], p["key"]["kind"], p["key"]["columns"], p["cap"]) for p in saved["blocking"]] == VERSION_3_PASSES
+
+
+def test_a_version_3_model_loads_and_scores_as_it_did(bg_records, bg_links, tmp_path):
+    data = asdict(bg_links.model)
+    del data["blocking"]
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps({**data, "version": 3}))
+    loaded = FSModel.load(path)
+    assert asdict(loaded) == asdict(bg_links.model)
+    pd.testing.assert_frame_equal(link_records(bg_records, seed=7, model=loaded).pairs, bg_links.pairs)
+
+
+def test_model_load_refuses_a_model_of_other_blocking_passes(bg_links, tmp_path):
+    from bansos_merge.errors import UserError
+
+    data = asdict(bg_links.model)
+    data["blocking"] = [p for p in data["blocking"] if p["name"] != "rare_name"]
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserError, match="other blocking passes; retrain"):
+        FSModel.load(path)
 
 
 def test_model_load_refuses_a_model_of_other_comparisons(bg_links, tmp_path):

@@ -194,8 +194,8 @@ def test_analysts_decisions_drive_the_next_run_and_reruns_are_identical(sample: 
     and re-running the same inputs (and decisions) gives the same registry and the same IDs."""
     import pandas as pd
 
-    from bansos_merge.review.decisions import record_fingerprint
-    from bansos_merge.review.store import Store
+    from bansos_merge.decisions.store import Store
+    from bansos_merge.identity import record_fingerprint
 
     out = sample / "out"
     assert _run(sample / "merge.yaml").returncode == 0

@@ -17,8 +17,9 @@ with warnings.catch_warnings():  # starlette's TestClient asks for httpx2; httpx
 
 from bansos_merge.review.app import create_app  # noqa: E402
 from bansos_merge.review.auth import hash_password, new_token  # noqa: E402
-from bansos_merge.review.decisions import constraints, load_decisions, record_keys  # noqa: E402
-from bansos_merge.review.store import Store  # noqa: E402
+from bansos_merge.decisions.constraints import constraints, load_decisions  # noqa: E402
+from bansos_merge.decisions.store import Store  # noqa: E402
+from bansos_merge.identity import record_keys  # noqa: E402
 from bansos_merge.review.queue import RunData  # noqa: E402
 from review_fixtures import built_run, copy_output  # noqa: E402
 

@@ -13,19 +13,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bansos_merge.decisions import cli as decisions_cli
+from bansos_merge.decisions.constraints import constraints, load_decisions
+from bansos_merge.decisions.export import export_decisions
+from bansos_merge.decisions.store import DECISION_COLUMNS, Store
 from bansos_merge.errors import UserError
-from bansos_merge.evaluate.score import read_labels
+from bansos_merge.evaluate.inputs import read_labels
+from bansos_merge.identity import record_fingerprint, record_keys
 from bansos_merge.review import cli as review_cli
 from bansos_merge.review.auth import hash_password, verify_password
 from bansos_merge.review.items import UNSURE, assignment_decisions
-from bansos_merge.review.decisions import (
-    constraints,
-    export_decisions,
-    load_decisions,
-    record_fingerprint,
-    record_keys,
-)
-from bansos_merge.review.store import DECISION_COLUMNS, Store
 from bansos_merge.review.strings import STRINGS
 from review_fixtures import built_run, copy_output
 
@@ -250,6 +247,7 @@ def _cli(argv: list[str], stdin: str | None = None, monkeypatch=None) -> int:
     parser = argparse.ArgumentParser(prog="bansos-merge")
     sub = parser.add_subparsers(dest="command", required=True)
     review_cli.register(sub)
+    decisions_cli.register(sub)
     args = parser.parse_args(argv)
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))

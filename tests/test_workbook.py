@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from bansos_merge.contracts import ConflictRow, RecordRow, RejectRow
 from bansos_merge.publish import i18n
 from bansos_merge.publish.masking import mask_ids_in_text, mask_nik
-from bansos_merge.publish.workbook import COLUMNS, conflict_rows, summary_counts, write_conflicts_workbook
+from bansos_merge.publish.workbook import write_conflicts_workbook
+from bansos_merge.publish.workbook_content import COLUMNS, conflict_rows, summary_counts
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 UPDATE_SCREENSHOTS = os.environ.get("BANSOS_UPDATE_SCREENSHOTS") == "1"
@@ -252,8 +253,9 @@ def test_mask_ids_inside_text_leaves_dates_and_region_codes():
 
 def test_languages_have_the_same_strings():
     assert set(i18n.STRINGS["id"]) == set(i18n.STRINGS["en"])
-    for group in i18n._LABELS.values():
-        assert set(group["id"]) == set(group["en"])
+    assert set(i18n.LABELS["id"]) == set(i18n.LABELS["en"])
+    for group in i18n.LABELS["id"]:
+        assert set(i18n.LABELS["id"][group]) == set(i18n.LABELS["en"][group])
     for kind in i18n.KINDS:
         for lang in i18n.LANGUAGES:
             assert len(i18n.sheet_title(kind, lang)) <= 31

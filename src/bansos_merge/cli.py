@@ -1,166 +1,25 @@
 """`bansos-merge` command line. User errors end with one message and exit code 2."""
 
+# The parser and the small commands are here (the docstring is the parser's description);
+# `run`, `server` and `serve` are in commands/, `review` and `review-users` in review/cli.py,
+# `decisions` in decisions/cli.py.
+
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from .commands.run import run as _run
+from .commands.server import serve as _serve
+from .commands.server import server as _server
 from .errors import RunFailed, Terminated, UserError
 
 EXIT_FAILED = 1
 EXIT_USER_ERROR = 2
-EXIT_ACCOUNTING = 3  # the run was published, but a file's rows disagree with its independent count
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated()
-
-
-def _run(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .ingest.source import preflight
-
-    # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
-    signal.signal(signal.SIGTERM, _terminate)
-    config = load_config(args.config, args.output)
-    if not _with_prefect(args):
-        return _run_here(args, config)  # the driver's first step is the same check
-    preflight(config)  # a wrong config or file fails in a second, not after a server start
-    return _run_with_prefect(args, config)
-
-
-def _with_prefect(args: argparse.Namespace) -> bool:
-    """Whether the run goes through Prefect: when asked (--prefect, or Dask, which runs through
-    prefect-dask), or when a Prefect server is there to record it at no start-up cost
-    (PREFECT_API_URL, or the server `bansos-merge server start` keeps); never with --no-prefect.
-    Otherwise the run needs no server: the same driver runs on threads of this process."""
-    if args.prefect is not None:
-        if args.prefect is False and (args.dask_address or args.dask_workers):
-            raise UserError("--dask-address and --dask-workers run the merge through Prefect: drop --no-prefect")
-        return args.prefect
-    if args.dask_address or args.dask_workers or os.environ.get("PREFECT_API_URL"):
-        return True
-    from pipelines.server import healthy, recorded_server
-
-    recorded = recorded_server()
-    return recorded is not None and healthy(recorded["api_url"])
-
-
-def _run_here(args: argparse.Namespace, config) -> int:
-    """The run on this process's threads, no Prefect server (run/driver.py)."""
-    from .run.driver import run_local
-
-    log = _console_log()
-    print("running here, without Prefect (a running `bansos-merge server start`, or --prefect, records runs in Prefect)", flush=True)
-    try:
-        final, _ = run_local(str(args.config), args.output, args.allow_shrink, log=log)
-    except (UserError, KeyboardInterrupt, Terminated):
-        raise
-    except Exception as e:  # noqa: BLE001  (one line for the user; the traceback in the log)
-        log.error("the run failed", exc_info=True)
-        detail = f"{type(e).__name__}: {e}" if isinstance(e, OSError) else f"{type(e).__name__}; its traceback is above"
-        raise RunFailed(f"the run failed ({detail}); nothing was published") from None
-    _report(final, Path(config.output_dir))
-    return _reading_warnings(final)
-
-
-def _console_log():
-    """The run's log on stderr, one line an event, in the shape Prefect's console uses."""
-    import logging
-
-    log = logging.getLogger("bansos_merge.run")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
-    return log
-
-
-def _run_with_prefect(args: argparse.Namespace, config) -> int:
-    """The run as a Prefect flow, on the Prefect API pipelines.server picks."""
-    from pipelines.server import healthy, prefect_api
-
-    from .publish.run_folder import RUNS, new_run_id
-
-    output, run_id, reporting = Path(config.output_dir), new_run_id(), threading.Lock()
-    with prefect_api() as api:
-        print(api.describe(), flush=True)
-        from pipelines.merge_flow import describe_failure, run_merge
-
-        watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
-        try:
-            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink, run_id)
-        finally:
-            watching.set()
-            args.prefect_lost = not healthy(api.url)
-    reporting.acquire()
-    late = describe_failure(outcome.late_error) if outcome.late_error is not None else None
-    _report(output / RUNS / run_id, output, api.url if args.prefect_lost else None, late)
-    return _reading_warnings(output / RUNS / run_id)
-
-
-def _report(run_dir: Path, output: Path, lost_api: str | None = None, late: str | None = None) -> None:
-    """What a published run prints; the warnings say what Prefect may not have recorded."""
-    if lost_api:
-        print(f"bansos-merge: warning: the Prefect API {lost_api} stopped answering during the run; "
-              "Prefect's record of this run is incomplete", file=sys.stderr)  # fmt: skip
-    print(f"run published: {run_dir}")
-    print(f"latest: {output / 'latest'}")
-    if late:
-        print(f"bansos-merge: warning: the run was published; after that, {late} (Prefect may not show this flow run as completed)",
-              file=sys.stderr)  # fmt: skip
-
-
-def _leave_once_published_without_prefect(api_url: str, output: Path, run_id: str, reporting: threading.Lock) -> threading.Event:
-    """Once the run is published (its folder settled) and the Prefect API is gone, all that is
-    left is Prefect retrying to record the run's end, a minute or more per call: report the run
-    and exit 0 then. Set the returned event to stop watching."""
-    from pipelines.server import healthy
-
-    from .publish.run_folder import RUNS, settled
-
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(2.0):
-            if settled(output, run_id) and not healthy(api_url) and reporting.acquire(blocking=False):
-                _report(output / RUNS / run_id, output, api_url)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(0)
-
-    threading.Thread(target=watch, name="bansos-merge-watch-prefect", daemon=True).start()
-    return done
-
-
-def _server(args: argparse.Namespace) -> int:
-    from pipelines import server
-
-    if args.action == "start":
-        state, started = server.start_server()
-        print(f"Prefect server {'started' if started else 'already running'}: {state['ui_url']} (pid {state['pid']}); "
-              "`bansos-merge run` and `serve` use it")  # fmt: skip
-        print(f"for prefect's own commands: export PREFECT_API_URL={state['api_url']}")
-        return 0
-    if args.action == "stop":
-        state = server.stop_server()
-        print(f"stopped the Prefect server on port {state['port']} (pid {state['pid']})" if state else "no Prefect server was running")
-        return 0
-    state = server.recorded_server()
-    if state is None or not server.healthy(state["api_url"]):
-        print("not running" if state is None else f"pid {state['pid']} runs, but {state['api_url']} does not answer")
-        return 1
-    print(f"running: {state['ui_url']} (pid {state['pid']}, since {state['started_at']}; log {state['log']})")
-    print(f"export PREFECT_API_URL={state['api_url']}")
-    return 0
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
@@ -184,59 +43,6 @@ def _clean(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reading_warnings(run_dir: Path) -> int:
-    """What the readers noted, and any file whose rows disagree with its line count, on stderr;
-    such a disagreement makes the exit code EXIT_ACCOUNTING (the run is published and says so)."""
-    import json
-
-    check = json.loads((run_dir / "manifest.json").read_text()).get("line_check", {})
-    for line in check.get("notes", []):
-        print(f"bansos-merge: warning: {line}", file=sys.stderr)
-    for line in check.get("disagreements", []):
-        print(f"bansos-merge: warning: accounting: {line}", file=sys.stderr)
-    return EXIT_ACCOUNTING if check.get("disagreements") else 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-
-    from .config import load_config
-    from .ingest.source import preflight
-
-    config_path = args.config.resolve()
-    preflight(load_config(config_path))
-    if not os.environ.get("PREFECT_API_URL"):
-        from pipelines.server import healthy, recorded_server
-
-        state = recorded_server()
-        if state is None or not healthy(state["api_url"]):
-            raise UserError(
-                "serve needs a running Prefect server to hold the schedule: start one with "
-                "`bansos-merge server start`, or set PREFECT_API_URL to yours (see README)"
-            )
-        os.environ["PREFECT_API_URL"] = state["api_url"]
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from prefect.schedules import Cron
-
-    try:
-        ZoneInfo(args.timezone)
-        schedule = Cron(args.cron, timezone=args.timezone)
-    except ZoneInfoNotFoundError:
-        raise UserError(f"--timezone {args.timezone!r} is not a time zone (e.g. Asia/Jakarta)") from None
-    except ValueError:
-        raise UserError(f"--cron {args.cron!r} is not a cron expression (e.g. '0 2 * * *': every day at 02:00)") from None
-    from pipelines.merge_flow import merge
-
-    print(f"serving deployment bansos-merge/{args.name} ({args.cron}, {args.timezone}); Ctrl-C to stop")
-    merge.serve(
-        name=args.name,
-        schedule=schedule,
-        parameters={"config_path": str(config_path)},
-        tags=["bansos-merge"],
-    )
-    return 0
-
-
 def _sample(args: argparse.Namespace) -> int:
     from .sample.generate import generate_sample
 
@@ -252,7 +58,8 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate.score import evaluate_run, format_report, write_report
+    from .evaluate.score import evaluate_run, write_report
+    from .evaluate.text import format_report
 
     if args.simulate_review is not None:
         return _simulate(args)
@@ -269,7 +76,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import json
 
-    from .evaluate.score import resolve_run_dir, write_report
+    from .evaluate.inputs import resolve_run_dir
+    from .evaluate.score import write_report
     from .evaluate.simulate import format_simulation, simulate_review
 
     if args.truth is None:
@@ -355,9 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", type=Path, help="with --simulate-review: merge.yaml (default: the one the run used)")
     ev.add_argument("--to", help="with --simulate-review: its work folder (default RUN/simulate-review)")
     ev.set_defaults(func=_evaluate)
+    from .decisions.cli import register as register_decisions
     from .review.cli import register as register_review
 
     register_review(sub)
+    register_decisions(sub)
 
     ex = sub.add_parser("explain", help="show the evidence for or against linking two records")
     ex.add_argument("left", help="SOURCE:RECORD_ID")

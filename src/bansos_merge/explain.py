@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .identity import record_keys, split_key
 from .cluster.resolve import decide, household_apart
 from .link.comparisons import COMPARISONS
 from .link.features import build_link_frame
@@ -47,13 +48,6 @@ class Explanation:
     labels: dict | None = None  # the analysts' labels the model learned from
 
 
-def _parse_key(key: str) -> tuple[str, str]:
-    source, sep, record_id = key.partition(":")
-    if not sep or not source or not record_id:
-        raise UserError(f"{key!r}: expected SOURCE:RECORD_ID, e.g. dukcapil:17")
-    return source, record_id
-
-
 def _run_folder(output_dir: Path) -> Path:
     folder = latest_run(output_dir) if (output_dir / "latest").exists() else output_dir
     if folder is None or not (folder / "records.parquet").exists():
@@ -68,10 +62,11 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
     records = pd.read_parquet(folder / "records.parquet", dtype_backend="pyarrow")
     model = FSModel.load(folder / "model.json")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    keys = records["source"].astype(str) + ":" + records["record_id"].astype(str)
+    keys = record_keys(records)
     positions = []
     for key in (left, right):
-        _parse_key(key)
+        if split_key(key) is None:
+            raise UserError(f"{key!r}: expected SOURCE:RECORD_ID, e.g. dukcapil:17")
         hit = np.flatnonzero((keys == key).to_numpy())
         if len(hit) == 0:
             raise UserError(f"{key}: no such record in the run {folder.name} (rejected rows are in rejects.parquet)")

@@ -38,9 +38,10 @@ from pandas.api.types import union_categoricals
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .cluster.ids import stable_record_keys
 from .config import SourceConfig
 from .contracts import ConflictRow, RecordRow, RegistryRow, ReviewRow
+from .decisions.constraints import constraints
+from .identity import FINGERPRINT_FIELDS, record_keys, stable_record_keys
 from .ingest.source import SourceRead
 from .link.features import LinkFrame, build_link_frame, concat_link_frames
 from .link.model import FSModel
@@ -51,10 +52,9 @@ from .publish.outputs import ORDER, RunOutputs, Tallies
 from .publish.parquet import pieces_dataset, to_arrow, write_piece
 from .publish.public import public_counts, sum_counts
 from .publish.registry import build_registry, person_codes
-from .publish.report import recovered_nik
+from .publish.report_figures import recovered_nik
 from .publish.review import review_table
-from .publish.workbook import WorkbookInput, shown_conflicts, summary_counts, workbook_records
-from .review.decisions import FINGERPRINT_FIELDS, constraints, record_keys
+from .publish.workbook_content import WorkbookInput, shown_conflicts, summary_counts, workbook_records
 
 ROW = "_row"  # a record's position in the whole run, carried through the shuffle
 
@@ -108,7 +108,7 @@ class PartView:
     """What the driver keeps of a part's records."""
 
     frame: LinkFrame
-    keys: pa.Array  # stable record keys (cluster.ids), for person IDs across runs
+    keys: pa.Array  # stable record keys (identity.stable_record_keys), for person IDs across runs
     named: pd.DataFrame  # the records an analyst's decision names, with ROW (position in the part)
 
 
@@ -153,7 +153,7 @@ def stack_views(parts: list[Part], views: list[PartView]) -> Stacked:
 
 
 def decision_constraints(decisions: pd.DataFrame, named: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """`review.decisions.constraints` over only the records the decisions name; must/cannot
+    """`decisions.constraints.constraints` over only the records the decisions name; must/cannot
     links as positions in the run."""
     must, cannot, report = constraints(decisions, named)
     row = named[ROW].to_numpy()

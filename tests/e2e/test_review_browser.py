@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from bansos_merge.decisions.store import Store
+from bansos_merge.identity import record_keys
 from bansos_merge.review.auth import hash_password
-from bansos_merge.review.decisions import record_keys
-from bansos_merge.review.store import Store
 from review_fixtures import built_run, copy_output, merge_sample
 
 CHROMIUM = Path("/usr/bin/chromium")

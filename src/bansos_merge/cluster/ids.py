@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..identity import record_keys, stable_record_keys
+
 
 def _hashed_ids(keys: pd.Series, taken: set[str]) -> np.ndarray:
     """'P' + 16 hex digits of a stable 64-bit hash; rehashed with a salt on collision.
@@ -62,37 +64,6 @@ def _greedy_inherit(overlap: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(taken)[["label", "old"]] if taken else pd.DataFrame(columns=["label", "old"])
 
 
-FINGERPRINT_FIELDS = ("name_raw", "birth_date_raw", "kk_raw", "address_raw", "nik_raw")
-
-
-def stable_record_keys(records: pd.DataFrame, sources_with_ids: set[str]) -> pd.Series:
-    """The key by which a record is recognised in the next run.
-
-    A source's own id column is stable. A data row number is not: delete row 10 and every
-    later row's number shifts. For sources without ids the key is the record's usable NIK, else
-    a fingerprint of its raw identifying values, so that deleting a row moves no one's ID.
-    """
-    source = records["source"].astype(str)
-    own = source.isin(sources_with_ids).to_numpy()
-    by_nik = ~own & records["nik"].notna().to_numpy()
-    by_content = ~own & ~by_nik
-    keys = np.empty(len(records), dtype=object)
-    keys[own] = (source[own] + ":" + records["record_id"][own].astype(str)).to_numpy()
-    keys[by_nik] = (source[by_nik] + ":nik:" + records["nik"][by_nik].astype(str)).to_numpy()
-    if by_content.any():
-        raw = records[by_content].reindex(columns=list(FINGERPRINT_FIELDS)).astype(object).fillna("").astype(str)
-        content = pd.util.hash_pandas_object(_joined(raw), index=False).to_numpy()
-        keys[by_content] = (source[by_content] + ":fp:" + pd.Series(content, index=raw.index).map("{:016x}".format)).to_numpy()
-    return pd.Series(keys, index=records.index)
-
-
-def _joined(frame: pd.DataFrame) -> pd.Series:
-    out = frame.iloc[:, 0]
-    for col in frame.columns[1:]:
-        out = out + "\x1f" + frame[col]
-    return out
-
-
 def assign_person_ids(
     records: pd.DataFrame | None,
     label: np.ndarray,
@@ -104,7 +75,7 @@ def assign_person_ids(
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """`records` has source and record_id; `previous` has source, record_id, person_id (or None).
     Records are recognised across runs by `source:record_id`; with `sources_with_ids`, by
-    `stable_record_keys` instead (then both frames need the fingerprint columns and `nik`).
+    `identity.stable_record_keys` instead (then both frames need the fingerprint columns and `nik`).
     `keys`: the records' keys worked out already (records kept on disk); `records` is then unused.
 
     Returns the person_id per record and the history rows (old_id, new_id, reason, run_id):
@@ -113,7 +84,7 @@ def assign_person_ids(
     """
     def keys_of(frame: pd.DataFrame) -> pd.Series:
         if sources_with_ids is None:
-            return frame["source"].astype(str) + ":" + frame["record_id"].astype(str)
+            return record_keys(frame)
         return stable_record_keys(frame, sources_with_ids)
 
     keys = keys_of(records) if keys is None else keys

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..identity import record_keys
 from .metrics import ratio
 
 QUEUE_COLUMNS = ["left_source", "left_record_id", "right_source", "right_record_id", "run_decision", "item", "item_records"]
@@ -29,8 +30,8 @@ def read_queue(run: Path) -> pd.DataFrame | None:
     q = pq.read_table(path, columns=QUEUE_COLUMNS).to_pandas()
     return pd.DataFrame(
         {
-            "left": (q["left_source"] + ":" + q["left_record_id"]).to_numpy(dtype=object),
-            "right": (q["right_source"] + ":" + q["right_record_id"]).to_numpy(dtype=object),
+            "left": record_keys(q, "left_").to_numpy(dtype=object),
+            "right": record_keys(q, "right_").to_numpy(dtype=object),
             "run_same": (q["run_decision"] == "same").to_numpy(),
             "item": q["item"].to_numpy(),
             "item_records": q["item_records"].to_numpy(),
@@ -61,20 +62,3 @@ def queue_scores(queue: pd.DataFrame, person_of: pd.Series, records: int, pairwi
         "pairwise_errors": errors,
         "errors_not_in_queue": errors - int(worth.sum()),
     }
-
-
-def format_queue(q: dict) -> list[str]:
-    """The queue section of the text report."""
-    first = q["first_tenth"]
-    return [
-        "",
-        f"Review queue: {q['pairs']:,} pairs in {q['items']:,} items ({q['group_items']:,} groups), "
-        f"{_f(q['per_100_records'], 3)} pairs per 100 records",
-        f"  worth an analyst's time (the truth differs from the run's decision): {q['worth_it']:,} pairs, "
-        f"yield {_f(q['yield'])}; first tenth {first['worth_it']:,} of {first['pairs']:,}, yield {_f(first['yield'])}",
-        f"  the run's pairwise errors: {q['pairwise_errors']:,}, of which not asked by the queue: {q['errors_not_in_queue']:,}",
-    ]
-
-
-def _f(x: float | None, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"

@@ -1,9 +1,8 @@
 """Score a run against a synthetic truth or against analysts' labelled pairs.
 
-Reads the run's Parquet outputs and the truth (see `evaluate_run`), builds a JSON-ready
-dict, and renders it as a fixed-width text report. A row is identified everywhere by its
-key ``SOURCE:RECORD_ID``; source names cannot contain ':' (see `config.SourceConfig.name`),
-so the key splits unambiguously at the first colon, exactly as labelled pairs are written.
+Reads the run's Parquet outputs and the truth (`inputs`) and builds a JSON-ready dict
+(`evaluate_run`); `text` renders it as a fixed-width report. A row is identified everywhere
+by its key ``SOURCE:RECORD_ID`` (`identity.record_keys`), exactly as labelled pairs are written.
 
 Decisions (also in the report's notes):
 
@@ -22,130 +21,24 @@ Decisions (also in the report's notes):
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..errors import UserError
-from ..publish.formula import FORMULA_START
 from ..publish.conflicts import KINDS
+from .inputs import read_columns, read_labels, resolve_run_dir, resolve_truth_dir, with_key
 from .metrics import clustering_scores, confusion_scores, ratio
-from .queue import format_queue, queue_scores, read_queue
+from .queue import queue_scores, read_queue
 
-__all__ = [
-    "CONDITION_KINDS",
-    "EXAMPLES",
-    "evaluate_run",
-    "format_report",
-    "read_labels",
-    "resolve_run_dir",
-    "resolve_truth_dir",
-    "write_report",
-]
+__all__ = ["CONDITION_KINDS", "EXAMPLES", "evaluate_run", "write_report"]
 
 # The planted conditions are the conflict kinds the generator can plant (all but review_needed).
 CONDITION_KINDS = tuple(k for k in KINDS if k != "review_needed")
 EXAMPLES = 5
 LABEL_DECISIONS = ("same", "different")
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def resolve_run_dir(path: str | Path) -> Path:
-    """The run folder: ``path/latest`` when the output dir has one, else ``path`` itself."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: run folder not found")
-    latest = path / "latest"
-    if latest.is_dir():
-        path = latest
-    elif latest.is_file():  # a pointer file naming the run folder
-        target = path / latest.read_text(encoding="utf-8").strip()
-        if not target.is_dir():
-            raise UserError(f"{latest}: points to {target}, which is not a folder")
-        path = target
-    if not (path / "records.parquet").is_file():
-        raise UserError(f"{path}: no records.parquet here; give a run folder, or an output folder holding latest/")
-    return path
-
-
-def resolve_truth_dir(path: str | Path) -> Path:
-    """The truth folder: ``path`` itself if it holds rows.parquet, else ``path/truth``."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path}: truth folder not found")
-    for candidate in (path, path / "truth"):
-        if (candidate / "rows.parquet").is_file():
-            return candidate
-    raise UserError(f"{path}: no rows.parquet here nor in {path / 'truth'}; give the sample folder or its truth/")
-
-
-def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
-    """Only `columns` of a Parquet file; a clear UserError when the file or a column is missing."""
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    try:
-        names = pq.read_schema(path).names
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise UserError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(names)})")
-        return pq.read_table(path, columns=columns).to_pandas()
-    except (OSError, pa.ArrowException) as e:
-        raise UserError(f"{path}: not a readable Parquet file: {e}") from None
-
-
-def _with_key(df: pd.DataFrame) -> pd.DataFrame:
-    df["key"] = df["source"].astype(str) + ":" + df["record_id"].astype(str)
-    return df
-
-
-def unprefixed(keys: pd.Series) -> pd.Series:
-    """Keys as written before an export guarded them for spreadsheets (publish/formula.py)."""
-    guarded = keys.str.startswith("'") & keys.str[1:2].isin(list(FORMULA_START))
-    return keys.where(~guarded, keys.str[1:])
-
-
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """Labelled pairs (CSV, or Parquet by suffix) as columns ``left``, ``right``, ``decision``.
-
-    ``left``/``right`` are keys ``SOURCE:RECORD_ID``; ``decision`` is lower-cased and stripped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: labels file not found")
-    columns = ["left", "right", "decision"]
-    if path.suffix.lower() in (".parquet", ".pq"):
-        df = _read_parquet(path, columns)
-    else:
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-            raise UserError(f"{path}: cannot read labels CSV: {e}") from None
-        df.columns = [str(c).strip() for c in df.columns]
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise UserError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(df.columns)})")
-        df = df[columns]
-    df = df.astype(object).where(df.notna(), "").astype(str)
-    for side in ("left", "right"):
-        df[side] = unprefixed(df[side].str.strip())
-        bad = ~df[side].str.contains(":", regex=False) | df[side].str.startswith(":")
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise UserError(
-                f"{path}: row {row}, column '{side}': {df[side].iloc[row - 1]!r} is not SOURCE:RECORD_ID"
-            )
-    df["decision"] = df["decision"].str.strip().str.lower()
-    return df
-
-
-# --------------------------------------------------------------------------- scoring
 
 
 def _encode(frames: list[pd.DataFrame]) -> pd.Index:
@@ -374,18 +267,18 @@ def evaluate_run(run_dir: Path, truth_dir: Path | None = None, labels: Path | No
     truth = resolve_truth_dir(truth_dir) if truth_dir is not None else None
     label_rows = read_labels(labels) if labels is not None else None
 
-    records = _with_key(_read_parquet(run / "records.parquet", ["source", "record_id", "person_id"]))
-    rejects = _with_key(_read_parquet(run / "rejects.parquet", ["source", "record_id", "reason_code"]))
+    records = with_key(read_columns(run / "records.parquet", ["source", "record_id", "person_id"]))
+    rejects = with_key(read_columns(run / "rejects.parquet", ["source", "record_id", "reason_code"]))
     conflicts_file = run / "conflicts.parquet"
     conflicts = (
-        _with_key(_read_parquet(conflicts_file, ["kind", "source", "record_id", "values"])) if conflicts_file.is_file() else None
+        with_key(read_columns(conflicts_file, ["kind", "source", "record_id", "values"])) if conflicts_file.is_file() else None
     )
     truth_rows = conditions = None
     if truth is not None:
-        truth_rows = _with_key(
-            _read_parquet(truth / "rows.parquet", ["source", "record_id", "person_id", "expect", "garbage_kind"])
+        truth_rows = with_key(
+            read_columns(truth / "rows.parquet", ["source", "record_id", "person_id", "expect", "garbage_kind"])
         )
-        conditions = _with_key(_read_parquet(truth / "conditions.parquet", ["kind", "source", "record_id", "detail"]))
+        conditions = with_key(read_columns(truth / "conditions.parquet", ["kind", "source", "record_id", "detail"]))
     keys = _encode([f for f in (records, rejects, conflicts, truth_rows, conditions) if f is not None])
     cluster_of = _clusters(records, len(keys))
 
@@ -427,124 +320,3 @@ def write_report(result: dict, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- text report
-
-_NIK_LIKE = re.compile(r"(?<!\d)(\d{12})\d{4}(?!\d)")
-
-
-def _mask(text: str) -> str:
-    return _NIK_LIKE.sub(r"\1****", text)
-
-
-def _n(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    cells = [header] + [[_n(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-
-    def line(row: list[str]) -> str:
-        return "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-
-    return [line(cells[0]), "  " + "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]]
-
-
-def _examples_line(label: str, keys: list[str]) -> list[str]:
-    return [f"    {label}: {', '.join(_mask(k) for k in keys)}"] if keys else []
-
-
-def format_report(result: dict) -> str:
-    """A readable fixed-width text rendering of an `evaluate_run` result."""
-    out = ["bansos-merge evaluation", f"  run:    {result['run_dir']}"]
-    if result.get("truth_dir"):
-        out.append(f"  truth:  {result['truth_dir']}")
-    if result.get("labels_file"):
-        out.append(f"  labels: {result['labels_file']}")
-    inputs, rows = result["inputs"], result["rows"]
-
-    out += ["", "Rows"]
-    lines: list[list[Any]] = [["run records", inputs["records"]], ["run rejects", inputs["rejects"]]]
-    if inputs["truth_rows"] is not None:
-        g, r = rows["garbage"], rows["real"]
-        lines += [
-            ["truth rows", rows["truth_rows"]],
-            ["lost (in neither records nor rejects)", rows["lost"]],
-            ["duplicated keys (records + rejects)", rows["duplicated"]],
-            ["unknown to the truth", rows["unknown"]],
-            ["garbage rejected / total", f"{g['rejected']:,} / {g['total']:,}"],
-            ["garbage accepted as records", g["accepted"]],
-            ["real rows wrongly rejected", r["wrongly_rejected"]],
-        ]
-    else:
-        lines.append(["duplicated keys (records + rejects)", rows["duplicated"]])
-    out += _table(["", "count"], lines)
-    out += _examples_line("lost", rows.get("lost_examples", []))
-    out += _examples_line("duplicated", rows["duplicated_examples"])
-    out += _examples_line("unknown", rows.get("unknown_examples", []))
-    if inputs["truth_rows"] is not None:
-        out += _examples_line("wrongly rejected", rows["real"]["wrongly_rejected_examples"])
-        reasons = rows["real"]["wrongly_rejected_by_reason"]
-        if reasons:
-            out.append("    wrongly rejected by reason: " + ", ".join(f"{k} {v:,}" for k, v in reasons.items()))
-        if rows["garbage"]["by_kind"]:
-            out += ["", "Garbage rows by kind"]
-            out += _table(
-                ["kind", "total", "rejected", "accepted"],
-                [[k, v["total"], v["rejected"], v["accepted"]] for k, v in rows["garbage"]["by_kind"].items()],
-            )
-
-    c = result.get("clustering")
-    if c:
-        pw, b3 = c["pairwise"], c["bcubed"]
-        out += [
-            "",
-            f"Clustering of the {c['rows']:,} truth rows expected as records: {c['persons']:,} persons, "
-            f"{c['clusters']:,} predicted clusters",
-            f"  ({c['rows_not_in_records']:,} of these rows are not in records.parquet and count as singletons)",
-        ]
-        out += _table(
-            ["metric", "precision", "recall", "F1"],
-            [[name, s["precision"], s["recall"], s["f1"]] for name, s in (("pairwise", pw), ("B-cubed", b3))],
-        )
-        out.append(
-            f"    pairs: true {pw['true_pairs']:,}, predicted {pw['predicted_pairs']:,}, correct {pw['tp']:,}, "
-            f"false {pw['fp']:,}, missed {pw['fn']:,}"
-        )
-        if pw["precision"] is None:
-            out.append("    pairwise precision n/a: the run puts no two of these rows in one cluster")
-
-    cond = result.get("conditions")
-    if cond:
-        out += ["", "Planted conditions"]
-        if cond["note"]:
-            out.append(f"  {cond['note']}")
-        out += _table(
-            ["kind", "planted", "found", "recall", "reported", "correct", "precision", "planted rejected"],
-            [[k, v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], v["truth_rejected"]]
-             for k, v in cond["by_kind"].items()]
-            + [[f"invalid_nik: {k}", v["truth"], v["found"], v["recall"], v["reported"], v["correct"], v["precision"], ""]
-               for k, v in (cond.get("invalid_nik_by_reason") or {}).items()],
-        )
-
-    if result.get("queue"):
-        out += format_queue(result["queue"])
-
-    lab = result.get("labels")
-    if lab:
-        out += ["", f"Labelled pairs ({lab['rows']:,} rows: {lab['same']:,} same, {lab['different']:,} different, "
-                f"{lab['ignored']:,} ignored; {lab['not_in_run']:,} with a record not in the run)"]
-        out += _table(
-            ["evaluated", "TP", "FP", "FN", "TN", "precision", "recall", "F1"],
-            [[lab[k] for k in ("evaluated", "tp", "fp", "fn", "tn", "precision", "recall", "f1")]],
-        )
-        out += _examples_line("not in run", lab["not_in_run_examples"])
-    return "\n".join(out) + "\n"

@@ -25,11 +25,12 @@ import pandas as pd
 import yaml
 
 from ..config import load_config
+from ..decisions.store import Store
 from ..errors import UserError
-from ..review.decisions import record_fingerprint, record_keys
-from ..review.store import Store
+from ..identity import record_fingerprint, record_keys
+from .inputs import resolve_truth_dir
 from .queue import read_queue, truth_same
-from .score import evaluate_run, resolve_truth_dir
+from .score import evaluate_run
 
 ANALYST = "simulated-analyst"
 
@@ -42,7 +43,7 @@ def simulate_review(
         raise UserError("--simulate-review needs N >= 0 items and --rounds >= 1")
     truth = resolve_truth_dir(truth_dir)
     rows = pd.read_parquet(truth / "rows.parquet", columns=["source", "record_id", "person_id"])
-    person_of = pd.Series(rows["person_id"].to_numpy(), index=(rows["source"] + ":" + rows["record_id"]).to_numpy())
+    person_of = pd.Series(rows["person_id"].to_numpy(), index=record_keys(rows).to_numpy())
     if work.exists():
         shutil.rmtree(work)
     learning = _config_copy(config_path, work / "learning", learn=True)

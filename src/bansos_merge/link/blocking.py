@@ -3,8 +3,13 @@
 Each pass groups records by an integer key and pairs the members of each group, so true
 pairs are found even when one field is wrong: a NIK typo is caught by the name passes, a
 name typo by the NIK passes, a missing NIK by name + birth date or birth date + district.
-Groups larger than `max_block` are not expanded (a key that common is no evidence) and are
-counted in the report, so a user sees what blocking skipped as well as what it cost.
+Groups larger than a pass's cap (`max_block` unless the pass sets its own) are not expanded
+(a key that common is no evidence) and are counted in the report, so a user sees what blocking
+skipped as well as what it cost.
+
+The passes are a table (`BLOCKING`: name, key, cap), recorded in model.json beside the
+comparisons. A key is one of a few kinds (`KEY_KINDS`) over named columns of the link frame,
+or of the few columns blocking derives from them (`DERIVED`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .features import MISSING, LinkFrame, digit_matrix
+from .features import MISSING, LinkFrame, Strings, digit_matrix
 
 DEFAULT_MAX_BLOCK = 200
 
@@ -124,13 +129,14 @@ def pairs_from_key(
     return np.minimum(a, b)[distinct], np.maximum(a, b)[distinct], *skipped
 
 
-def _nik_edit_pairs(f: LinkFrame, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Record pairs whose NIKs are one substitution or one adjacent transposition apart.
+def _one_edit_pairs(numbers: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Record pairs whose 16-digit numbers (NIKs) are one substitution or one adjacent
+    transposition apart.
 
-    Worked on the distinct NIK values (records sharing a NIK are nik_exact's), then expanded.
+    Worked on the distinct values (records sharing a value are an exact pass's), then expanded.
     """
-    has = np.flatnonzero(f.nik >= 0)
-    values, inverse = np.unique(f.nik[has], return_inverse=True)
+    has = np.flatnonzero(numbers >= 0)
+    values, inverse = np.unique(numbers[has], return_inverse=True)
     digits = digit_matrix(values).astype(np.int64)
     powers = 10 ** np.arange(15, -1, -1, dtype=np.int64)
     va, vb, skipped_blocks, skipped_rows = [], [], 0, 0
@@ -167,13 +173,13 @@ def _holders_of_pairs(va: np.ndarray, vb: np.ndarray, value_of: np.ndarray, reco
     return a, b
 
 
-def _token_keys(f: LinkFrame, other: np.ndarray) -> Keys:
-    """One row per (record, name token) keyed with `other`: swapped names share a token."""
-    values = pd.Series(f.name_sorted.values, dtype=object).str.split(" ")
+def _token_keys(text: Strings, other: np.ndarray) -> Keys:
+    """One row per (record, token of `text`) keyed with `other`: swapped names share a token."""
+    values = pd.Series(text.values, dtype=object).str.split(" ")
     lengths = values.str.len().to_numpy()
     token_codes, _ = pd.factorize(np.concatenate(values.to_numpy()) if len(values) else np.empty(0, object))
     offsets = np.r_[0, np.cumsum(lengths)]
-    code = f.name_sorted.codes
+    code = text.codes
     rows = np.flatnonzero((code >= 0) & (other >= 0))
     count = lengths[code[rows]]
     rec = np.repeat(rows, count)
@@ -183,33 +189,101 @@ def _token_keys(f: LinkFrame, other: np.ndarray) -> Keys:
     return Keys(combine_keys(tokens.astype(np.int64), other[rec]), rec)
 
 
-def blocking_passes(f: LinkFrame) -> list[tuple[str, Callable[[], list[Keys]], int | None]]:
-    """(name, key builder, block cap or None for the default) per pass; builders are lazy so
-    memory holds one pass at a time."""
-    name, name_sorted, first = f.name.codes, f.name_sorted.codes, f.name_first.codes
-    # Where no code resolved (another country's data, an unknown village), the village text.
-    village_text = f.village_text.codes
-    place = np.where(f.village >= 0, f.village, np.where(village_text >= 0, village_text + (1 << 40), f.district))
-    district = np.where(f.district >= 0, f.district, place)
-    return [
-        ("nik_exact", lambda: [Keys(f.nik)], None),
-        ("nik_one_edit", None, None),  # value-level, see _nik_edit_pairs
-        ("nik_15_digits", lambda: [Keys(f.nik15)], None),
-        ("name_birth_date", lambda: [Keys(combine_keys(name_sorted, f.birth_date))], None),
-        ("name_village", lambda: [Keys(combine_keys(name, place))], None),
-        ("kk_first_name", lambda: [Keys(combine_keys(np.where(f.kk >= 0, f.kk // 10, f.kk15), first))], None),
-        ("birth_date_district", lambda: [Keys(combine_keys(f.birth_date, district))], None),
-        ("birth_date_name_token", lambda: [_token_keys(f, f.birth_date)], None),
-        ("address_first_name", lambda: [Keys(combine_keys(f.address.codes, place, first))], None),
-        # Any one name token with the place, where few records of the place carry it: a typo
-        # in the other name and in the birth date at once (birth_date_name_token needs the date).
-        ("place_name_token", lambda: [_token_keys(f, place)], RARE_NAME_BLOCK),
-        # A name carried by at most a few records anywhere is worth comparing without more.
-        ("rare_name", lambda: [Keys(name)], RARE_NAME_BLOCK),
-    ]
+@dataclass(frozen=True)
+class BlockingKey:
+    """Which records a pass puts in one block: `kind` (see KEY_KINDS) over named columns."""
+
+    kind: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BlockingPass:
+    name: str
+    key: BlockingKey
+    cap: int | None = None  # the largest block expanded; None: linkage.max_block
+
+
+def _pass(name: str, kind: str, *columns: str, cap: int | None = None) -> BlockingPass:
+    return BlockingPass(name, BlockingKey(kind, columns), cap)
 
 
 RARE_NAME_BLOCK = 12
+
+# In order: a pair's pass is the first that finds it.
+BLOCKING: tuple[BlockingPass, ...] = (
+    _pass("nik_exact", "same", "nik"),
+    _pass("nik_one_edit", "one_edit", "nik"),
+    _pass("nik_15_digits", "same", "nik15"),
+    _pass("name_birth_date", "same", "name_sorted", "birth_date"),
+    _pass("name_village", "same", "name", "place"),
+    _pass("kk_first_name", "same", "kk15", "name_first"),
+    _pass("birth_date_district", "same", "birth_date", "district_or_place"),
+    _pass("birth_date_name_token", "token", "name_sorted", "birth_date"),
+    _pass("address_first_name", "same", "address", "place", "name_first"),
+    # Any one name token with the place, where few records of the place carry it: a typo
+    # in the other name and in the birth date at once (birth_date_name_token needs the date).
+    _pass("place_name_token", "token", "name_sorted", "place", cap=RARE_NAME_BLOCK),
+    # A name carried by at most a few records anywhere is worth comparing without more.
+    _pass("rare_name", "same", "name", cap=RARE_NAME_BLOCK),
+)
+
+
+def _place(f: LinkFrame, derived: dict[str, np.ndarray]) -> np.ndarray:
+    """The village code; where none resolved (another country's data, an unknown village), the
+    village as written; else the district."""
+    village_text = f.village_text.codes
+    return np.where(f.village >= 0, f.village, np.where(village_text >= 0, village_text + (1 << 40), f.district))
+
+
+# The columns blocking derives from the link frame's, in the order they are made.
+DERIVED: dict[str, Callable[[LinkFrame, dict[str, np.ndarray]], np.ndarray]] = {
+    "place": _place,
+    "district_or_place": lambda f, derived: np.where(f.district >= 0, f.district, derived["place"]),
+}
+
+
+def _derived(f: LinkFrame) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for name, derive in DERIVED.items():
+        out[name] = derive(f, out)
+    return out
+
+
+def _codes(column: np.ndarray | Strings) -> np.ndarray:
+    return column.codes if isinstance(column, Strings) else column
+
+
+def _combined(columns: list[np.ndarray | Strings]) -> np.ndarray:
+    codes = [_codes(c) for c in columns]
+    return codes[0] if len(codes) == 1 else combine_keys(*codes)
+
+
+Pairs = tuple[np.ndarray, np.ndarray, int, int]  # left, right, blocks skipped, rows in them
+
+
+def _same_values(columns: list, cap: int) -> Pairs:
+    """Records with the same values in every column."""
+    return pairs_from_key(_combined(columns), cap)
+
+
+def _token(columns: list, cap: int) -> Pairs:
+    """Records sharing a token of the first (text) column, with the same values in the others."""
+    keys = _token_keys(columns[0], _combined(columns[1:]))
+    return pairs_from_key(keys.key, cap, keys.rows)
+
+
+def _one_edit(columns: list, cap: int) -> Pairs:
+    """Records whose 16-digit numbers are one substitution or adjacent transposition apart."""
+    return _one_edit_pairs(_codes(columns[0]), cap)
+
+
+KEY_KINDS: dict[str, Callable[[list, int], Pairs]] = {"same": _same_values, "token": _token, "one_edit": _one_edit}
+
+
+def blocking_table() -> list[dict]:
+    """BLOCKING as JSON-ready dicts: model.json's `blocking`."""
+    return [{"name": p.name, "key": {"kind": p.key.kind, "columns": list(p.key.columns)}, "cap": p.cap} for p in BLOCKING]
 
 
 @dataclass
@@ -220,18 +294,11 @@ class _PassResult:
     rows_skipped: int
 
 
-def _run_pass(f: LinkFrame, build: Callable[[], list[Keys]] | None, cap: int | None, max_block: int) -> _PassResult:
-    results = [_nik_edit_pairs(f, max_block)] if build is None else [
-        pairs_from_key(k.key, cap or max_block, k.rows) for k in build()
-    ]
-    kept, apart = [], []
-    for a, b, _, _ in results:
-        skip = registry_apart(f, a, b)
-        kept.append(a[~skip] * f.n + b[~skip])
-        apart.append(a[skip] * f.n + b[skip])
-    return _PassResult(
-        np.unique(np.concatenate(kept)), np.concatenate(apart), sum(r[2] for r in results), sum(r[3] for r in results)
-    )
+def _run_pass(f: LinkFrame, derived: dict[str, np.ndarray], p: BlockingPass, max_block: int) -> _PassResult:
+    columns = [derived[c] if c in derived else getattr(f, c) for c in p.key.columns]
+    a, b, blocks_skipped, rows_skipped = KEY_KINDS[p.key.kind](columns, p.cap or max_block)
+    skip = registry_apart(f, a, b)
+    return _PassResult(np.unique(a[~skip] * f.n + b[~skip]), a[skip] * f.n + b[skip], blocks_skipped, rows_skipped)
 
 
 def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[pd.DataFrame, BlockingReport]:
@@ -240,9 +307,9 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
 
     The passes run on as many threads as cores: their work is numpy sorting and comparing,
     which runs outside the GIL; results are gathered in pass order, so nothing depends on timing."""
-    defined = blocking_passes(f)
+    derived = _derived(f)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = list(pool.map(lambda p: _run_pass(f, p[1], p[2], max_block), defined))
+        results = list(pool.map(lambda p: _run_pass(f, derived, p, max_block), BLOCKING))
     codes = [r.kept for r in results]
     passes = [np.full(len(r.kept), pass_no, np.int8) for pass_no, r in enumerate(results)]
     report = [
@@ -253,7 +320,7 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
             "blocks_skipped": r.blocks_skipped,
             "rows_in_skipped_blocks": r.rows_skipped,
         }
-        for (label, _, _), r in zip(defined, results)
+        for label, r in zip((p.name for p in BLOCKING), results)
     ]
     skipped = [r.apart for r in results]
     all_codes = np.concatenate(codes)

@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from .blocking import blocking_table
 from .comparisons import COMPARISONS, NIK, compare_nik, compare_pairs
 from .features import MISSING, LinkFrame
 
-MODEL_VERSION = 3
+MODEL_VERSION = 4  # 4: the blocking passes recorded (`blocking`)
 _FLOOR = 1e-6
 MAX_PRIOR = 0.5
 _PSEUDO = 0.5  # Dirichlet pseudo-count per level: a level unseen in training is rare, not impossible
@@ -38,6 +39,7 @@ _PSEUDO = 0.5  # Dirichlet pseudo-count per level: a level unseen in training is
 class FSModel:
     comparisons: list[str]
     levels: dict[str, list[str]]
+    blocking: list[dict]  # the passes that proposed the candidate pairs (blocking.BLOCKING)
     m: dict[str, list[float]]
     u: dict[str, list[float]]
     prior: float  # share of candidate pairs that are matches
@@ -83,14 +85,22 @@ class FSModel:
 
     @classmethod
     def load(cls, path: Path) -> FSModel:
+        """A saved model, refused (UserError) when it was trained for other comparisons or on
+        the pairs of other blocking passes: its weights and its prior would not fit this run's."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("version") == 3 and "blocking" not in data:
+                # Version 3 only did not record its passes: they are this table, which issue 19
+                # made declarative without changing a candidate pair.
+                data = {**data, "blocking": blocking_table(), "version": MODEL_VERSION}
             model = cls(**data)
         except (OSError, ValueError, TypeError) as e:
             raise UserError(f"cannot load linkage model {path}: {e}") from None
         expected = {c.name: list(c.levels) for c in COMPARISONS}
         if model.version != MODEL_VERSION or model.levels != expected:
             raise UserError(f"linkage model {path} was trained for other comparisons; retrain (unset model_path)")
+        if model.blocking != blocking_table():
+            raise UserError(f"linkage model {path} was trained on other blocking passes; retrain (unset model_path)")
         return model
 
 
@@ -268,6 +278,7 @@ def train_model(f: LinkFrame, gamma: np.ndarray, seed: int, registry_apart: int 
     return FSModel(
         comparisons=[c.name for c in COMPARISONS],
         levels={c.name: list(c.levels) for c in COMPARISONS},
+        blocking=blocking_table(),
         m={k: [float(x) for x in v] for k, v in m.items()},
         u={k: [float(x) for x in v] for k, v in u.items()},
         prior=prior,

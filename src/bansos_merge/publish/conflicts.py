@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..identity import record_keys
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
 from ..link.features import MISSING, days_to_ymd, to_days
 from .registry import Persons, distinct_counts, is_value, value_codes
@@ -167,7 +168,7 @@ def invalid_nik(x: _Linked) -> pd.DataFrame:
     r = x.select(~is_value(x.records["nik_status"], "valid"))
     status = r["nik_status"]
     return _rows(
-        r, "invalid_nik", status.map(_INVALID_SEVERITY), "nik", r["source"] + ":" + r["record_id"], (status, r["nik_raw"]),
+        r, "invalid_nik", status.map(_INVALID_SEVERITY), "nik", record_keys(r), (status, r["nik_raw"]),
         status.map(_INVALID_TEXT),
     )
 
@@ -246,7 +247,7 @@ def ineligible(x: _Linked) -> pd.DataFrame:
         return pd.DataFrame(columns=_COLUMNS)
     e, r = x.select(excluded), x.select(listed)
     reasons = r["person_id"].map(_joined(e["person_id"], e["exclusion_reason"])).astype(object)
-    where = _joined(e["person_id"], e["exclusion_reason"] + " (" + e["source"] + ":" + e["record_id"] + ")")
+    where = _joined(e["person_id"], e["exclusion_reason"] + " (" + record_keys(e) + ")")
     return _rows(
         r, "ineligible", "high", "exclusion", r["person_id"], (reasons, r["program"]),
         "listed for aid, but on an exclusion list: " + r["person_id"].map(where).astype(object),
@@ -287,7 +288,7 @@ def unmatched_civil_registry(x: _Linked, civil_registry: bool) -> pd.DataFrame:
     missing = is_value(x.records["source_kind"], "aid_list") & ~x.per_person("in_civil_registry").astype(bool)
     r = x.select(missing)
     return _rows(
-        r, "unmatched_civil_registry", "medium", "nik", r["source"] + ":" + r["record_id"], (r["nik"], r["nik"]),
+        r, "unmatched_civil_registry", "medium", "nik", record_keys(r), (r["nik"], r["nik"]),
         "aid recipient not found in the civil registry (tidak padan)",
     )
 
@@ -298,7 +299,7 @@ def review_needed(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
     pos = np.r_[review["left"].to_numpy(), review["right"].to_numpy()]
     pair = review.iloc[np.r_[np.arange(len(review)), np.arange(len(review))]].reset_index(drop=True)
     sel = x.select(pos).reset_index(drop=True)
-    pair_key = (sel["source"] + ":" + sel["record_id"]).to_numpy()
+    pair_key = record_keys(sel).to_numpy()
     group = pd.Series(np.r_[pair_key[: len(review)], pair_key[: len(review)]] + "|" + np.r_[pair_key[len(review) :], pair_key[len(review) :]])
     weight = pair["weight"].round(1).astype(str)
     return _rows(
@@ -322,7 +323,7 @@ def dates_differ_in_review(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
     sel = x.select(pos).reset_index(drop=True)
     days = to_days(x.records["birth_date"])
     values = _iso(days[pos]) + "; " + _iso(days[other])
-    key = sel["source"] + ":" + sel["record_id"] + ":birth_date"
+    key = record_keys(sel) + ":birth_date"
     return _rows(
         sel, "attribute_mismatch", "medium", "birth_date", key, (values, _iso(days[pos])),
         "would link to another record of the same name and household, but the birth dates disagree (in review)",

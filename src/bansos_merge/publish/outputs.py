@@ -28,7 +28,8 @@ from .public import public_counts, write_public
 from .registry import build_registry, person_codes
 from .report import write_report
 from .review import review_table
-from .workbook import WorkbookInput, workbook_input, write_workbook
+from .workbook import write_workbook
+from .workbook_content import WorkbookInput, workbook_input
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..cluster.ids import FINGERPRINT_FIELDS
+from ..identity import FINGERPRINT_FIELDS
 from .run_folder import latest_run
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..identity import record_keys
 from ..link.comparisons import COMPARISONS
 
 _SIDE_FIELDS = ("nik", "name", "birth_date", "sex", "kk", "address", "village")
@@ -26,7 +27,7 @@ def review_table(records: pd.DataFrame, review: pd.DataFrame, person_id: np.ndar
     left, right = records.iloc[a].reset_index(drop=True), records.iloc[b].reset_index(drop=True)
     out = pd.DataFrame(
         {
-            "pair_id": (left["source"] + ":" + left["record_id"] + "|" + right["source"] + ":" + right["record_id"]).to_numpy(),
+            "pair_id": (record_keys(left) + "|" + record_keys(right)).to_numpy(),
             "queue_rank": review["queue_rank"].to_numpy(),
             "item": review["item"].to_numpy(),
             "item_records": review["item_records"].to_numpy(),

@@ -27,9 +27,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from ..decisions.store import Store
 from . import strings
 from .routes import api, auth, items, queue
-from .store import Store
 from .web import HERE, LANG_COOKIE, Forbidden, RunCache, Web
 
 DEFAULT_SESSION_MAX_AGE = 8 * 3600

@@ -1,9 +1,9 @@
-"""Roles, password hashing (scrypt), API tokens and CSRF tokens. No web framework here.
+"""Permissions, password hashing (scrypt), API tokens and CSRF tokens. No web framework here.
 
+- Roles and how tokens are stored: `decisions.access` (the store checks them).
 - Passwords: `hashlib.scrypt` (N=2^14, r=8, p=1, 16-byte salt), stored as
   `scrypt$N$r$p$salt$hash` (base64), compared in constant time.
-- API tokens: 32 random bytes shown once at issue; only their SHA-256 is stored (a token has
-  full entropy, so a fast hash is enough and lets a lookup be one indexed query).
+- API tokens: 32 random bytes shown once at issue; only their SHA-256 is stored.
 - CSRF: a random token kept in the signed session, echoed by every POST form, compared in
   constant time.
 """
@@ -15,24 +15,12 @@ import hashlib
 import hmac
 import secrets
 
+from ..decisions.access import ROLES
 from ..errors import UserError
-
-# What each role may do. A role with "reveal" may show a NIK in full (each time audited).
-ROLES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"view", "decide", "reveal", "export"}),
-    "reviewer": frozenset({"view", "decide"}),
-    "viewer": frozenset({"view"}),
-}
 
 TOKEN_PREFIX = "bmr_"
 MIN_PASSWORD = 8
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise UserError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
-    return role
 
 
 def can(role: str | None, permission: str) -> bool:
@@ -91,10 +79,6 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def new_csrf() -> str:

@@ -1,11 +1,8 @@
-"""`bansos-merge review`, `bansos-merge review-users ...` and `bansos-merge decisions ...`.
+"""`bansos-merge review` and `bansos-merge review-users ...`.
 
 `register(subparsers)` adds them to the main parser. FastAPI and uvicorn are imported inside
-the `review` handler only, so the other commands stay fast.
-
-Where things are: `--output DIR` (the merge's output directory; the review database is
-`DIR/state/review.sqlite`), or `--config merge.yaml` (its output_dir and state_dir);
-`--state-dir` overrides either.
+the `review` handler only, so the other commands stay fast. Where the review database is:
+`decisions.cli.locate` (`--output`, `--config`, `--state-dir`).
 """
 
 from __future__ import annotations
@@ -14,42 +11,16 @@ import argparse
 import getpass
 import ipaddress
 import sys
-from pathlib import Path
 
+from ..decisions.cli import location_args, locate
 from ..errors import UserError
 
 DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
 
 
-def _location_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output", type=Path, help="the merge's output directory (the review uses its latest run)")
-    p.add_argument("--config", type=Path, help="or: merge.yaml, for output_dir and state_dir")
-    p.add_argument("--state-dir", type=Path, help="where review.sqlite lives (default: OUTPUT/state, or the config's state_dir)")
-
-
-def locate(args: argparse.Namespace, need_output: bool = False) -> tuple[Path | None, Path]:
-    """(output_dir, state_dir) from --output / --config / --state-dir; output_dir is None
-    when only --state-dir is given (enough for users and export)."""
-    output = getattr(args, "output", None)
-    config = getattr(args, "config", None)
-    state = getattr(args, "state_dir", None)
-    if config is not None:
-        from ..config import load_config
-
-        cfg = load_config(config, output)
-        output_dir, state_dir = Path(cfg.output_dir), cfg.state_path
-    elif output is not None:
-        output_dir, state_dir = Path(output), Path(output) / "state"
-    elif state is not None and not need_output:
-        return None, Path(state)
-    else:
-        raise UserError("give --output DIR (the merge's output directory) or --config merge.yaml")
-    return output_dir, Path(state) if state is not None else state_dir
-
-
 def _store(args: argparse.Namespace, create: bool = True):
-    from .store import Store
+    from ..decisions.store import Store
 
     _, state_dir = locate(args)
     return Store(state_dir, create=create)
@@ -91,7 +62,7 @@ def _review(args: argparse.Namespace) -> int:
         raise UserError("--port must be 1-65535")
     if args.session_hours <= 0:
         raise UserError("--session-hours must be positive")
-    from .store import Store
+    from ..decisions.store import Store
 
     store = Store(state_dir)
     if store.active_user_count() == 0:
@@ -126,7 +97,8 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from .auth import check_role, check_user_name, hash_password, new_token
+    from ..decisions.access import check_role
+    from .auth import check_user_name, hash_password, new_token
 
     name = check_user_name(args.name)
     role = check_role(args.role)
@@ -167,7 +139,7 @@ def _users_passwd(args: argparse.Namespace) -> int:
 
 
 def _users_role(args: argparse.Namespace) -> int:
-    from .auth import check_role
+    from ..decisions.access import check_role
 
     _store(args, create=False).set_role(args.name, check_role(args.role))
     print(f"{args.name} is now {args.role}")
@@ -190,57 +162,13 @@ def _users_disable(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------- decisions
-
-
-def _decisions_export(args: argparse.Namespace) -> int:
-    from .decisions import export_decisions
-
-    _, state_dir = locate(args)
-    try:
-        user = "cli:" + getpass.getuser()
-    except (KeyError, OSError):
-        user = "cli"
-    n = export_decisions(state_dir, Path(args.to), args.format, user=user, history=args.history)
-    print(f"{n} decision{'s' if n != 1 else ''} written to {args.to}")
-    return 0
-
-
-def _decisions_check(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from ..publish.run_folder import latest_run
-    from .decisions import constraints, load_decisions
-
-    output_dir, state_dir = locate(args, need_output=True)
-    folder = latest_run(output_dir)
-    if folder is None or not (folder / "records.parquet").exists():
-        raise UserError(f"{output_dir}: no published run here")
-    records = pd.read_parquet(folder / "records.parquet")
-    ml, cl, report = constraints(load_decisions(state_dir), records)
-    print(f"decisions against run {folder.name}: {report['decisions']} current")
-    print(f"  would apply: {report['applied_same']} same person (must-link), {report['applied_different']} different people (cannot-link)")
-    print(f"  not sure: {report['unsure']}")
-    print(
-        f"  stale: {report['stale_count']} ({report['stale_record_missing']} record missing, "
-        f"{report['stale_record_changed']} record changed)"
-    )
-    for s in report["stale"][:20]:
-        print(f"    {s['left']} | {s['right']}: {s['decision']}, {s['why']}")
-    if report["contradictions"]:
-        print(f"  contradictions: {len(report['contradictions'])} 'different' pairs joined by a chain of 'same' decisions")
-        for c in report["contradictions"][:20]:
-            print(f"    {c['left']} | {c['right']}")
-    return 0
-
-
 # ----------------------------------------------------------------- registration
 
 
 def register(subparsers) -> None:
-    """Add `review`, `review-users` and `decisions` to the main parser's subparsers."""
+    """Add `review` and `review-users` to the main parser's subparsers."""
     rv = subparsers.add_parser("review", help="start the review web app over the latest run")
-    _location_args(rv)
+    location_args(rv)
     rv.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
     rv.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     rv.add_argument("--session-hours", type=float, default=8.0, help="a login lasts this long (default 8)")
@@ -253,41 +181,29 @@ def register(subparsers) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, help="admin | reviewer | viewer")
     add.add_argument("--token", action="store_true", help="issue an API token (shown once) instead of reading a password")
-    _location_args(add)
+    location_args(add)
     add.set_defaults(func=_users_add)
     ls = us_sub.add_parser("list", help="list users")
-    _location_args(ls)
+    location_args(ls)
     ls.set_defaults(func=_users_list)
     pw = us_sub.add_parser("passwd", help="set a user's password (standard input); ends their sessions")
     pw.add_argument("name")
-    _location_args(pw)
+    location_args(pw)
     pw.set_defaults(func=_users_passwd)
     ro = us_sub.add_parser("role", help="change a user's role")
     ro.add_argument("name")
     ro.add_argument("role", help="admin | reviewer | viewer")
-    _location_args(ro)
+    location_args(ro)
     ro.set_defaults(func=_users_role)
     tk = us_sub.add_parser("token", help="issue another API token for a user (shown once)")
     tk.add_argument("name")
-    _location_args(tk)
+    location_args(tk)
     tk.set_defaults(func=_users_token)
     ds = us_sub.add_parser("disable", help="disable a user: ends sessions, revokes tokens (kept for the audit log)")
     ds.add_argument("name")
-    _location_args(ds)
+    location_args(ds)
     ds.set_defaults(func=_users_disable, enable=False)
     en = us_sub.add_parser("enable", help="enable a disabled user again")
     en.add_argument("name")
-    _location_args(en)
+    location_args(en)
     en.set_defaults(func=_users_disable, enable=True)
-
-    dc = subparsers.add_parser("decisions", help="analysts' decisions: export, check against the latest run")
-    dc_sub = dc.add_subparsers(dest="decisions_command", required=True)
-    ex = dc_sub.add_parser("export", help="write the current decisions as Parquet or CSV (readable by evaluate --labels)")
-    _location_args(ex)
-    ex.add_argument("--format", choices=("parquet", "csv"), help="default: from the --to suffix, else parquet")
-    ex.add_argument("--to", required=True, type=Path, help="the file to write")
-    ex.add_argument("--history", action="store_true", help="the whole append-only log, not only the current decisions")
-    ex.set_defaults(func=_decisions_export)
-    ck = dc_sub.add_parser("check", help="how the decisions apply to the latest run: applied, stale, contradictions")
-    _location_args(ck)
-    ck.set_defaults(func=_decisions_check)

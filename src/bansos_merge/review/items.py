@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from .store import ordered_pair
+from ..decisions.store import ordered_pair
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 UNSURE = "unsure"  # a record's "person" when the analyst is not sure where it belongs

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..cluster.queue import STAKE_NAMES
-from .decisions import record_fingerprint, record_keys
+from ..identity import record_fingerprint, record_keys, split_key
 from .items import SEVERITY_ORDER, ConflictRef, Item, ItemPair, column_order, pair_key
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class RunData:
     def _place(self, keys: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         pos = [self.position[k] for k in keys]
         regions = tuple(dict.fromkeys(self.region_of[p] for p in pos if self.region_of[p]))
-        sources = tuple(dict.fromkeys(k.partition(":")[0] for k in keys))
+        sources = tuple(dict.fromkeys(split_key(k)[0] for k in keys))
         return regions, sources
 
     def _build(self, review: pd.DataFrame, conflicts: pd.DataFrame) -> tuple[list[Item], list[Item]]:
@@ -176,7 +176,7 @@ class RunData:
         conflicts = conflicts[conflicts["kind"] != "review_needed"]
         if len(conflicts):
             conflicts = conflicts.assign(
-                _sev=conflicts["severity"].map(SEVERITY_ORDER).fillna(9), _key=conflicts["source"].astype(str) + ":" + conflicts["record_id"].astype(str)
+                _sev=conflicts["severity"].map(SEVERITY_ORDER).fillna(9), _key=record_keys(conflicts)
             ).sort_values(["_sev", "kind", "conflict_id"], kind="stable")
         unscored: list[Item] = []
         for cid, group in conflicts.groupby("conflict_id", sort=False):
@@ -360,7 +360,7 @@ def _queue_items(review: pd.DataFrame) -> list[pd.DataFrame]:
         review = review.assign(item=np.arange(len(review)), queue_rank=np.arange(1, len(review) + 1))
     review = review.assign(
         **{c: v for c, v in _QUEUE_DEFAULTS.items() if c not in review.columns},
-        _left=review["left_source"].astype(str) + ":" + review["left_record_id"].astype(str),
-        _right=review["right_source"].astype(str) + ":" + review["right_record_id"].astype(str),
+        _left=record_keys(review, "left_"),
+        _right=record_keys(review, "right_"),
     ).sort_values("queue_rank", kind="stable")
     return [rows for _, rows in review.groupby("item", sort=False)]

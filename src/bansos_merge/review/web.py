@@ -14,13 +14,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..decisions.store import Store
 from ..errors import UserError
 from ..publish.run_folder import latest_run
 from . import strings
 from .auth import can, csrf_ok, new_csrf
 from .items import Item
 from .queue import Filters, RunData
-from .store import Store
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "bansos_review_lang"

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..cluster.resolve import Resolution, resolve_with
 from ..config import MergeConfig, load_config
+from ..decisions.constraints import load_decisions
 from ..errors import UserError
 from ..ingest.check import file_messages
 from ..ingest.source import preflight
@@ -51,7 +52,6 @@ from ..publish.previous import PreviousRun, load_previous, previous_manifest
 from ..publish.registry import person_codes
 from ..publish.run_folder import RunFolder
 from ..publish.shrink import shrink_message, shrink_problems
-from ..review.decisions import load_decisions
 from .executor import Executor, LocalExecutor
 
 STAGES = ("read and normalise", "link", "cluster", "assemble", "publish")

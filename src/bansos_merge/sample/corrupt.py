@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..regions import load_regions
+from .draw import date_parts
 from .rates import CorruptionRates
 
 MUHAMMAD_VARIANTS = np.array(
@@ -330,8 +331,6 @@ def corrupt_birth_dates(
     rng: np.random.Generator, dates: np.ndarray, rates: CorruptionRates, ref: np.datetime64, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(dates as written, label) — labels '', swap, digit, missing, mismatch."""
-    from .population import date_parts
-
     out = np.asarray(dates, dtype="datetime64[D]").copy()
     n = len(out)
     label = np.full(n, "", dtype=object)

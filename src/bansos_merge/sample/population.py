@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..regions import load_regions, population_by_regency
+from ..regions import load_regions
 from . import names as nm
+from .draw import date_parts, digits, make_dates, weighted_sample
+from .places import pick_places, regency_history_names, town_name
 from .rates import CorruptionRates
 
 # The "as of" date of the synthetic extracts (fixed, so output does not depend on today).
@@ -50,89 +52,6 @@ class Population:
     households: pd.DataFrame  # one row per household, RangeIndex = household number
     villages: pd.DataFrame  # the sampled villages with their district/regency/province
     regencies: pd.DataFrame  # the sampled regencies: code, name, province
-
-
-def weighted_sample(rng: np.random.Generator, weights: np.ndarray, k: int) -> np.ndarray:
-    """k distinct indices drawn with probability proportional to `weights` (sorted)."""
-    weights = np.asarray(weights, dtype=float)
-    k = int(min(k, int((weights > 0).sum())))
-    if k <= 0:
-        return np.empty(0, dtype=np.int64)
-    with np.errstate(divide="ignore"):
-        keys = rng.exponential(size=len(weights)) / weights
-    return np.sort(np.argpartition(keys, k - 1)[:k])
-
-
-def town_name(regency_names: pd.Series) -> pd.Series:
-    """'Kabupaten Bogor' -> 'BOGOR', 'Kota Bandung' -> 'BANDUNG' (a birth place)."""
-    return regency_names.str.upper().str.replace(
-        r"^(?:KABUPATEN|KOTA)(?: ADMINISTRASI| ADM\.)?\s+", "", regex=True
-    )
-
-
-def digits(values: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded decimal strings of non-negative integers (object array)."""
-    return pd.Series(np.asarray(values, dtype=np.int64)).astype(str).str.zfill(width).to_numpy(dtype=object)
-
-
-def date_parts(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(year, month, day) int arrays of a datetime64[D] array."""
-    d = np.asarray(dates, dtype="datetime64[D]")
-    y = d.astype("datetime64[Y]").astype(int) + 1970
-    m = d.astype("datetime64[M]").astype(int) % 12 + 1
-    day = (d - d.astype("datetime64[M]")).astype(int) + 1
-    return y, m, day
-
-
-def make_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    months = (np.asarray(y) - 1970) * 12 + (np.asarray(m) - 1)
-    return months.astype("datetime64[M]").astype("datetime64[D]") + (np.asarray(d) - 1)
-
-
-# ------------------------------------------------------------------------------ places
-
-
-def pick_places(rng: np.random.Generator, people: int, rates: CorruptionRates) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sampled regencies and villages (with a target number of people per village)."""
-    regions = load_regions().regions
-    pop = population_by_regency()
-    n_reg = int(min(len(pop), max(2, round(people / rates.people_per_regency))))
-    chosen = pop.iloc[weighted_sample(rng, pop["total"].to_numpy(), n_reg)].reset_index(drop=True)
-    # Big regencies get more people, but not proportionally (a sample of a handful of offices).
-    share = np.sqrt(chosen["total"].to_numpy(dtype=float))
-    alloc = np.floor(people * share / share.sum()).astype(int)
-    alloc[: people - alloc.sum()] += 1
-
-    dist = regions[regions["level"] == "district"]
-    vill = regions[regions["level"] == "village"]
-    prov_name = regions[regions["level"] == "province"].set_index("code")["name"]
-    rows = []
-    for reg_code, reg_name, n_people in zip(chosen["code"], chosen["name"], alloc):
-        n_vill = max(1, int(round(n_people / 2000)))
-        d_codes = dist.loc[dist["parent"] == reg_code, "code"].to_numpy()
-        n_dist = min(len(d_codes), max(1, int(np.ceil(n_vill / 4))))
-        d_pick = np.sort(rng.choice(d_codes, size=n_dist, replace=False))
-        cand = vill[vill["parent"].isin(d_pick)]
-        v_pick = cand.iloc[np.sort(rng.choice(len(cand), size=min(n_vill, len(cand)), replace=False))]
-        target = rng.uniform(1000, 3000, size=len(v_pick))
-        target = np.floor(n_people * target / target.sum()).astype(int)
-        target[: n_people - target.sum()] += 1
-        for (code, name, parent), t in zip(v_pick[["code", "name", "parent"]].itertuples(index=False), target):
-            rows.append((code, name.upper(), parent, reg_code, reg_name, int(t)))
-    villages = pd.DataFrame(
-        rows, columns=["village_code", "village_name", "district_code", "regency_code", "regency_name", "target"]
-    )
-    dname = dist.set_index("code")["name"].str.upper()
-    villages["district_name"] = villages["district_code"].map(dname)
-    villages["province_code"] = villages["regency_code"].str[:2]
-    villages["province_name"] = villages["province_code"].map(prov_name).str.upper()
-    villages["is_kota"] = villages["regency_name"].str.startswith("Kota")
-    villages = villages.sort_values("village_code", kind="stable").reset_index(drop=True)
-    regencies = chosen[["code", "name"]].rename(columns={"code": "regency_code", "name": "regency_name"})
-    regencies["province_code"] = regencies["regency_code"].str[:2]
-    regencies["province_name"] = regencies["province_code"].map(prov_name).str.upper()
-    regencies["people"] = alloc
-    return villages, regencies.sort_values("regency_code").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------ households
@@ -337,7 +256,7 @@ def build_population(rng: np.random.Generator, people: int, rates: CorruptionRat
     # ---- birth place ----
     all_reg = load_regions().regions
     all_reg = all_reg[all_reg["level"] == "regency"].set_index("code")["name"]
-    hist_names = _regency_history_names()
+    hist_names = regency_history_names()
     bp_reg = pd.Series(nik_dist.astype(str)).str[:4]
     bp = town_name(bp_reg.map(all_reg).fillna(bp_reg.map(hist_names)).fillna("")).to_numpy(dtype=object)
     bp = np.where(ret, RETIRED_TOWNS[rng.integers(0, len(RETIRED_TOWNS), people)], bp)
@@ -457,11 +376,3 @@ def _serials(rng: np.random.Generator, prefix12: np.ndarray, avoid: np.ndarray |
             value[clash] = prefix12[clash] * 10_000 + 5000 + rng.integers(0, 4999, int(clash.sum()))
             clash = (taken.get_indexer(value) >= 0) | pd.Series(value).duplicated(keep="first").to_numpy()
     return pd.Series(value).astype(str).to_numpy(dtype=object)
-
-
-def _regency_history_names() -> pd.Series:
-    from ..regions import data_file
-
-    hist = pd.read_csv(data_file("kemendagri_codes_history.csv"), dtype=str, keep_default_na=False)
-    reg = hist[hist["level"] == "regency"]
-    return pd.Series(reg["name_latest"].to_numpy(), index=reg["code"].str.replace(".", "", regex=False))

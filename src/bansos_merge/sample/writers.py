@@ -20,7 +20,8 @@ import xlsxwriter
 from ..regions import load_regions
 from .corrupt import excel_number
 from .extracts import Extract
-from .population import Population, date_parts
+from .draw import date_parts
+from .population import Population
 
 CREATED = dt.datetime(2025, 10, 1, 8, 0, 0)  # fixed document date: byte-identical workbooks
 

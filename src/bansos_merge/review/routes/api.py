@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..items import Item
 from ..queue import Filters, decided_pairs, filter_items
-from ..store import DECISIONS
+from ...decisions.store import DECISIONS
 from ..web import MAX_COMMENT, Forbidden, Web, web
 
 router = APIRouter(prefix="/api")

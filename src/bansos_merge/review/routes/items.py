@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from .. import strings
 from ..items import UNSURE, Item, assignment_decisions, parse_assignment, prefill
 from ..pages import LETTERS, brief, masked_values, side_by_side
+from ...decisions.store import DECISIONS
 from ...publish.masking import mask_ids_in_text
 from ..queue import Filters, RunData, decided_pairs, filter_items, next_open
-from ..store import DECISIONS
 from ..web import MAX_COMMENT, Web, web
 from .queue import item_status
 

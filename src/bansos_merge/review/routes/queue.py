@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ..decisions import export_decisions
+from ...decisions.export import export_decisions
 from ..items import Item
 from ..pages import LETTERS, brief
 from ..queue import PAGE_SIZE, Filters, decided_pairs, filter_info, filter_items, next_open

@@ -1,59 +1,25 @@
 """Analysts' decisions as constraints for the next run (pure pandas + sqlite, no web framework).
 
-- `record_fingerprint(records)`: a short hash of each record's identifying fields as read, so
-  a decision made on one version of a record can tell when the record changed.
 - `load_decisions(state_dir)`: the current decision per unordered pair (latest wins; the log
   itself is append-only).
 - `constraints(decisions, records)`: *same person* -> must-link, *different people* ->
   cannot-link, as record positions in `records`; a decision whose record is gone or changed
-  is not applied and is reported as stale.
-- `export_decisions(...)`: Parquet or CSV, readable as `bansos-merge evaluate --labels`.
+  (its fingerprint, `identity.record_fingerprint`) is not applied and is reported as stale.
 
-A record is named `SOURCE:RECORD_ID`, as `bansos-merge explain` and the labels file do.
+A record is named `SOURCE:RECORD_ID` (`identity.record_keys`), as `bansos-merge explain` and
+the labels file do.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..publish.formula import formula_safe
+from ..identity import record_fingerprint, record_keys
 from .store import DECISION_COLUMNS, Store, store_path
-
-# The record's identity as the source wrote it. Raw values, not normalised ones, so that a
-# change in the normalisation rules does not turn every decision stale.
-FINGERPRINT_FIELDS = ("nik_raw", "kk_raw", "name_raw", "birth_date_raw", "sex_raw", "address_raw")
-FINGERPRINT_LENGTH = 16
-_NULL = "\x00"
-_SEP = "\x1f"
-STALE_EXAMPLES = 20
-
-
-def record_keys(records: pd.DataFrame) -> pd.Series:
-    """`SOURCE:RECORD_ID` per record."""
-    return records["source"].astype(str) + ":" + records["record_id"].astype(str)
-
-
-def _text(records: pd.DataFrame, field: str) -> np.ndarray:
-    if field not in records.columns:
-        return np.full(len(records), _NULL, dtype=object)
-    return records[field].astype("string").fillna(_NULL).to_numpy(dtype=object)
-
-
-def record_fingerprint(records: pd.DataFrame) -> pd.Series:
-    """Per record: the first 16 hex digits of SHA-256 over its identifying fields as read
-    (nik_raw, kk_raw, name_raw, birth_date_raw, sex_raw, address_raw; a missing column counts
-    as empty). Same values -> same fingerprint, whatever the frame's dtypes."""
-    columns = [_text(records, f) for f in FINGERPRINT_FIELDS]
-    digests = [
-        hashlib.sha256(_SEP.join(values).encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH] for values in zip(*columns)
-    ]
-    return pd.Series(digests, index=records.index, dtype=object, name="fingerprint")
 
 
 def _empty() -> pd.DataFrame:
@@ -62,7 +28,8 @@ def _empty() -> pd.DataFrame:
     return frame
 
 
-def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+def decision_frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Store rows as a frame of `columns`, decided_at as UTC times (the same columns when empty)."""
     if not rows:
         out = _empty()
         return out.assign(id=pd.Series(dtype="int64"))[columns] if "id" in columns else out[columns]
@@ -78,7 +45,7 @@ def load_decisions(state_dir: Path) -> pd.DataFrame:
     Empty (same columns) when there is no review database yet."""
     if not store_path(state_dir).exists():
         return _empty()
-    return _frame(Store(state_dir, read_only=True).current_decisions(), DECISION_COLUMNS)
+    return decision_frame(Store(state_dir, read_only=True).current_decisions(), DECISION_COLUMNS)
 
 
 def _latest_per_pair(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -193,42 +160,3 @@ def constraints(decisions: pd.DataFrame, records: pd.DataFrame) -> tuple[pd.Data
             if a in root and b in root and root[a] == root[b]:
                 report["contradictions"].append({"left": str(keys[a]), "right": str(keys[b])})
     return must_link.astype("int64"), cannot_link.astype("int64"), report
-
-
-EXPORT_FORMATS = ("parquet", "csv")
-
-
-def export_decisions(
-    state_dir: Path, to: Path, fmt: str | None = None, user: str | None = None, history: bool = False
-) -> int:
-    """Write the current decisions (or, with `history`, the whole log with its ids) to `to`
-    as Parquet or CSV (format from `fmt`, else from the suffix). Columns start with left,
-    right, decision, as `bansos-merge evaluate --labels` reads them. Audited. Returns rows."""
-    to = Path(to)
-    fmt = (fmt or ("csv" if to.suffix.lower() == ".csv" else "parquet")).lower()
-    if fmt not in EXPORT_FORMATS:
-        raise UserError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
-    if not store_path(state_dir).exists():
-        raise UserError(f"{store_path(state_dir)}: no review database (no decision has been made yet)")
-    store = Store(state_dir, create=False)
-    if history:
-        frame = _frame(store.all_decisions(), ["id", *DECISION_COLUMNS])
-    else:
-        frame = _frame(store.current_decisions(), DECISION_COLUMNS)
-    if not to.parent.is_dir():
-        raise UserError(f"{to.parent}: no such directory")
-    tmp = to.with_name(f".{to.name}.tmp")
-    try:
-        if fmt == "csv":
-            # An analyst's comment (or a record id) that a spreadsheet would evaluate stays text.
-            out = frame.assign(decided_at=frame["decided_at"].map(lambda v: v.isoformat() if pd.notna(v) else ""))
-            out = out.apply(lambda column: formula_safe(column) if column.dtype == object else column)
-            out.to_csv(tmp, index=False, encoding="utf-8")
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, to)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {to}: {e.strerror}") from None
-    store.audit(user, "export", str(to.name), {"format": fmt, "rows": int(len(frame)), "history": history})
-    return int(len(frame))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import UserError
-from .auth import check_role, token_hash
+from .access import check_role, token_hash
 
 STORE_FILE = "review.sqlite"
 DECISIONS = ("same", "different", "unsure")
