@@ -185,9 +185,11 @@ IDENTITY = ("name", "birth_date", "sex", "mother_name", "birth_place")
 
 def identity_weight(pairs: pd.DataFrame, prior_weight: float) -> np.ndarray:
     """The weight of what says who a person is (name, birth date, sex, mother, birth place),
-    without where they live or which card and NIK they hold: a person registered again after a
-    move has another region, card, address and NIK."""
-    return prior_weight + sum(pairs[f"w_{c}"].to_numpy() for c in IDENTITY)
+    without which card and NIK they hold, and with where they live only when it agrees: a
+    person registered again after a move has another region, card, address and NIK, so a
+    different address is no evidence against; a birth registered twice in one village is, for
+    the same address, evidence for."""
+    return prior_weight + sum(pairs[f"w_{c}"].to_numpy() for c in IDENTITY) + np.maximum(pairs["w_address"].to_numpy(), 0.0)
 
 
 def _one_anchor(civil_nik: np.ndarray, doubles: pd.DataFrame) -> np.ndarray:
