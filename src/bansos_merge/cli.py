@@ -358,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .review.cli import register as register_review
 
     register_review(sub)
+    from .match.cli import register as register_match
+
+    register_match(sub)
 
     ex = sub.add_parser("explain", help="show the evidence for or against linking two records")
     ex.add_argument("left", help="SOURCE:RECORD_ID")
