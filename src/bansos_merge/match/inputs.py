@@ -114,7 +114,8 @@ def json_query(body: object) -> Inputs:
     if not ({"nik", "name"} & body.keys()):
         raise InputError("give 'nik' or 'name': without either no one can be found", field="nik, name")
     fields = list(body)
-    cells = pd.DataFrame({f"c{i}": pd.Series([body[f]], dtype=TEXT) for i, f in enumerate(fields)})
+    # As a reader gives a row: every cell text, an empty one "" (null is no value of a cell).
+    cells = pd.DataFrame({f"c{i}": pd.Series([body[f] or ""], dtype=TEXT) for i, f in enumerate(fields)})
     src = SourceConfig(name="query", path="request", kind="aid_list", columns={f: f for f in fields})
     raw = RawTable(src.name, Path("request"), None, 1, fields, cells, np.array([1], dtype=np.int64))
     records, rejects = normalize_table(raw, src)

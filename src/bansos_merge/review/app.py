@@ -13,7 +13,7 @@ Security model (see the README's review section):
 - Responses are not cached and may not be framed; the CSP allows only this app's own CSS/JS.
 - Nothing personal is logged: URLs carry item ids (hashes) and filter codes, never a NIK.
 
-This module assembles the app; the routes are in `routes/` (auth, queue, items, api), what
+This module assembles the app; the routes are in `routes/` (auth, queue, items, api, match), what
 they share in `web.py`.
 """
 
@@ -28,7 +28,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import strings
-from .routes import api, auth, items, queue
+from .routes import api, auth, items, match, queue
 from .store import Store
 from .web import HERE, LANG_COOKIE, Forbidden, RunCache, Web
 
@@ -57,7 +57,7 @@ def create_app(
     app = FastAPI(title="bansos-merge review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web, app.state.store, app.state.runs, app.state.state_dir = web, store, web.runs, state_dir
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, queue, items, api):
+    for module in (auth, queue, items, api, match):
         app.include_router(module.router)
 
     @app.exception_handler(Forbidden)

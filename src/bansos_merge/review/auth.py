@@ -18,9 +18,10 @@ import secrets
 from ..errors import UserError
 
 # What each role may do. A role with "reveal" may show a NIK in full (each time audited).
+# "match": ask the matching service (POST /api/match) whether a person is known.
 ROLES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"view", "decide", "reveal", "export"}),
-    "reviewer": frozenset({"view", "decide"}),
+    "admin": frozenset({"view", "decide", "reveal", "export", "match"}),
+    "reviewer": frozenset({"view", "decide", "match"}),
     "viewer": frozenset({"view"}),
 }
 
