@@ -127,6 +127,18 @@ def test_a_source_config_maps_the_list(asked, run, tmp_path):
     assert rows.loc[rows["row_number"] == 1, "record_id"].item() == "1"  # the NO column
 
 
+def test_what_the_reader_noted_is_said_and_every_row_still_answered(run, tmp_path, capsys):
+    """A quote typed into a name (`"JOHN` ... `DOE"`): the rows are read line by line, as in a
+    run, the console says which rows (never their values), and each row has its answer."""
+    listing = tmp_path / "usulan.csv"
+    listing.write_text('NIK,NAMA\n3201010101900001,"JOHN\n3201010101900002,BUDI\n3201010101900003,DOE"\n3201010101900004,SITI\n')
+    assert main(["match", "--output", str(run.output_dir), "--input", str(listing), "--columns", "nik=NIK,name=NAMA"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "rows 1, 2, 3" in err and "JOHN" not in err and "3201010101900001" not in err
+    rows = pd.read_parquet(tmp_path / "match_results.parquet")
+    assert rows["row_number"].tolist() == [1, 2, 3, 4] and rows["status"].eq("not_found").all()
+
+
 # ----------------------------------------------------------------------------- errors
 
 

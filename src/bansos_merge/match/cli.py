@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..errors import UserError
 
+EXIT_ACCOUNTING = 3  # as `bansos-merge run`: written, but a file's rows disagree with its own count
+
 
 def register(sub) -> None:
     """Add the `match` subcommand to the main parser's subparsers."""
@@ -62,4 +64,22 @@ def run_match(args: argparse.Namespace) -> int:
     print(f"{len(rows):,} rows of {args.input} against run {run.run_id}: {summary} ({time.perf_counter() - started:.1f} s)")
     print(f"wrote {xlsx}")
     print(f"wrote {parquet}")
-    return 0
+    return _reading_warnings(src.name, inputs.files)
+
+
+def _reading_warnings(source: str, files: list[dict]) -> int:
+    """What the reader noted, on stderr, as a run prints it; a file whose rows disagree with its
+    own count of lines makes the exit code 3 (the answers are written, and say what was read)."""
+    import sys
+
+    from ..ingest.check import file_messages
+
+    disagreements = []
+    for entry in files:
+        found, notes = file_messages(source, entry)
+        disagreements += found
+        for line in notes:
+            print(f"bansos-merge: warning: {line}", file=sys.stderr)
+    for line in disagreements:
+        print(f"bansos-merge: warning: accounting: {line}", file=sys.stderr)
+    return EXIT_ACCOUNTING if disagreements else 0

@@ -8,7 +8,7 @@ headers are not the canonical names, and a guessed mapping would match the wrong
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class Inputs:
     records: pd.DataFrame
     rejects: pd.DataFrame
     sheets: list[str | None]  # the tables in the order read (an Excel file may have several)
+    files: list[dict] = field(default_factory=list)  # what reading the file said (ingest/source.py: _file_entry)
 
     @property
     def rows(self) -> int:
@@ -95,7 +96,7 @@ def read_input(src: SourceConfig) -> Inputs:
             file=str(read.files[0]["path"]) if read.files else src.path,
             row=table.header_row if table is not None else None,
         )
-    return Inputs(norm.records, norm.rejects, list(dict.fromkeys(t.sheet for t in read.tables)))
+    return Inputs(norm.records, norm.rejects, list(dict.fromkeys(t.sheet for t in read.tables)), read.files)
 
 
 def json_query(body: object) -> Inputs:

@@ -161,8 +161,7 @@ def load_latest(output_dir: Path) -> LatestRun:
                          file=str(folder / "records.parquet"), field="person_id")  # fmt: skip
     frame = build_link_frame(records.drop(columns="person_id"))
     del records
-    th = thresholds(manifest, model)
-    return LatestRun(
+    loaded = LatestRun(
         folder=folder,
         run_id=str(manifest.get("run_id", folder.name)),
         frame=frame,
@@ -170,11 +169,13 @@ def load_latest(output_dir: Path) -> LatestRun:
         tf=link_term_frequencies(frame),
         registered_niks=np.unique(frame.nik[frame.civil & (frame.nik >= 0)]),
         model=model,
-        thresholds=th,
+        thresholds=thresholds(manifest, model),
         index=CandidateIndex(frame),
         registry=registry,
         conflicts=_per_person(conflicts, person_index),
     )
+    pa.default_memory_pool().release_unused()  # the records' Arrow buffers, gone with the frame built
+    return loaded
 
 
 class LatestCache:
