@@ -13,7 +13,8 @@ sample of another seed); each copied row's answer is the person the run gave its
 `api`: issues a reviewer an API token (`bansos-merge review-users add --token`), starts
 `bansos-merge review` on loopback, sends one request to load the run (timed apart), then
 ``--requests`` requests one after another (keep-alive), and reports the median and p95
-latency, the app's RSS (VmRSS, VmHWM) and what the answers were. Then, in this process, the
+latency, the app's RSS (VmRSS, VmHWM: before the first match, after it loaded the run, after
+the requests) and what the answers were. Then, in this process, the
 same queries through the library to say where the time goes: normalising the row (the
 library's vectorised normalisers on one row), linking it (lookup, compare, score, decide) and
 the answer.
@@ -187,6 +188,7 @@ def api(args: argparse.Namespace, work: Path) -> dict:
                 raise SystemExit(f"HTTP {response.status}: {answer}")
             return time.perf_counter() - t, answer
 
+        rss_app = _rss(app.pid)  # the review app with its queue, before any match
         first, _ = ask(bodies[0])
         rss_loaded = _rss(app.pid)
         timed = [ask(b) for b in bodies]  # bounded: one request per query
@@ -199,6 +201,7 @@ def api(args: argparse.Namespace, work: Path) -> dict:
             "median_ms": round(float(np.median(latency)), 1),
             "p95_ms": round(float(np.percentile(latency, 95)), 1),
             "min_ms": round(float(latency.min()), 1),
+            "rss_app_before_matching_gib": rss_app,
             "rss_after_load_gib": rss_loaded,
             "rss_after_requests_gib": _rss(app.pid),
             "load": round(os.getloadavg()[0], 1),
