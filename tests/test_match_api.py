@@ -4,8 +4,11 @@ as `bansos-merge match`), and the audit log (a keyed hash of the query, never it
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
+import sys
 import warnings
 
 import pandas as pd
@@ -19,9 +22,8 @@ with warnings.catch_warnings():  # starlette's TestClient asks for httpx2; httpx
 from bansos_merge.match.inputs import read_input, source_from_columns  # noqa: E402
 from bansos_merge.match.latest import load_latest  # noqa: E402
 from bansos_merge.match.service import match_rows  # noqa: E402
+from bansos_merge.cli import main  # noqa: E402
 from bansos_merge.review.app import create_app  # noqa: E402
-from bansos_merge.review.auth import hash_password, new_token  # noqa: E402
-from bansos_merge.review.store import Store  # noqa: E402
 from match_fixtures import COLUMNS, NEW_NIK, proposals  # noqa: E402
 from review_fixtures import built_run  # noqa: E402
 
@@ -33,17 +35,35 @@ def run(tmp_path_factory):
     return built_run(tmp_path_factory)
 
 
+def _cli(argv: list[str], stdin: str = "") -> str:
+    """`bansos-merge ARGV` in this process, with `stdin`; its standard output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), mock_stdin(stdin):
+        assert main(argv) == 0
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def mock_stdin(text: str):
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
 @pytest.fixture(scope="module")
 def env(run, tmp_path_factory):
-    """An app over the shared run with users of each role and a token for each."""
+    """An app over the shared run with users of each role (`bansos-merge review-users`), and an
+    API token for each."""
     state = tmp_path_factory.mktemp("match_state")
-    store = Store(state)
+    where = ["--output", str(run.output_dir), "--state-dir", str(state)]
     tokens = {}
     for name, role in {"ana": "admin", "rudi": "reviewer", "vera": "viewer"}.items():
-        store.add_user(name, role, hash_password(PASSWORD))
-        tokens[name] = new_token()
-        store.add_token(name, tokens[name])
-    return {"app": create_app(run.output_dir, state), "store": store, "tokens": tokens}
+        _cli(["review-users", "add", name, "--role", role, *where], PASSWORD + "\n")
+        tokens[name] = _cli(["review-users", "token", name, *where]).strip().splitlines()[-1]
+    app = create_app(run.output_dir, state)
+    return {"app": app, "store": app.state.store, "tokens": tokens}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +90,7 @@ def login(app) -> tuple[TestClient, str]:
     return client, csrf
 
 
-def matches_logged(store: Store) -> list[dict]:
+def matches_logged(store) -> list[dict]:
     return [a for a in store.audit_log() if a["action"] == "match"]
 
 
