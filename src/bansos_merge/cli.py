@@ -358,9 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
     from .review.cli import register as register_review
 
     register_review(sub)
-    from .match.cli import register as register_match
-
-    register_match(sub)
 
     ex = sub.add_parser("explain", help="show the evidence for or against linking two records")
     ex.add_argument("left", help="SOURCE:RECORD_ID")
@@ -369,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--config", type=Path, help="or: merge.yaml, to find the output directory")
     ex.add_argument("--show-nik", action="store_true", help="show NIK and KK in full (default: masked)")
     ex.set_defaults(func=_explain)
+    from .match.cli import register as register_match
+
+    register_match(sub)
     return p
 
 

@@ -28,9 +28,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import strings
-from .routes import api, auth, items, match, queue
+from .routes import api, auth, items, queue
 from .store import Store
 from .web import HERE, LANG_COOKIE, Forbidden, RunCache, Web
+from .routes import match as match_routes
 
 DEFAULT_SESSION_MAX_AGE = 8 * 3600
 SESSION_COOKIE = "bansos_review_session"
@@ -57,8 +58,9 @@ def create_app(
     app = FastAPI(title="bansos-merge review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web, app.state.store, app.state.runs, app.state.state_dir = web, store, web.runs, state_dir
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (auth, queue, items, api, match):
+    for module in (auth, queue, items, api):
         app.include_router(module.router)
+    app.include_router(match_routes.router)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):
