@@ -7,17 +7,16 @@ is a 64-bit hash of the *values* it combines (a NIK, a name key, a birth date, a
 code ...): the same for a record of the run and for a new row. Each pass keeps the run's keys
 sorted, and a lookup is a binary search, for one row or for ten thousand at once.
 
-`PASSES` follows `blocking.blocking_passes` pass for pass: what each combines and its block
-cap (a key shared by more records than that is no evidence, and finds nothing here either).
-`nik_one_edit` looks up the new NIK's one-edit neighbours (every substitution and adjacent
-transposition) among the run's NIKs, rather than storing 31 variants of every record's NIK.
-A test checks that the lookup finds the pairs that blocking the run's records together with
-the new rows finds.
+`PASSES` lists blocking's passes in its own terms — a key kind (`same` values, a shared name
+`token` with the same other values, numbers `one_edit` apart) over link-frame columns, and a
+block cap (a key shared by more records than that is no evidence, and finds nothing here
+either). A `one_edit` pass looks up the new number's one-edit neighbours (every substitution
+and adjacent transposition) among the run's numbers, rather than storing 31 variants of every
+record's. A test checks that the lookup finds the pairs that blocking the run's records
+together with the new rows finds.
 """
 
 from __future__ import annotations
-
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -25,24 +24,26 @@ import pandas as pd
 from ..link.blocking import RARE_NAME_BLOCK
 from ..link.features import LinkFrame, Strings, digit_matrix
 
-# (pass, the values it combines, its block cap; None: the run's max_block)
-PASSES: tuple[tuple[str, tuple[str, ...], int | None], ...] = (
-    ("nik_exact", ("nik",), None),
-    ("nik_15_digits", ("nik15",), None),
-    ("name_birth_date", ("name_sorted", "birth_date"), None),
-    ("name_village", ("name", "place"), None),
-    ("kk_first_name", ("kk_card", "name_first"), None),
-    ("birth_date_district", ("birth_date", "district"), None),
-    ("birth_date_name_token", ("name_token", "birth_date"), None),
-    ("address_first_name", ("address", "place", "name_first"), None),
-    ("place_name_token", ("name_token", "place"), RARE_NAME_BLOCK),
-    ("rare_name", ("name",), RARE_NAME_BLOCK),
+# (pass, key kind, link-frame columns, block cap; None: the run's max_block), as link/blocking.py
+PASSES: tuple[tuple[str, str, tuple[str, ...], int | None], ...] = (
+    ("nik_exact", "same", ("nik",), None),
+    ("nik_one_edit", "one_edit", ("nik",), None),
+    ("nik_15_digits", "same", ("nik15",), None),
+    ("name_birth_date", "same", ("name_sorted", "birth_date"), None),
+    ("name_village", "same", ("name", "place"), None),
+    ("kk_first_name", "same", ("kk15", "name_first"), None),
+    ("birth_date_district", "same", ("birth_date", "district_or_place"), None),
+    ("birth_date_name_token", "token", ("name_sorted", "birth_date"), None),
+    ("address_first_name", "same", ("address", "place", "name_first"), None),
+    ("place_name_token", "token", ("name_sorted", "place"), RARE_NAME_BLOCK),
+    ("rare_name", "same", ("name",), RARE_NAME_BLOCK),
 )
-NIK_PASS = 0  # nik_one_edit searches this pass's index
 
 _SEED = np.uint64(0x243F6A8885A308D3)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _TAG_VILLAGE, _TAG_TEXT, _TAG_DISTRICT = (np.uint64(t) for t in (1, 2, 3))
+
+Values = tuple[np.ndarray, np.ndarray]  # per record: uint64 value, present
 
 
 def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -52,88 +53,59 @@ def _mix(h: np.ndarray, x: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(29))
 
 
-def _ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An int column (-1 missing) as (value, present)."""
-    return values.astype(np.uint64), values >= 0
+def _hash_text(values: np.ndarray) -> np.ndarray:
+    return pd.util.hash_array(np.asarray(values, dtype=object)) if len(values) else np.zeros(0, np.uint64)
 
 
-def _strings(s: Strings) -> tuple[np.ndarray, np.ndarray]:
-    """A text column as (hash of its value, present): the hash of the text, not its code."""
-    hashed = pd.util.hash_array(np.asarray(s.values, dtype=object)) if len(s.values) else np.zeros(0, np.uint64)
-    present = s.codes >= 0
-    out = np.zeros(len(s.codes), np.uint64)
-    out[present] = hashed[s.codes[present]]
+def _values(column: np.ndarray | Strings) -> Values:
+    """A column as (value, present): an int column's numbers (-1: missing), a text column's
+    text hashed (its codes are this frame's own)."""
+    if not isinstance(column, Strings):
+        return column.astype(np.uint64), column >= 0
+    present = column.codes >= 0
+    out = np.zeros(len(column.codes), np.uint64)
+    out[present] = _hash_text(column.values)[column.codes[present]]
     return out, present
 
 
-class _Values:
-    """The values the passes combine, per record of a link frame (computed when first asked)."""
+def _place(f: LinkFrame) -> Values:
+    """The village's code; where none resolved, its text; else the district (as blocking)."""
+    text, has_text = _values(f.village_text)
+    village, district = f.village >= 0, f.district >= 0
+    value = np.where(
+        village,
+        _mix(_TAG_VILLAGE, f.village.astype(np.uint64)),
+        np.where(has_text, _mix(_TAG_TEXT, text), _mix(_TAG_DISTRICT, f.district.astype(np.uint64))),
+    )
+    return value, village | has_text | district
+
+
+def _district_or_place(f: LinkFrame) -> Values:
+    place, has_place = _place(f)
+    known = f.district >= 0
+    return np.where(known, _mix(_TAG_DISTRICT, f.district.astype(np.uint64)), place), known | has_place
+
+
+DERIVED = {"place": _place, "district_or_place": _district_or_place}
+
+
+class _Columns:
+    """The values of a link frame's columns (and blocking's derived ones), made once each."""
 
     def __init__(self, f: LinkFrame) -> None:
-        self.f = f
+        self.f, self.made = f, {}
 
-    def get(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        return getattr(self, name)
+    def __getitem__(self, name: str) -> Values:
+        if name not in self.made:
+            self.made[name] = DERIVED[name](self.f) if name in DERIVED else _values(getattr(self.f, name))
+        return self.made[name]
 
-    @cached_property
-    def nik(self):
-        return _ints(self.f.nik)
-
-    @cached_property
-    def nik15(self):
-        return _ints(self.f.nik15)
-
-    @cached_property
-    def birth_date(self):
-        return _ints(self.f.birth_date)
-
-    @cached_property
-    def kk_card(self):
-        return _ints(np.where(self.f.kk >= 0, self.f.kk // 10, self.f.kk15))
-
-    @cached_property
-    def name(self):
-        return _strings(self.f.name)
-
-    @cached_property
-    def name_sorted(self):
-        return _strings(self.f.name_sorted)
-
-    @cached_property
-    def name_first(self):
-        return _strings(self.f.name_first)
-
-    @cached_property
-    def address(self):
-        return _strings(self.f.address)
-
-    @cached_property
-    def place(self):
-        """The village's code; where none resolved its text; else the district (as blocking)."""
-        f = self.f
-        text, has_text = _strings(f.village_text)
-        village, district = f.village >= 0, f.district >= 0
-        value = np.where(
-            village,
-            _mix(_TAG_VILLAGE, f.village.astype(np.uint64)),
-            np.where(has_text, _mix(_TAG_TEXT, text), _mix(_TAG_DISTRICT, f.district.astype(np.uint64))),
-        )
-        return value, village | has_text | district
-
-    @cached_property
-    def district(self):
-        place, has_place = self.place
-        known = self.f.district >= 0
-        return np.where(known, _mix(_TAG_DISTRICT, self.f.district.astype(np.uint64)), place), known | has_place
-
-    @cached_property
-    def name_token(self):
-        """(record, hash of a name token) for each token of each record's sorted name."""
-        s = self.f.name_sorted
+    def tokens(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(record, hash of a token) for each space-separated token of each record's text."""
+        s: Strings = getattr(self.f, name)
         tokens = pd.Series(s.values, dtype=object).str.split(" ")
         lengths = tokens.str.len().fillna(0).to_numpy(dtype=np.int64)
-        flat = np.concatenate(tokens.to_numpy()) if len(tokens) else np.empty(0, object)
-        hashed = pd.util.hash_array(flat.astype(object)) if len(flat) else np.zeros(0, np.uint64)
+        hashed = _hash_text(np.concatenate(tokens.to_numpy()) if len(tokens) else np.empty(0, object))
         offsets = np.r_[0, np.cumsum(lengths)]
         rows = np.flatnonzero(s.codes >= 0)
         count = lengths[s.codes[rows]]
@@ -142,34 +114,35 @@ class _Values:
         return record, hashed[np.repeat(offsets[s.codes[rows]], count) + within]
 
 
-def pass_keys(values: _Values, combines: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(record, key) of every record whose values for the pass are all present."""
-    if combines[0] == "name_token":
-        rows, h = values.name_token
-        h, rest = _mix(_SEED, h), combines[1:]
+def pass_keys(columns: _Columns, kind: str, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(record, key) of every record whose values for the pass are all present. A `one_edit`
+    pass is keyed as `same` over its column: its lookup asks for the neighbours' keys."""
+    if kind == "token":
+        rows, first = columns.tokens(names[0])
+        h, rest = _mix(_SEED, first), names[1:]
     else:
-        rows, h, rest = np.arange(values.f.n), np.full(values.f.n, _SEED), combines
+        rows, h, rest = np.arange(columns.f.n), np.full(columns.f.n, _SEED), names
     present = np.ones(len(rows), dtype=bool)
     for name in rest:
-        v, ok = values.get(name)
-        h = _mix(h, v[rows])
+        value, ok = columns[name]
+        h = _mix(h, value[rows])
         present &= ok[rows]
     return rows[present], h[present]
 
 
-def one_edit_neighbours(nik: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(row, NIK) for every NIK one substitution or one adjacent transposition away from each
-    row's NIK (-1: none); the NIK itself is not among them."""
-    rows = np.flatnonzero(nik >= 0)
-    digits = digit_matrix(nik[rows]).astype(np.int64)
+def one_edit_neighbours(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, number) for every 16-digit number one substitution or one adjacent transposition
+    away from each row's number (-1: none); the number itself is not among them."""
+    rows = np.flatnonzero(numbers >= 0)
+    digits = digit_matrix(numbers[rows]).astype(np.int64)
     powers = 10 ** np.arange(15, -1, -1, dtype=np.int64)
     other = np.arange(10)[None, None, :]
-    substituted = nik[rows][:, None, None] + (other - digits[:, :, None]) * powers[None, :, None]
+    substituted = numbers[rows][:, None, None] + (other - digits[:, :, None]) * powers[None, :, None]
     keep = other != digits[:, :, None]
     sub_rows = np.broadcast_to(rows[:, None, None], substituted.shape)[keep]
     moved = (digits[:, 1:] - digits[:, :-1]) * powers[None, :-1] + (digits[:, :-1] - digits[:, 1:]) * powers[None, 1:]
     differ = digits[:, 1:] != digits[:, :-1]
-    trans = (nik[rows][:, None] + moved)[differ]
+    trans = (numbers[rows][:, None] + moved)[differ]
     trans_rows = np.broadcast_to(rows[:, None], moved.shape)[differ]
     return np.r_[sub_rows, trans_rows], np.r_[substituted[keep], trans]
 
@@ -189,11 +162,11 @@ class CandidateIndex:
     """Per pass, the run's keys sorted (uint64) and the records holding them (int32)."""
 
     def __init__(self, f: LinkFrame) -> None:
-        values = _Values(f)
+        columns = _Columns(f)
         self.n = f.n
         self.passes: list[tuple[np.ndarray, np.ndarray]] = []
-        for _, combines, _ in PASSES:
-            records, keys = pass_keys(values, combines)
+        for _, kind, names, _ in PASSES:
+            records, keys = pass_keys(columns, kind, names)
             order = np.argsort(keys, kind="stable")
             self.passes.append((keys[order], records[order].astype(np.int32)))
 
@@ -203,13 +176,14 @@ class CandidateIndex:
 
     def lookup(self, q: LinkFrame, max_block: int) -> tuple[np.ndarray, np.ndarray]:
         """(row of `q`, run record) for every distinct candidate pair, sorted by row."""
-        values = _Values(q)
+        columns = _Columns(q)
         found = []
-        for (_, combines, cap), (keys, records) in zip(PASSES, self.passes):
-            rows, wanted = pass_keys(values, combines)
+        for (_, kind, names, cap), (keys, records) in zip(PASSES, self.passes):
+            if kind == "one_edit":
+                rows, numbers = one_edit_neighbours(getattr(q, names[0]))
+                wanted = _mix(np.full(len(numbers), _SEED), numbers.astype(np.uint64))
+            else:
+                rows, wanted = pass_keys(columns, kind, names)
             found.append(_hits(keys, records, rows, wanted, cap or max_block))
-        rows, niks = one_edit_neighbours(q.nik)
-        nik_keys, nik_records = self.passes[NIK_PASS]
-        found.append(_hits(nik_keys, nik_records, rows, _mix(np.full(len(niks), _SEED), niks.astype(np.uint64)), max_block))
-        code = np.unique(np.concatenate([r.astype(np.int64) * self.n + c for r, c in found] or [np.zeros(0, np.int64)]))
+        code = np.unique(np.concatenate([r.astype(np.int64) * self.n + c for r, c in found]))
         return code // self.n, code % self.n
