@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import ValidationError
 
-from ..config import CANONICAL_FIELDS, MergeConfig, SourceConfig, _format_errors
+from ..config import CANONICAL_FIELDS, SourceConfig, validate_source
 from ..errors import ConfigError, InputError, UserError
 from ..ingest.source import is_glob, read_source
 from ..ingest.table import RawTable
@@ -42,15 +41,6 @@ class Inputs:
         return len(self.records) + len(self.rejects)
 
 
-def _validated(entry: dict, where: Path, base_dir: Path) -> SourceConfig:
-    """One source entry, validated as merge.yaml's are (the same messages)."""
-    doc = {"output_dir": ".", "sources": [entry]}
-    try:
-        return MergeConfig.model_validate(doc, context={"base_dir": base_dir}).sources[0]
-    except ValidationError as e:
-        raise ConfigError(_format_errors(where, e, doc)) from None
-
-
 def source_from_config(path: Path, input_path: Path) -> SourceConfig:
     """A YAML file holding one source entry (or a merge.yaml-like `sources:` list of one);
     `name` defaults to 'input', `kind` to aid_list; `path` is always `input_path`."""
@@ -67,7 +57,7 @@ def source_from_config(path: Path, input_path: Path) -> SourceConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected one source entry (a mapping with 'columns')")
     entry = {"name": INPUT_SOURCE, "kind": "aid_list", **raw, "path": str(Path(input_path).resolve())}
-    return _validated(entry, Path(path), Path(path).resolve().parent)
+    return validate_source(entry, Path(path), Path(path).resolve().parent)
 
 
 def source_from_columns(columns: str, input_path: Path) -> SourceConfig:
@@ -79,7 +69,7 @@ def source_from_columns(columns: str, input_path: Path) -> SourceConfig:
             raise UserError(f"--columns: expected FIELD=HEADER pairs separated by commas, e.g. nik=NIK,name=NAMA; got {part.strip()!r}")
         mapping[field.strip()] = header.strip()
     entry = {"name": INPUT_SOURCE, "kind": "aid_list", "columns": mapping, "path": str(Path(input_path).resolve())}
-    return _validated(entry, Path("--columns"), Path.cwd())
+    return validate_source(entry, Path("--columns"), Path.cwd())
 
 
 def read_input(src: SourceConfig) -> Inputs:

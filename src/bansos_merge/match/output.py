@@ -9,7 +9,6 @@ a formula gets a leading apostrophe (publish/formula.py), as in conflicts.xlsx.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ import xlsxwriter
 
 from ..contracts import MatchResultRow
 from ..publish.formula import formula_safe
+from ..publish.atomic import write_atomically
 from ..publish.parquet import to_arrow
-from ..publish.workbook import temp_beside
 from .results import counts
 
 STEM = "match_results"
@@ -28,20 +27,10 @@ _NUMBERS = ("row_number", "match_weight")
 _WIDTHS = {"status": 11, "reason": 36, "name": 28, "person_name": 28, "candidates": 40, "conflicts": 36, "conflict_ids": 40}
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = temp_beside(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_parquet(rows: pd.DataFrame, path: Path, run_id: str) -> None:
     table = to_arrow(rows, MatchResultRow)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"bansos_merge.run_id": run_id.encode()})
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def _cell_text(column: pd.Series) -> pd.Series:
@@ -93,7 +82,7 @@ def write_workbook(rows: pd.DataFrame, path: Path, run_id: str, asked: str) -> N
         sheet.autofilter(0, 0, max(len(rows), 1), len(columns) - 1)
         wb.close()
 
-    _atomic(path, write)
+    write_atomically(path, write)
 
 
 def write_results(rows: pd.DataFrame, folder: Path, run_id: str, asked: str) -> tuple[Path, Path]:
