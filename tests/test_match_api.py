@@ -25,7 +25,7 @@ from bansos_merge.match.service import match_rows  # noqa: E402
 from bansos_merge.cli import main  # noqa: E402
 from bansos_merge.review.app import create_app  # noqa: E402
 from match_fixtures import COLUMNS, NEW_NIK, proposals  # noqa: E402
-from review_fixtures import built_run  # noqa: E402
+from review_fixtures import built_run, copy_output  # noqa: E402
 
 PASSWORD = "kata-sandi-uji-1"
 
@@ -188,3 +188,17 @@ def test_every_query_is_audited_by_a_keyed_hash(env, person):
 
     plain = json.dumps(person["body"], sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     assert hashlib.sha256(plain).hexdigest() != hashes[0]
+
+
+def test_a_run_of_another_version_is_one_message(env, run, tmp_path, person):
+    """The review app still shows the queue; the match says which file and field are wrong."""
+    out = copy_output(run, tmp_path / "out")
+    manifest = out / "latest" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema_version": "2.0.0"}))
+    state = tmp_path / "state"
+    token = _cli(["review-users", "add", "bot", "--role", "reviewer", "--token", "--output", str(out), "--state-dir", str(state)])
+    token = token.strip().splitlines()[-1]
+    r = TestClient(create_app(out, state)).post("/api/match", json=person["body"], headers=bearer(token))
+    assert r.status_code == 503
+    error = r.json()["error"]
+    assert "manifest.json" in error and "field 'schema_version'" in error and "'2.0.0'" in error
