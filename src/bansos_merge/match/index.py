@@ -7,9 +7,9 @@ is a 64-bit hash of the *values* it combines (a NIK, a name key, a birth date, a
 code ...): the same for a record of the run and for a new row. Each pass keeps the run's keys
 sorted, and a lookup is a binary search, for one row or for ten thousand at once.
 
-`PASSES` lists blocking's passes in its own terms — a key kind (`same` values, a shared name
-`token` with the same other values, numbers `one_edit` apart) over link-frame columns, and a
-block cap (a key shared by more records than that is no evidence, and finds nothing here
+`PASSES` is blocking's declarative table (`link.blocking.BLOCKING`): a key kind (`same`
+values, a shared name `token` with the same other values, numbers `one_edit` apart) over
+link-frame columns, and a block cap (a key shared by more records than that is no evidence, and finds nothing here
 either). A `one_edit` pass looks up the new number's one-edit neighbours (every substitution
 and adjacent transposition) among the run's numbers, rather than storing 31 variants of every
 record's. A test checks that the lookup finds the pairs that blocking the run's records
@@ -21,22 +21,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..link.blocking import RARE_NAME_BLOCK
+from ..link.blocking import BLOCKING
 from ..link.features import LinkFrame, Strings, digit_matrix
 
-# (pass, key kind, link-frame columns, block cap; None: the run's max_block), as link/blocking.py
-PASSES: tuple[tuple[str, str, tuple[str, ...], int | None], ...] = (
-    ("nik_exact", "same", ("nik",), None),
-    ("nik_one_edit", "one_edit", ("nik",), None),
-    ("nik_15_digits", "same", ("nik15",), None),
-    ("name_birth_date", "same", ("name_sorted", "birth_date"), None),
-    ("name_village", "same", ("name", "place"), None),
-    ("kk_first_name", "same", ("kk15", "name_first"), None),
-    ("birth_date_district", "same", ("birth_date", "district_or_place"), None),
-    ("birth_date_name_token", "token", ("name_sorted", "birth_date"), None),
-    ("address_first_name", "same", ("address", "place", "name_first"), None),
-    ("place_name_token", "token", ("name_sorted", "place"), RARE_NAME_BLOCK),
-    ("rare_name", "same", ("name",), RARE_NAME_BLOCK),
+# (pass, key kind, link-frame columns, block cap; None: the run's max_block): blocking's own table
+PASSES: tuple[tuple[str, str, tuple[str, ...], int | None], ...] = tuple(
+    (p.name, p.key.kind, p.key.columns, p.cap) for p in BLOCKING
 )
 
 _SEED = np.uint64(0x243F6A8885A308D3)
