@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--config", type=Path, help="or: merge.yaml, to find the output directory")
     ex.add_argument("--show-nik", action="store_true", help="show NIK and KK in full (default: masked)")
     ex.set_defaults(func=_explain)
+    from .match.cli import register as register_match
+
+    register_match(sub)
     return p
 
 

@@ -258,3 +258,13 @@ def load_config(path: str | Path, output_dir: str | Path | None = None) -> Merge
         return MergeConfig.model_validate(raw, context={"base_dir": path.resolve().parent})
     except ValidationError as e:
         raise ConfigError(_format_errors(path, e, raw)) from None
+
+
+def validate_source(entry: dict, where: Path, base_dir: Path) -> SourceConfig:
+    """One source entry on its own (the mapping of a list `bansos-merge match` reads),
+    validated and reported as merge.yaml's sources are; `where` names it in messages."""
+    doc = {"output_dir": str(base_dir), "sources": [entry]}
+    try:
+        return MergeConfig.model_validate(doc, context={"base_dir": base_dir}).sources[0]
+    except ValidationError as e:
+        raise ConfigError(_format_errors(where, e, doc)) from None

@@ -233,6 +233,37 @@ class IdHistoryRow(BaseModel):
     run_id: str
 
 
+class MatchResultRow(BaseModel):
+    """match_results.parquet (`bansos-merge match`): one row per row of the list asked about, in
+    its order; person fields only for a matched row. NIKs masked as in the workbook."""
+
+    row_number: int = Field(description="1-based position among the list's rows below its header")
+    sheet: str | None = Field(description="Excel sheet, null for CSV")
+    record_id: str = Field(description="The list's id column, else the row number (as for a source)")
+    status: str = Field(description="matched | ambiguous | not_found | rejected")
+    reason_code: str | None = Field(description="A rejected row's reason code, as in rejects.parquet")
+    reason: str | None = Field(description="A rejected row's reason")
+    field: str | None = Field(description="The field(s) a rejected row's reason is about")
+    nik: str | None = Field(description="The row's NIK as written, masked")
+    name: str | None = Field(description="The row's name, cleaned")
+    person_id: str | None = Field(description="The person of the latest run the row matched")
+    match_weight: float | None = Field(description="Weight (log2 odds) of the row's best pair: the match, else the closest")
+    decision: str | None = Field(
+        description="The run's decision on that pair: match | review_band | non_match | names_differ | dates_differ | "
+        "serial_apart | registry_apart | registry_double"
+    )
+    candidates: list[str] = Field(description="An ambiguous row's persons, best first (within the ambiguity margin)")
+    person_nik: str | None = Field(description="The person's NIK (golden record), masked")
+    person_name: str | None
+    person_birth_date: dt.date | None
+    in_civil_registry: bool | None = Field(description="Whether the civil registry holds the person")
+    vital_status: str | None = Field(description="alive | deceased | unknown (on the civil registry's word)")
+    programs: list[str] = Field(description="Programs that already list the person")
+    sources: list[str] = Field(description="Sources that already list the person")
+    conflicts: list[str] = Field(description="Kinds of the run's conflicts that concern the person")
+    conflict_ids: list[str] = Field(description="Those conflicts' ids (conflicts.parquet)")
+
+
 _SCALARS = {
     str: pa.string(),
     int: pa.int64(),
@@ -273,4 +304,5 @@ OUTPUTS: dict[str, type[BaseModel]] = {
     "registry": RegistryRow,
     "conflicts": ConflictRow,
     "public_aggregates": PublicAggregateRow,
+    "match_results": MatchResultRow,
 }

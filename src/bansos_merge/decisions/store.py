@@ -32,7 +32,7 @@ from .access import check_role, token_hash
 
 STORE_FILE = "review.sqlite"
 DECISIONS = ("same", "different", "unsure")
-AUDIT_ACTIONS = ("login", "login_failed", "logout", "decide", "decide_group", "reveal_nik", "export")
+AUDIT_ACTIONS = ("login", "login_failed", "logout", "decide", "decide_group", "reveal_nik", "export", "match")
 DECISION_COLUMNS = [
     "left",
     "right",

@@ -21,7 +21,6 @@ up), and protected once, when written (`write_public`).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +29,9 @@ import pyarrow.parquet as pq
 
 from ..contracts import PublicAggregateRow
 from ..regions import load_regions
+from .atomic import write_atomically
 from .parquet import to_arrow
 from .public_page import render_public_page
-from .workbook import temp_beside
 
 LEVELS = (("province", 2), ("regency", 4), ("district", 6), ("village", 10))
 REGION_COLUMNS = [c for name, _ in LEVELS for c in (f"{name}_code", name)]
@@ -128,17 +127,6 @@ def aggregates_csv(table: pd.DataFrame, min_cell: int) -> str:
     return shown.to_csv(index=False, lineterminator="\n")
 
 
-def _replace(path: Path, write) -> None:
-    """Write through a temporary file beside `path`, then rename it into place."""
-    tmp = temp_beside(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_public(folder: Path, counts: pd.DataFrame, manifest: dict, min_cell: int, language: str) -> None:
     """public/aggregates.parquet, aggregates.csv and index.html into `folder`, each atomically."""
     folder = Path(folder)
@@ -146,8 +134,8 @@ def write_public(folder: Path, counts: pd.DataFrame, manifest: dict, min_cell: i
     table = aggregates(counts, min_cell)
     arrow = to_arrow(table, PublicAggregateRow)
     arrow = arrow.replace_schema_metadata({**arrow.schema.metadata, b"bansos_merge.public_min_cell": str(min_cell).encode()})
-    _replace(folder / "aggregates.parquet", lambda p: pq.write_table(arrow, p, compression="zstd"))
-    _replace(folder / "aggregates.csv", lambda p: p.write_text(aggregates_csv(table, min_cell), encoding="utf-8"))
+    write_atomically(folder / "aggregates.parquet", lambda p: pq.write_table(arrow, p, compression="zstd"))
+    write_atomically(folder / "aggregates.csv", lambda p: p.write_text(aggregates_csv(table, min_cell), encoding="utf-8"))
     by_regency = ranges(table, ["province_code", "province", "regency_code", "regency", "program"], min_cell)
     page = render_public_page(by_regency, ranges(table, ["program"], min_cell), COUNTS, manifest, min_cell, language)
-    _replace(folder / "index.html", lambda p: p.write_text(page, encoding="utf-8"))
+    write_atomically(folder / "index.html", lambda p: p.write_text(page, encoding="utf-8"))

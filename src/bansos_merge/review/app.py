@@ -13,7 +13,7 @@ Security model (see the README's review section):
 - Responses are not cached and may not be framed; the CSP allows only this app's own CSS/JS.
 - Nothing personal is logged: URLs carry item ids (hashes) and filter codes, never a NIK.
 
-This module assembles the app; the routes are in `routes/` (auth, queue, items, api), what
+This module assembles the app; the routes are in `routes/` (auth, queue, items, api, match), what
 they share in `web.py`.
 """
 
@@ -31,6 +31,7 @@ from ..decisions.store import Store
 from . import strings
 from .routes import api, auth, items, queue
 from .web import HERE, LANG_COOKIE, Forbidden, RunCache, Web
+from .routes import match as match_routes
 
 DEFAULT_SESSION_MAX_AGE = 8 * 3600
 SESSION_COOKIE = "bansos_review_session"
@@ -59,6 +60,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (auth, queue, items, api):
         app.include_router(module.router)
+    app.include_router(match_routes.router)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):
