@@ -118,3 +118,10 @@ def test_sex_unparsed_and_missing():
     got = normalize_sex(as_text(["X", "3", "", None]))
     assert got["sex"].isna().all()
     assert got["unparsed"].tolist() == [True, True, False, False]
+
+
+def test_muhammad_in_the_old_spelling_shares_the_key():
+    # TJ is the old C: MOTJHAMAD is MOCHAMAD, found only once the spelling is folded.
+    got = names(["MOTJHAMAD FAUZI", "MOTJH. FAUZI", "MOCHAMAD FAUZI", "MUHAMMAD FAUZI"])
+    assert got["name_key"].nunique() == 1
+    assert one("MOCHTAR FAUZI")["name_key"] != one("MOCHAMAD FAUZI")["name_key"]

@@ -12,13 +12,14 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-from linkage_fixtures import KEBUMEN, SUKABUMI, Extracts, Person, background, build_world, dtks_row, make_kk, make_nik, run_library
+from linkage_fixtures import KEBUMEN, SUKABUMI, Extracts, Person, background, build_world, bpnt_row, dtks_row, make_kk, make_nik, run_library
 
 from bansos_merge.ingest.source import read_source
 from bansos_merge.normalize.source import normalize_source
 from bansos_merge.publish.outputs import assemble, combine
 
 DTKS = "trap_dtks"
+BPNT = "trap_bpnt"
 
 
 def person(name, sex, born, place, serial, kk, **kw) -> Person:
@@ -44,6 +45,8 @@ TWIN_B = person("RIZKI FAUZI", "L", "03-03-2009", KEBUMEN, 22, TWIN_KK, **HOME)
 EXTRACTS = Extracts(
     registry=[DARMI, DARMI_AGAIN, WAWAN, WAWAN_TOO, TWIN_A, TWIN_B],
     dtks=[dtks_row("DG-1", DARMI), dtks_row("DG-2", DARMI_AGAIN)],
+    # A food-aid card copied from the second registration only: its NIK, card and region.
+    bpnt=[bpnt_row("6013-DG-3", DARMI_AGAIN)],
 )
 
 
@@ -57,7 +60,10 @@ def world(tmp_path_factory):
 def test_one_person_registered_twice_is_one_person(world):
     first, second = world.reg(DARMI.nik), world.reg(DARMI_AGAIN.nik)
     assert world.person(first) == world.person(second), world.explain([first, second, f"{DTKS}:DG-1", f"{DTKS}:DG-2"])
-    assert world.cluster(first) == {first, second, f"{DTKS}:DG-1", f"{DTKS}:DG-2"}
+    # The card list disagrees with the first registration on NIK, card and region: what a move
+    # changes, no evidence against the person.
+    card = f"{BPNT}:6013-DG-3"
+    assert world.cluster(first) == {first, second, f"{DTKS}:DG-1", f"{DTKS}:DG-2", card}, world.explain([first, second, card])
     assert world.resolution.counts["decisions"].get("registry_double", 0) >= 1
 
 

@@ -73,7 +73,9 @@ def resolve(
     # A record fitting two registry people about equally well is linked to neither.
     weight = pairs["weight"].to_numpy()
     unsure = _ambiguous(a, b, weight, decision == "match", registered)
-    weak_or_against = _is(decision, "non_match", "review_band") & _strongly_against(pairs, cannot_link_threshold, family_rules)
+    near_double = _near(doubles, f.n, a, b, decision == "match")
+    strongly_against = _strongly_against(pairs, cannot_link_threshold, family_rules, near_double, links.model.prior_weight)
+    weak_or_against = _is(decision, "non_match", "review_band") & strongly_against
     against = pairs.loc[_is(decision, *_APART) | weak_or_against, ["left", "right"]]
     if cannot_link is not None and len(cannot_link):
         against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
@@ -207,10 +209,26 @@ def _one_anchor(civil_nik: np.ndarray, doubles: pd.DataFrame) -> np.ndarray:
     return anchor
 
 
-def _strongly_against(pairs: pd.DataFrame, cannot_link_threshold: float, family_rules: bool) -> np.ndarray:
+def _near(doubles: pd.DataFrame, n: int, a: np.ndarray, b: np.ndarray, match: np.ndarray) -> np.ndarray:
+    """Pairs with a record of a person registered twice, or of a list that matches one of its
+    registrations: such a record copies one registration's NIK, card and address."""
+    member = np.zeros(n, dtype=bool)
+    member[doubles["left"].to_numpy()] = member[doubles["right"].to_numpy()] = True
+    linked = match & (member[a] | member[b])
+    member[a[linked]] = member[b[linked]] = True
+    return member[a] | member[b]
+
+
+def _strongly_against(
+    pairs: pd.DataFrame, cannot_link_threshold: float, family_rules: bool, double: np.ndarray, prior_weight: float
+) -> np.ndarray:
     """A pair's own evidence is strongly against one person (so no chain may join them):
-    a very low weight, or (a household rule) birth dates that disagree outright."""
-    against = (pairs["weight"] < cannot_link_threshold).to_numpy()
+    a very low weight, or (a household rule) birth dates that disagree outright. Near a person
+    registered twice (`double`, see `_near`) the weight is the identity evidence: a list that
+    copied one registration's NIK, card and address disagrees on all three with the other
+    registration and with lists that copied it, and that is no evidence against the person."""
+    weight = np.where(double, identity_weight(pairs, prior_weight), pairs["weight"].to_numpy())
+    against = weight < cannot_link_threshold
     if family_rules:
         against |= (pairs["birth_date"] == BIRTH_DATE_DIFFERENT).to_numpy()
     return against

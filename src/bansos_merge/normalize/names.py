@@ -33,6 +33,10 @@ _MUHAMMAD = (
     r"\b(?:MUHAMMAD|MUHAMAD|MUHAMMED|MUHAMED|MOHAMMAD|MOHAMAD|MOHAMMED|MOHAMED|MOCHAMMAD|MOCHAMAD|"
     r"MUCHAMMAD|MUCHAMAD|MUCHAMAT|MOCHAMAT|MUHAMMAT|MUHAMAT|MOH|MOCH|MUH|MHD|MOHD|MUHD|MOHAMED|MUHAMMADH)\b"
 )
+# The abbreviations and spellings of MUHAMMAD as they stand after the folds below (CH -> KH,
+# doubled letters single), and MUHAMMAD itself after them.
+_MUHAMMAD_FOLDED = r"\b(?:MOKHAMAD|MUKHAMAD|MOKHAMAT|MUKHAMAT|MOKH)\b"
+_FOLDED_MUHAMMAD = "MUHAMAD"
 # Old Van Ophuijsen/Soewandi spelling -> the 1972 EYD spelling, in an order that makes the
 # fold idempotent; J -> Y last, so DJOKO, JOKO and YOKO meet.
 _OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH"), ("J", "Y"))
@@ -95,6 +99,8 @@ def name_key(clean: pd.Series) -> pd.Series:
     k = k.str.replace(r"^ST\b", "SITI", regex=True)
     for old, new in _OLD_SPELLING + _DOUBLE_LETTERS:
         k = k.str.replace(old, new, regex=False)
+    # MUHAMMAD in the old spelling (MOTJHAMAD, MOTJH.) is only found once TJ is folded to C.
+    k = k.str.replace(_MUHAMMAD_FOLDED, _FOLDED_MUHAMMAD, regex=True)
     k = k.str.replace(r"\s+", " ", regex=True).str.strip()
     return k.mask(k == "")
 
