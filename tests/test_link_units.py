@@ -12,7 +12,7 @@ import pytest
 from linkage_fixtures import KEBUMEN, SUKABUMI, background, load_records, make_nik, small_records, small_row
 
 from bansos_merge.link.blocking import candidate_pairs, registry_apart, registry_double
-from bansos_merge.link.comparisons import ADDRESS, COMPARISONS, NIK, compare_address, compare_nik
+from bansos_merge.link.comparisons import ADDRESS, BIRTH_DATE, COMPARISONS, NIK, birth_date_levels, compare_address, compare_nik
 from bansos_merge.link.features import build_link_frame
 from bansos_merge.link.linker import compare_chunk, link_records
 from bansos_merge.link.model import FSModel, train_model
@@ -66,6 +66,27 @@ def test_compare_nik_levels(nik_frame, case):
     assert (NIK.levels[level] if level >= 0 else None) == expected
     # symmetric
     assert compare_nik(nik_frame, np.array([k]), np.array([0]))[0] == level
+
+
+@pytest.mark.parametrize(
+    "left, right, level",
+    [
+        (19700512, 19700512, "exact"),
+        (19700512, 19701205, "swap_or_one_digit_or_nik_date"),  # day and month swapped
+        (19700512, 19700513, "swap_or_one_digit_or_nik_date"),  # one digit
+        (19560512, 19650512, "swap_or_one_digit_or_nik_date"),  # two digits transposed
+        (19760309, 19760310, "swap_or_one_digit_or_nik_date"),  # the day one off, the digit carried
+        (19830903, 19831003, "swap_or_one_digit_or_nik_date"),  # the month
+        (19960722, 20060722, "swap_or_one_digit_or_nik_date"),  # the year ten off
+        (19830903, 19831203, "same_year"),  # the month three off
+        (19760309, 19760411, "same_year"),  # two parts off by one
+        (19960722, 20070722, "different"),  # eleven years
+    ],
+)
+def test_birth_date_typos_and_real_differences(left, right, level):
+    none = np.array([-1])
+    got = birth_date_levels(np.array([left]), np.array([right]), none, none)
+    assert BIRTH_DATE.levels[int(got[0])] == level
 
 
 def test_serial_zero_text_nik_compares_by_its_15_digits(tmp_path):

@@ -207,17 +207,27 @@ def _digit_edits(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, 
     return n, swapped
 
 
+def _one_part_off(ya: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """YYYYMMDD dates that differ in one part (year, month or day) by 1 or 10."""
+    parts_a = np.stack([ya // 10000, (ya // 100) % 100, ya % 100])
+    parts_b = np.stack([yb // 10000, (yb // 100) % 100, yb % 100])
+    delta = np.abs(parts_a - parts_b)
+    return ((delta != 0).sum(axis=0) == 1) & np.isin(delta.max(axis=0), (1, 10))
+
+
 def birth_date_levels(ya: np.ndarray, yb: np.ndarray, nik_a: np.ndarray, nik_b: np.ndarray) -> np.ndarray:
     """BIRTH_DATE levels of YYYYMMDD dates (-1 missing), with each side's NIK date (YYYYMMDD).
 
-    Typos: a day/month swap, one digit, or two adjacent digits transposed (1956 / 1965).
+    Typos: a day/month swap, one digit, two adjacent digits transposed (1956 / 1965), or one
+    part of the date one or ten off where the digit carries (09 / 10 in the day or month, 1996 /
+    2006 in the year): a key pressed once too often or once too few.
     """
     present = (ya >= 0) & (yb >= 0)
     exact = present & (ya == yb)
     same_year = present & (ya // 10000 == yb // 10000)
     swap = same_year & ((ya // 100) % 100 == yb % 100) & (ya % 100 == (yb // 100) % 100)
     n_digits, transposed = _digit_edits(np.where(present, ya, 0), np.where(present, yb, 0), 8)
-    typo = present & ((n_digits == 1) | transposed)
+    typo = present & ((n_digits == 1) | transposed | _one_part_off(ya, yb))
     # The NIK keeps the first registered date; a corrected birth date may equal the other's NIK date.
     nik_date = present & (((nik_a >= 0) & (nik_a == yb)) | ((nik_b >= 0) & (nik_b == ya)))
     level = np.full(len(ya), MISSING, dtype=np.int8)
