@@ -24,7 +24,7 @@ from ..link.comparisons import (
 )
 from ..config import MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart, registry_double
-from ..link.features import LinkFrame
+from ..link.features import MISSING, LinkFrame
 from ..link.linker import Links
 from .components import cluster
 from .ids import assign_person_ids
@@ -70,18 +70,28 @@ def resolve(
     doubles = pairs.loc[decision == "registry_double", ["left", "right"]]
     registered = _one_anchor(civil_nik, doubles)
 
-    # A record fitting two registry people about equally well is linked to neither.
+    # A pair holding one NIK each of a person registered twice (the two registrations, or lists
+    # that copied one of them) disagrees on the NIK, and likely the card and address, by
+    # construction: it is judged again on the identity evidence, the NIK saying nothing.
     weight = pairs["weight"].to_numpy()
+    both = _one_registry_person(f, registered, a, b) & ~_is(decision, "registry_double", "registry_apart", "decided")
+    if both.any():
+        weight = np.where(both, identity_weight(pairs, links.model.prior_weight), weight)
+        again = pairs[both].assign(weight=weight[both], nik=np.int8(MISSING))
+        codes = decision.codes.copy()
+        codes[both] = decide(again, f, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold).codes
+        decision = pd.Categorical.from_codes(codes, DECISIONS)
+
+    # A record fitting two registry people about equally well is linked to neither.
     unsure = _ambiguous(a, b, weight, decision == "match", registered)
-    near_double = _near(doubles, f.n, a, b, decision == "match")
-    strongly_against = _strongly_against(pairs, cannot_link_threshold, family_rules, near_double, links.model.prior_weight)
-    weak_or_against = _is(decision, "non_match", "review_band") & strongly_against
+    weak_or_against = _is(decision, "non_match", "review_band") & _strongly_against(pairs, weight, cannot_link_threshold, family_rules)
     against = pairs.loc[_is(decision, *_APART) | weak_or_against, ["left", "right"]]
     if cannot_link is not None and len(cannot_link):
         against = pd.concat([against, cannot_link[["left", "right"]]], ignore_index=True)
     must = (must_link if must_link is not None else pd.DataFrame({"left": [], "right": []}, dtype=np.int64))[["left", "right"]]
     must = pd.concat([must, doubles], ignore_index=True).astype(np.int64).assign(weight=np.inf)
-    edges = pairs.loc[(decision == "match") & ~unsure, ["left", "right", "weight"]]
+    is_edge = (decision == "match") & ~unsure
+    edges = pairs.loc[is_edge, ["left", "right"]].assign(weight=weight[is_edge])
     clusters = cluster(f.n, _with(edges, must), against, civil_nik)
 
     # Then a record whose match into another cluster is as good as into its own (namesakes
@@ -209,25 +219,18 @@ def _one_anchor(civil_nik: np.ndarray, doubles: pd.DataFrame) -> np.ndarray:
     return anchor
 
 
-def _near(doubles: pd.DataFrame, n: int, a: np.ndarray, b: np.ndarray, match: np.ndarray) -> np.ndarray:
-    """Pairs with a record of a person registered twice, or of a list that matches one of its
-    registrations: such a record copies one registration's NIK, card and address."""
-    member = np.zeros(n, dtype=bool)
-    member[doubles["left"].to_numpy()] = member[doubles["right"].to_numpy()] = True
-    linked = match & (member[a] | member[b])
-    member[a[linked]] = member[b[linked]] = True
-    return member[a] | member[b]
+def _one_registry_person(f: LinkFrame, anchor: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs whose two different NIKs are both registrations of one registry person (`anchor`:
+    who each civil-registry record stands for, see `_one_anchor`), whichever records hold them."""
+    civil = f.civil & (f.nik >= 0)
+    person_of_nik = pd.Series(anchor[civil]).groupby(f.nik[civil]).min()
+    person = pd.Series(f.nik).map(person_of_nik).fillna(-1).to_numpy(np.int64)
+    return (person[a] >= 0) & (person[a] == person[b]) & (f.nik[a] != f.nik[b])
 
 
-def _strongly_against(
-    pairs: pd.DataFrame, cannot_link_threshold: float, family_rules: bool, double: np.ndarray, prior_weight: float
-) -> np.ndarray:
+def _strongly_against(pairs: pd.DataFrame, weight: np.ndarray, cannot_link_threshold: float, family_rules: bool) -> np.ndarray:
     """A pair's own evidence is strongly against one person (so no chain may join them):
-    a very low weight, or (a household rule) birth dates that disagree outright. Near a person
-    registered twice (`double`, see `_near`) the weight is the identity evidence: a list that
-    copied one registration's NIK, card and address disagrees on all three with the other
-    registration and with lists that copied it, and that is no evidence against the person."""
-    weight = np.where(double, identity_weight(pairs, prior_weight), pairs["weight"].to_numpy())
+    a very low weight, or (a household rule) birth dates that disagree outright."""
     against = weight < cannot_link_threshold
     if family_rules:
         against |= (pairs["birth_date"] == BIRTH_DATE_DIFFERENT).to_numpy()
