@@ -16,6 +16,7 @@ with warnings.catch_warnings():  # starlette's TestClient asks for httpx2; httpx
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from bansos_merge.publish import i18n  # noqa: E402
 from bansos_merge.review.app import create_app  # noqa: E402
 from bansos_merge.review.auth import hash_password, new_token  # noqa: E402
 from bansos_merge.decisions.constraints import constraints, load_decisions  # noqa: E402
@@ -430,6 +431,29 @@ def test_indonesian_item_pages_show_levels_statuses_and_flags_in_indonesian(env,
     assert "hidup" in seen_status and seen_flags > 0
 
 
+def _conflict_lines(html: str) -> list[str]:
+    return [unescape(re.sub(r"<[^>]+>|\s+", " ", m).strip()) for m in re.findall(r'<section class="card conflict .*?<p class="sub">(.*?)</p>', html, re.S)]
+
+
+def test_conflict_values_that_are_codes_follow_the_language(env):
+    """A deceased recipient's conflict reads "status hidup: meninggal <date>", an invalid NIK
+    its status in words (e.g. "digit hilang di Excel"), not the English codes."""
+    client = login(env["app"], "vera")
+    deceased = [it for it in env["run"].items if "deceased" in it.kinds]
+    invalid = [it for it in env["run"].info_items if "invalid_nik" in it.kinds][:20]
+    assert deceased and invalid
+    for it in deceased:
+        lines = [ln for ln in _conflict_lines(client.get(f"/item/{it.item_id}?lang=id").text) if ln.startswith("status hidup:")]
+        assert lines and all(re.match(r"status hidup: meninggal \d{4}-\d\d-\d\d", ln) for ln in lines), lines
+        english = _conflict_lines(client.get(f"/item/{it.item_id}?lang=en").text)
+        assert any(ln.startswith("alive/deceased: deceased ") for ln in english), english
+    labels = set(i18n.LABELS["id"]["nik_status"].values())
+    for it in invalid:
+        line = next(ln for ln in _conflict_lines(client.get(f"/item/{it.item_id}?lang=id").text) if ln.startswith("NIK:"))
+        shown = line.split(":", 1)[1].split("·")[0].strip()
+        assert set(shown.split("; ")) <= labels and "_" not in shown, line
+
+
 def test_item_headline_leads_with_the_runs_decision(env, run):
     """The top of a pair item says what the run decided (one person or two) and why; the
     weights' probability sits beside it, labelled as the weights' alone, never as "Skor"."""
@@ -438,7 +462,7 @@ def test_item_headline_leads_with_the_runs_decision(env, run):
     decided = {True: 0, False: 0}
     apart_despite_weights = 0
     for item in pair_items(env):
-        page = client.get(f"/item/{item.item_id}").text
+        page = client.get(f"/item/{item.item_id}?lang=id").text
         verdict = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.search(r'id="verdict">(.*?)</p>', page, re.S).group(1))).strip())
         same = records.loc[item.left, "person_id"] == records.loc[item.right, "person_id"]
         decided[bool(same)] += 1

@@ -136,9 +136,30 @@ def side_by_side(run: RunData, keys: list[str], reveal: bool, lang: str = string
     return rows
 
 
-def masked_values(conflict: ConflictRef, reveal: bool) -> str | None:
+def _coded_values(conflict: ConflictRef, lang: str) -> str | None:
+    """A conflict's values that are codes, in the page's language: a NIK's status (invalid_nik),
+    alive/deceased and the date (deceased), the queue's reason and weight (review_needed).
+    None when the values are data (NIKs, names of places, ids)."""
+    values = str(conflict.values)
+    if conflict.kind == "invalid_nik":
+        return "; ".join(strings.code_label("nik_status", v.strip(), lang) for v in values.split(";"))
+    if conflict.kind == "deceased":
+        status, _, when = values.partition(" ")
+        return f"{strings.label_or_code('life', status, lang)} {when}".strip()
+    if conflict.kind == "review_needed":
+        reason, _, rest = values.partition(" (weight ")
+        weight = rest.rstrip(")")
+        label = strings.label_or_code("reason", reason, lang)
+        return f"{label} ({strings.t('col.weight', lang).lower()} {weight})" if weight else label
+    return None
+
+
+def masked_values(conflict: ConflictRef, reveal: bool, lang: str = strings.DEFAULT_LANGUAGE) -> str | None:
     if conflict.values is None:
         return None
+    coded = _coded_values(conflict, lang)
+    if coded is not None:
+        return coded
     if reveal:
         return conflict.values
     # Values are NIKs (multiple_nik), person ids (nik_shared), regencies ...: mask every

@@ -80,7 +80,7 @@ def item_page(w: Web, request: Request, user: dict, item_id: str, filters: Filte
         position=next((i for i, it in enumerate(shown, start=1) if it.item_id == item.item_id), None),
         shown=len(shown),
         reveal=reveal,
-        conflicts=[(c, masked_values(c, reveal), c.explanation if reveal else mask_ids_in_text(c.explanation)) for c in item.conflicts],
+        conflicts=[(c, masked_values(c, reveal, w.lang_of(request)), c.explanation if reveal else mask_ids_in_text(c.explanation)) for c in item.conflicts],
     )
     if item.group:
         persons = prefill(item, decided, {k: run.person(k) for k in keys})
