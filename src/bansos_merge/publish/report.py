@@ -3,8 +3,8 @@
 Counts only: no name, NIK, address or person id ever reaches the page, so it can be mailed
 or printed freely. Everything is inline (CSS; the bar charts are HTML lists laid out by CSS);
 the page loads nothing from anywhere and runs no script. It reads from a 390 px phone to a wide
-screen without scrolling sideways; only a wide table scrolls, inside its own box. Every piece of text goes through `html.escape`
-and every visible string through `i18n`. The markup is also well-formed XML (void elements
+screen without scrolling sideways; only a wide table scrolls, inside its own box. Every piece
+of text goes through `html.escape` and every visible string through `i18n`. The markup is also well-formed XML (void elements
 closed, no named entities), which lets tests parse it with the standard library. The
 figures themselves are worked out in `report_figures`.
 """
