@@ -298,4 +298,11 @@ def test_item_page_leads_with_the_runs_decision_in_indonesian(browser, server):
     page.goto(f"{base}/item/{item.item_id}?lang=en")
     assert page.locator("#verdict .run-decision").inner_text() == "The run's decision: two people"
     assert "from the weights alone" in page.locator("#verdict .weights-only").inner_text()
+    # on a 390 px phone the decision still leads and the page does not scroll sideways: the
+    # tables scroll inside their own boxes
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/item/{item.item_id}?lang=id")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    assert page.locator("#verdict .run-decision").is_visible()
+    _shot(page, "item-phone", full_page=False)
     page.close()
