@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from html import unescape
 import time
 import warnings
 
@@ -15,6 +16,7 @@ with warnings.catch_warnings():  # starlette's TestClient asks for httpx2; httpx
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from bansos_merge.publish import i18n  # noqa: E402
 from bansos_merge.review.app import create_app  # noqa: E402
 from bansos_merge.review.auth import hash_password, new_token  # noqa: E402
 from bansos_merge.decisions.constraints import constraints, load_decisions  # noqa: E402
@@ -371,6 +373,113 @@ def test_language_switch(env):
     assert "Antrean tinjauan" in client.get("/?lang=id").text
 
 
+def _cells(html: str, css: str) -> list[str]:
+    return [unescape(re.sub(r"\s+", " ", c).strip()) for c in re.findall(rf'<td class="{css}">(.*?)</td>', html, re.S)]
+
+
+def _record_row(html: str, label: str) -> list[str]:
+    """The values of one row of the side-by-side records table, by its label."""
+    row = re.search(rf'<th scope="row">{re.escape(label)}</th>(.*?)</tr>', html, re.S).group(1)
+    return [unescape(re.sub(r"<[^>]+>", "", c).strip()) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_every_evidence_level_and_record_code_has_both_languages():
+    """A level the linkage model names (and explain's "no evidence") reads as words in both
+    languages: Indonesian, not the English code; English, not snake_case."""
+    from bansos_merge.link.comparisons import COMPARISONS
+    from bansos_merge.review import strings
+
+    levels = {lv for c in COMPARISONS for lv in c.levels} | {"no_evidence"}
+    for code in levels:
+        for lang in ("id", "en"):
+            assert f"level.{code}" in strings.STRINGS[lang], (lang, code)
+        assert "_" not in strings.t(f"level.{code}", "en")
+        assert strings.t(f"level.{code}", "id") != code.replace("_", " "), code
+    assert strings.label_or_code("life", "alive", "id") == "hidup"
+    assert strings.label_or_code("sex", "P", "en") == "female"
+
+
+def test_indonesian_item_pages_show_levels_statuses_and_flags_in_indonesian(env, run):
+    """Every pair item's page, both languages: the evidence levels and the record rows
+    (NIK status, sex, alive/deceased, data-quality flags) follow the page's language."""
+    from bansos_merge.review import strings
+
+    client = login(env["app"], "vera")
+    english_levels = {v for k, v in strings.STRINGS["en"].items() if k.startswith("level.")}
+    indonesian_levels = {v for k, v in strings.STRINGS["id"].items() if k.startswith("level.")}
+    records = run.merged.records.set_index(record_keys(run.merged.records))
+    seen_levels, seen_status, seen_flags = set(), set(), 0
+    for item in pair_items(env):
+        page = client.get(f"/item/{item.item_id}?lang=id").text
+        levels = _cells(page, "level")
+        assert levels and set(levels) <= indonesian_levels, set(levels) - indonesian_levels
+        seen_levels |= set(levels)
+        status = _record_row(page, "Status hidup")
+        assert not {"alive", "deceased"} & {v.split(" ")[0] for v in status}, status
+        seen_status |= {v.split(" ")[0] for v in status if v != "–"}
+        for key, sex in zip(item.keys, _record_row(page, "Jenis kelamin")):
+            code = records.loc[key, "sex"]
+            assert sex == {"L": "laki-laki", "P": "perempuan"}.get(code, "–"), (key, sex)
+        for key, flags in zip(item.keys, _record_row(page, "Catatan mutu data")):
+            codes = list(records.loc[key, "flags"])
+            assert not any(code in flags for code in codes), flags
+            seen_flags += len(codes)
+        english = client.get(f"/item/{item.item_id}?lang=en").text
+        assert set(_cells(english, "level")) <= english_levels
+        assert "_" not in "".join(_record_row(english, "Data-quality flags") + _record_row(english, "NIK status"))
+    assert {"sama persis", "berbeda", "tidak ada data"} <= seen_levels
+    assert "hidup" in seen_status and seen_flags > 0
+
+
+def _conflict_lines(html: str) -> list[str]:
+    return [unescape(re.sub(r"<[^>]+>|\s+", " ", m).strip()) for m in re.findall(r'<section class="card conflict .*?<p class="sub">(.*?)</p>', html, re.S)]
+
+
+def test_conflict_values_that_are_codes_follow_the_language(env):
+    """A deceased recipient's conflict reads "status hidup: meninggal <date>", an invalid NIK
+    its status in words (e.g. "digit hilang di Excel"), not the English codes."""
+    client = login(env["app"], "vera")
+    deceased = [it for it in env["run"].items if "deceased" in it.kinds]
+    invalid = [it for it in env["run"].info_items if "invalid_nik" in it.kinds][:20]
+    assert deceased and invalid
+    for it in deceased:
+        lines = [ln for ln in _conflict_lines(client.get(f"/item/{it.item_id}?lang=id").text) if ln.startswith("status hidup:")]
+        assert lines and all(re.match(r"status hidup: meninggal \d{4}-\d\d-\d\d", ln) for ln in lines), lines
+        english = _conflict_lines(client.get(f"/item/{it.item_id}?lang=en").text)
+        assert any(ln.startswith("alive/deceased: deceased ") for ln in english), english
+    labels = set(i18n.LABELS["id"]["nik_status"].values())
+    for it in invalid:
+        line = next(ln for ln in _conflict_lines(client.get(f"/item/{it.item_id}?lang=id").text) if ln.startswith("NIK:"))
+        shown = line.split(":", 1)[1].split("·")[0].strip()
+        assert set(shown.split("; ")) <= labels and "_" not in shown, line
+
+
+def test_item_headline_leads_with_the_runs_decision(env, run):
+    """The top of a pair item says what the run decided (one person or two) and why; the
+    weights' probability sits beside it, labelled as the weights' alone, never as "Skor"."""
+    records = run.merged.records.set_index(record_keys(run.merged.records))
+    client = login(env["app"], "vera")
+    decided = {True: 0, False: 0}
+    apart_despite_weights = 0
+    for item in pair_items(env):
+        page = client.get(f"/item/{item.item_id}?lang=id").text
+        verdict = unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.search(r'id="verdict">(.*?)</p>', page, re.S).group(1))).strip())
+        same = records.loc[item.left, "person_id"] == records.loc[item.right, "person_id"]
+        decided[bool(same)] += 1
+        assert verdict.startswith("Keputusan proses: " + ("satu orang" if same else "dua orang")), verdict
+        assert "Alasan: " in verdict and "Peluang orang yang sama menurut bobot saja: " in verdict
+        assert not re.search(r"Skor [\d-]|\(peluang", page) and "100,0%" not in verdict
+        if not same and item.weight > 6:  # the weights alone say one person, the run said two
+            apart_despite_weights += 1
+            assert "> 99,9%" in verdict or "bobot saja: 9" in verdict
+            reason = verdict.split("Alasan: ", 1)[1]
+            assert not reason.startswith("bukti per kolom melewati"), verdict  # the reason explains the decision
+    assert decided[True] and decided[False] and apart_despite_weights
+    item = next(it for it in pair_items(env) if records.loc[it.left, "person_id"] != records.loc[it.right, "person_id"])
+    english = unescape(re.sub(r"\s+", " ", client.get(f"/item/{item.item_id}?lang=en").text))
+    assert "The run's decision: two people" in english and "from the weights alone" in english
+
+
 # ----------------------------------------------------------------------------- API
 
 
@@ -445,7 +554,10 @@ def test_group_item_page_shows_the_records_side_by_side_and_their_pairs(env, run
     pairs = html[html.index('class="evidence group-pairs"') :]
     pairs = pairs[: pairs.index("</table>")]
     assert pairs.count("<tr class=") == 3 and pairs.count("●") == 2
-    assert "same village" in pairs and "no evidence" in pairs
+    assert "desa/kelurahan sama" in pairs and "tidak ada data" in pairs  # the evidence levels, in Indonesian
+    english = login(env["app"], "rudi").get(f"/item/{group.item_id}?lang=en").text
+    pairs_en = english[english.index('class="evidence group-pairs"') :]
+    assert "same village" in pairs_en and "no evidence" in pairs_en and "_" not in pairs_en[: pairs_en.index("</table>")]
     # NIKs masked; a viewer sees the records but no choices
     nik = str(run.merged.records.set_index(record_keys(run.merged.records))["nik"][run.household.father])
     assert nik not in html and nik[:4] + "********" + nik[12:] in html

@@ -268,3 +268,41 @@ def test_group_item_in_the_browser_then_rerun_respects_it(browser, server, tmp_p
     assert merged.manifest["run_id"] in page.content()
     assert group.item_id not in {it.item_id for it in app.state.runs.get().items}
     page.close()
+
+
+def test_item_page_leads_with_the_runs_decision_in_indonesian(browser, server):
+    """An item the run decided as two people, although its weights alone say one: the first
+    thing on the page is the run's decision and its reason; the weights' probability sits
+    beside it, labelled as the weights' alone; the evidence levels read in Indonesian."""
+    base, app = server["base"], server["app"]
+    run = app.state.runs.get()
+    pid = run.records["person_id"].to_numpy()
+    apart = [it for it in run.items if not it.group and it.right and pid[run.position[it.left]] != pid[run.position[it.right]]]
+    item = max(apart, key=lambda it: it.weight)
+    assert item.weight > 6, "the sample should hold a pair kept apart against its weights"
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    _login(page, base)
+    page.goto(f"{base}/item/{item.item_id}")
+    verdict = page.locator("#verdict")
+    assert verdict.is_visible()
+    assert page.locator("#verdict .run-decision").inner_text() == "Keputusan proses: dua orang"
+    assert page.locator("#verdict .run-reason").inner_text().startswith("Alasan: ")
+    weights = page.locator("#verdict .weights-only").inner_text()
+    assert weights.startswith("Peluang orang yang sama menurut bobot saja: ")
+    # it leads: above the decision buttons and the records
+    assert verdict.bounding_box()["y"] < page.locator("#decide").bounding_box()["y"] < page.locator("table.side").bounding_box()["y"]
+    levels = page.locator("table.evidence td.level").all_inner_texts()
+    assert len(levels) == 8 and not any("_" in lv or lv in ("exact", "different", "same", "no evidence") for lv in levels)
+    assert "alive" not in page.locator("table.side").inner_text()
+    _shot(page, "item-verdict", full_page=False)
+    page.goto(f"{base}/item/{item.item_id}?lang=en")
+    assert page.locator("#verdict .run-decision").inner_text() == "The run's decision: two people"
+    assert "from the weights alone" in page.locator("#verdict .weights-only").inner_text()
+    # on a 390 px phone the decision still leads and the page does not scroll sideways: the
+    # tables scroll inside their own boxes
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/item/{item.item_id}?lang=id")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    assert page.locator("#verdict .run-decision").is_visible()
+    _shot(page, "item-phone", full_page=False)
+    page.close()

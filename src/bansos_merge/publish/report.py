@@ -1,9 +1,10 @@
 """report.html: one self-contained page about a run, for the data officers.
 
 Counts only: no name, NIK, address or person id ever reaches the page, so it can be mailed
-or printed freely. Everything is inline (CSS, SVG charts drawn here); the page loads
-nothing from anywhere and runs no script. Every piece of text goes through `html.escape`
-and every visible string through `i18n`. The markup is also well-formed XML (void elements
+or printed freely. Everything is inline (CSS; the bar charts are HTML lists laid out by CSS);
+the page loads nothing from anywhere and runs no script. It reads from a 390 px phone to a wide
+screen without scrolling sideways; only a wide table scrolls, inside its own box. Every piece
+of text goes through `html.escape` and every visible string through `i18n`. The markup is also well-formed XML (void elements
 closed, no named entities), which lets tests parse it with the standard library. The
 figures themselves are worked out in `report_figures`.
 """
@@ -67,28 +68,41 @@ ul.cards li.warn { border-top-color:#b35c00; }
 .charts { display:grid; grid-template-columns:1fr 1fr; gap:22px; align-items:start; }
 figure { margin:0; border:1px solid var(--line); border-radius:8px; padding:12px 14px 8px; break-inside:avoid; }
 figcaption { font-weight:600; margin-bottom:8px; }
-svg.bars { display:block; width:100%; height:auto; }
-svg.bars text { font-size:14px; fill:var(--ink); font-family:inherit; }
-svg.bars text.val { font-variant-numeric:tabular-nums; font-weight:600; }
-svg.bars line { stroke:#8a96a3; stroke-width:1; }
-.table-wrap { overflow-x:auto; }
+ul.bars { list-style:none; margin:0; padding:0; font-size:14px; }
+ul.bars li { display:grid; grid-template-columns:minmax(7em,38%) 1fr 3.2em; gap:2px 8px; align-items:center; padding:2px 0; }
+ul.bars .bar-label { text-align:right; line-height:1.25; overflow-wrap:anywhere; }
+ul.bars .bar-track { display:block; border-left:1px solid #8a96a3; padding:3px 0; }
+ul.bars .bar-fill { display:block; height:18px; min-width:2px; border-radius:0 3px 3px 0;
+  -webkit-print-color-adjust:exact; print-color-adjust:exact; }
+ul.bars .bar-val { font-variant-numeric:tabular-nums; font-weight:600; }
+p.note { color:var(--muted); font-size:13.5px; margin:0 0 6px; }
+.table-wrap { overflow-x:auto; max-width:100%; }
 table { border-collapse:collapse; width:100%; font-size:14px; margin:4px 0 6px; }
-caption { text-align:left; color:var(--muted); font-size:13.5px; padding:0 0 6px; caption-side:top; }
 th, td { padding:6px 10px; border-bottom:1px solid var(--line); vertical-align:top; text-align:left; }
 thead th { background:var(--soft); border-bottom:2px solid #aab5c0; font-weight:600; }
 tfoot td, tfoot th { font-weight:700; border-top:2px solid #aab5c0; border-bottom:none; }
 td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+thead th.n { white-space:normal; }
 td .pct { display:block; color:var(--muted); font-size:12px; font-weight:400; }
 tr.zero td { color:#7b8794; }
 td.help { color:var(--muted); font-size:13.5px; }
 .ok { color:var(--ok); font-weight:600; white-space:nowrap; }
 .bad { color:var(--bad); font-weight:700; white-space:nowrap; }
 ul.reasons { list-style:none; margin:0; padding:0; font-size:13px; }
-ul.reasons li { white-space:nowrap; }
+ul.reasons li { min-width:11em; }
 .muted { color:var(--muted); }
 .sev { display:inline-block; min-width:2.2em; }
 footer { margin-top:36px; padding-top:10px; border-top:1px solid var(--line); color:var(--muted); font-size:13px; }
 @media (max-width:900px) { .charts { grid-template-columns:1fr; } dl.meta { grid-template-columns:max-content 1fr; } }
+@media (max-width:600px) {
+  main { padding:16px 14px 28px; }
+  h1 { font-size:22px; }
+  ul.cards { grid-template-columns:repeat(auto-fit,minmax(140px,1fr)); gap:8px; }
+  ul.cards .num { font-size:22px; }
+  /* a wide table scrolls inside its box; the row's name stays in view while it does */
+  td.help { min-width:15em; }
+  tbody th[scope=row], tfoot th[scope=row] { position:sticky; left:0; background:#fff; z-index:1; }
+}
 @media print {
   body { font-size:10pt; }
   main { max-width:none; padding:0; }
@@ -113,34 +127,19 @@ footer { margin-top:36px; padding-top:10px; border-top:1px solid var(--line); co
 
 
 def bar_chart(items: list[tuple[str, int]], title: str, chart_id: str, lang: str, color: str) -> str:
-    """A horizontal bar chart as inline SVG, with a text description for screen readers."""
+    """A horizontal bar chart as a list (label, bar, value) laid out by CSS grid: unlike an SVG
+    scaled to the column, its text stays at reading size from a phone to a wide screen, and a
+    screen reader reads it as the list it is."""
     if not items:
         return f'<p class="muted">{esc(i18n.t("report.chart_empty", lang))}</p>'
-    bar_h, gap, pad = 22, 9, 6
-    label_w, width, value_w = 212, 572, 48
-    plot_w = width - label_w - value_w
-    height = pad * 2 + len(items) * (bar_h + gap) - gap
     top = max(v for _, v in items) or 1
-    parts = []
-    for i, (name, value) in enumerate(items):
-        y = pad + i * (bar_h + gap)
-        w = round(plot_w * value / top, 1) if value else 0
-        shown = name if len(name) <= 28 else name[:27] + "\u2026"
-        number = i18n.fmt_int(value, lang)
-        parts.append(
-            f'<g><title>{esc(name)}: {esc(number)}</title>'
-            f'<text x="{label_w - 10}" y="{y + bar_h / 2}" dy="0.35em" text-anchor="end">{esc(shown)}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" rx="3" fill="{color}" />'
-            f'<text class="val" x="{label_w + w + 7}" y="{y + bar_h / 2}" dy="0.35em">{esc(number)}</text></g>'
-        )
-    desc = i18n.t("report.chart_desc", lang, items="; ".join(f"{n}: {i18n.fmt_int(v, lang)}" for n, v in items))
-    return (
-        f'<svg class="bars" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d">'
-        f'<title id="{chart_id}-t">{esc(title)}</title><desc id="{chart_id}-d">{esc(desc)}</desc>'
-        f'<line x1="{label_w}" y1="0" x2="{label_w}" y2="{height}" />'
-        + "".join(parts)
-        + "</svg>"
+    rows = "".join(
+        f'<li data-value="{int(value)}"><span class="bar-label">{esc(name)}</span>'
+        f'<span class="bar-track"><span class="bar-fill" style="width:{100 * value / top:.1f}%;background:{color}"></span></span>'
+        f'<span class="bar-val">{esc(i18n.fmt_int(value, lang))}</span></li>'
+        for name, value in items
     )
+    return f'<ul class="bars" id="{chart_id}" aria-label="{esc(title)}">{rows}</ul>'
 
 
 def _num(value: int, lang: str, pct_of: int | None = None, key: str | None = None) -> str:
@@ -214,7 +213,8 @@ def _table(table_id: str, caption: str, head: list[tuple[str, str]], body: list[
         return f'<th scope="col"{attr}>{esc(label)}</th>'
 
     return (
-        f'<div class="table-wrap"><table id="table-{table_id}"><caption>{esc(caption)}</caption>'
+        f'<p class="note" id="note-{table_id}">{esc(caption)}</p>'
+        f'<div class="table-wrap"><table id="table-{table_id}" aria-describedby="note-{table_id}">'
         f"<thead><tr>{''.join(th(k, c) for k, c in head)}</tr></thead><tbody>{''.join(body)}</tbody>{foot}</table></div>"
     )
 
@@ -302,7 +302,7 @@ def render_report(
 <p class="subtitle">{esc(t("report.subtitle"))}</p>
 <dl class="meta">{"".join(f"<dt>{esc(t(k))}</dt><dd>{esc(v)}</dd>" for k, v in meta)}</dl>
 <nav class="toc" aria-label="{esc(t("report.contents"))}"><ul>{toc}</ul></nav>
-<p class="privacy">{esc(t("report.privacy"))}</p>
+<p class="privacy">{esc(t("report.privacy", sheet=i18n.sheet_title("review_needed", lang)))}</p>
 </header>
 <section id="headline" aria-labelledby="h-headline">
 <h2 id="h-headline">{esc(t("report.headline"))}</h2>

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..publish.masking import mask_ids_in_text, mask_one
-from .items import ConflictRef
+from . import strings
+from .items import ConflictRef, Item
 from .queue import RunData
 
 # Column letters of the records on an item page (a group has at most review.group_max_records).
@@ -87,9 +88,10 @@ _SPECS = [
 ]
 
 
-def side_by_side(run: RunData, keys: list[str], reveal: bool) -> list[dict]:
+def side_by_side(run: RunData, keys: list[str], reveal: bool, lang: str = strings.DEFAULT_LANGUAGE) -> list[dict]:
     """One row per field, one value per record; `cls` is 'diff' where the records disagree,
-    'missing' where only one carries the field, 'meta' for bookkeeping rows."""
+    'missing' where only one carries the field, 'meta' for bookkeeping rows. Codes (NIK status,
+    sex, alive/deceased, data-quality flags) show in the page's language."""
     recs = [run.record(k) for k in keys]
 
     def val(r: pd.Series, f: str) -> object:
@@ -108,8 +110,15 @@ def side_by_side(run: RunData, keys: list[str], reveal: bool) -> list[dict]:
             d, raw = _text(val(r, "birth_date")), _text(val(r, "birth_date_raw"))
             return f"{d} ({raw})" if d and raw and raw != d else d or raw
         if spec == "status":
-            s, when = _text(val(r, "status")), _text(val(r, "death_date"))
+            s, when = strings.label_or_code("life", _text(val(r, "status")), lang), _text(val(r, "death_date"))
             return f"{s} {when}".strip()
+        if spec == "nik_status":
+            return strings.code_label("nik_status", _text(val(r, spec)), lang)
+        if spec == "sex":
+            return strings.label_or_code("sex", _text(val(r, spec)), lang)
+        if spec == "flags":
+            flags = val(r, spec)
+            return "" if _blank(flags) else ", ".join(strings.label_or_code("flag", f, lang) for f in list(flags))
         return _text(val(r, spec))
 
     rows = []
@@ -127,11 +136,68 @@ def side_by_side(run: RunData, keys: list[str], reveal: bool) -> list[dict]:
     return rows
 
 
-def masked_values(conflict: ConflictRef, reveal: bool) -> str | None:
+def _coded_values(conflict: ConflictRef, lang: str) -> str | None:
+    """A conflict's values that are codes, in the page's language: a NIK's status (invalid_nik),
+    alive/deceased and the date (deceased), the queue's reason and weight (review_needed).
+    None when the values are data (NIKs, names of places, ids)."""
+    values = str(conflict.values)
+    if conflict.kind == "invalid_nik":
+        return "; ".join(strings.code_label("nik_status", v.strip(), lang) for v in values.split(";"))
+    if conflict.kind == "deceased":
+        status, _, when = values.partition(" ")
+        return f"{strings.label_or_code('life', status, lang)} {when}".strip()
+    if conflict.kind == "review_needed":
+        reason, _, rest = values.partition(" (weight ")
+        weight = rest.rstrip(")")
+        label = strings.label_or_code("reason", reason, lang)
+        return f"{label} ({strings.t('col.weight', lang).lower()} {weight})" if weight else label
+    return None
+
+
+def masked_values(conflict: ConflictRef, reveal: bool, lang: str = strings.DEFAULT_LANGUAGE) -> str | None:
     if conflict.values is None:
         return None
+    coded = _coded_values(conflict, lang)
+    if coded is not None:
+        return coded
     if reveal:
         return conflict.values
     # Values are NIKs (multiple_nik), person ids (nik_shared), regencies ...: mask every
     # identity-number-like run of digits, leave the rest readable.
     return str(mask_ids_in_text(conflict.values))
+
+
+# The pair decisions (explain's `decision`) that put two records in one person.
+_SAME_BY_PAIR = ("match", "registry_double")
+
+
+def _share(probability: float, lang: str) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not."""
+    if probability >= 0.9995:
+        return "> " + strings.fmt_number(99.9, lang) + "%"
+    if probability < 0.0005:
+        return "< " + strings.fmt_number(0.1, lang) + "%"
+    return strings.fmt_number(100 * probability, lang) + "%"
+
+
+def run_verdict(run: RunData, item: Item, evidence: object | None, lang: str) -> dict | None:
+    """What the run decided about a pair item, and why, for the page's headline; and, set
+    apart, the probability of the weights alone. The weights can say "one person" at 27.6 while
+    the run's rules (two civil-registry NIKs, names that differ outright) keep two people:
+    leading with the weights would contradict the decision. `evidence`: explain's Explanation."""
+    if item.right is None:
+        return None
+    same = run.person(item.left) == run.person(item.right)
+    decision = getattr(evidence, "decision", None)
+    if item.reason:
+        reason = strings.label_or_code("reason", item.reason, lang)
+    elif decision is not None and (decision in _SAME_BY_PAIR) == same:
+        reason = strings.label_or_code("why", decision, lang)
+    else:
+        reason = strings.t("item.by_clustering", lang)
+    weight = float(getattr(evidence, "total", item.weight))
+    if weight != weight:
+        return {"same": same, "reason": reason, "weights": None}
+    probability = 1 / (1 + 2.0 ** -weight)
+    weights = strings.t("item.weights_only", lang, probability=_share(probability, lang), weight=strings.fmt_number(weight, lang))
+    return {"same": same, "reason": reason, "weights": weights}

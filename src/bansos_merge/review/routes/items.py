@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import strings
 from ..items import UNSURE, Item, assignment_decisions, parse_assignment, prefill
-from ..pages import LETTERS, brief, masked_values, side_by_side
+from ..pages import LETTERS, brief, masked_values, run_verdict, side_by_side
 from ...decisions.store import DECISIONS
 from ...publish.masking import mask_ids_in_text
 from ..queue import Filters, RunData, decided_pairs, filter_items, next_open
@@ -69,7 +69,7 @@ def item_page(w: Web, request: Request, user: dict, item_id: str, filters: Filte
         user=user,
         run=run,
         item=item,
-        rows=side_by_side(run, keys, reveal),
+        rows=side_by_side(run, keys, reveal, w.lang_of(request)),
         letters=dict(zip(keys, LETTERS)),
         others=_others(run, keys, reveal),
         current=item_status(item, decided),
@@ -80,14 +80,15 @@ def item_page(w: Web, request: Request, user: dict, item_id: str, filters: Filte
         position=next((i for i, it in enumerate(shown, start=1) if it.item_id == item.item_id), None),
         shown=len(shown),
         reveal=reveal,
-        conflicts=[(c, masked_values(c, reveal), c.explanation if reveal else mask_ids_in_text(c.explanation)) for c in item.conflicts],
+        conflicts=[(c, masked_values(c, reveal, w.lang_of(request)), c.explanation if reveal else mask_ids_in_text(c.explanation)) for c in item.conflicts],
     )
     if item.group:
         persons = prefill(item, decided, {k: run.person(k) for k in keys})
         return w.render(request, "group.html", persons=persons, decided=decided, **context)
     evidence = None if item.info else _evidence(run, item, reveal)
     history = [] if item.info else w.store.pair_history(item.left, item.right)
-    return w.render(request, "item.html", evidence=evidence, history=history, **context)
+    verdict = run_verdict(run, item, evidence, w.lang_of(request))
+    return w.render(request, "item.html", evidence=evidence, history=history, verdict=verdict, **context)
 
 
 @router.get("/item/{item_id}", response_class=HTMLResponse)
