@@ -9,10 +9,19 @@ NIK column) keeps at most 4 + 4 of its letters and digits, and a quarter from ea
 when it is shorter: no masked value ever shows more than 8 digits, nor more than half of
 its letters and digits.
 Punctuation and length are kept, so an analyst still sees the shape of a broken value.
+
+Two NIKs that differ only in the hidden digits mask alike. `tag_ids` appends to each masked
+value a tag of four consonants (`3305********0001 #KTRM`), an HMAC-SHA256 of the whole value
+under a key drawn afresh for each workbook and never stored: the same number gets the same tag
+throughout one workbook, and a tag says nothing about the hidden digits to anyone without the
+key (no digit is added; trying every candidate NIK is useless without it). Tags differ between
+runs, so they cannot link people across published files either.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import numpy as np
@@ -21,7 +30,10 @@ import pandas as pd
 STAR = "*"
 _DIGITS16 = re.compile(r"^[0-9]{16}$")
 # Digit runs that could be an identity number inside free text (a village code has 10 digits).
-_ID_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{12,}(?![0-9])")
+# A person ID (`P` + 16 hex digits) is not personal data: matched first, so that it is left whole.
+_ID_IN_TEXT = re.compile(r"(\bP[0-9A-F]{16}\b)|(?<![0-9])[0-9]{12,}(?![0-9])")
+TAG_LETTERS = "BCDFGHJKLMNPQRSTVWXZ"  # consonants: a tag never spells a word nor adds a digit
+TAG_LENGTH = 4
 
 
 def _mask_one(value: str) -> str:
@@ -64,7 +76,7 @@ def mask_ids_in_text(text: object) -> object:
     """Mask every run of 12 or more digits inside free text (explanations, joined values)."""
     if not isinstance(text, str):
         return text
-    return _ID_IN_TEXT.sub(lambda m: mask_one(m.group(0)), text)
+    return _ID_IN_TEXT.sub(lambda m: m.group(1) or mask_one(m.group(0)), text)
 
 
 def mask_joined(text: object, sep: str = "; ") -> object:
@@ -72,3 +84,30 @@ def mask_joined(text: object, sep: str = "; ") -> object:
     if not isinstance(text, str):
         return text
     return sep.join(str(mask_one(part)) for part in text.split(sep))
+
+
+def tag(value: str, key: bytes) -> str:
+    """A short tag of `value` under `key`: four consonants from an HMAC-SHA256 (20^4 = 160,000
+    tags, so two NIKs of one person share one with odds of 1 in 160,000)."""
+    digest = int.from_bytes(hmac.new(key, value.encode(), hashlib.sha256).digest()[:8], "big")
+    letters = []
+    for _ in range(TAG_LENGTH):
+        digest, i = divmod(digest, len(TAG_LETTERS))
+        letters.append(TAG_LETTERS[i])
+    return "".join(letters)
+
+
+def mask_tagged(values: pd.Series, key: bytes) -> pd.Series:
+    """`mask_nik`, each masked value followed by its tag: `3305********0001 #KTRM`."""
+    masked = mask_nik(values)
+    present = masked.notna() & (masked != "")
+    raw = values.astype("string").str.strip()
+    tags = pd.Series([tag(v, key) for v in raw[present]], index=raw.index[present], dtype=object)
+    return masked.where(~present, masked + " #" + tags.reindex(masked.index).fillna(""))
+
+
+def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:
+    """`mask_joined` with tags: two different numbers stay distinguishable."""
+    if not isinstance(text, str):
+        return text
+    return sep.join(mask_tagged(pd.Series(text.split(sep), dtype=object), key))

@@ -26,6 +26,7 @@ import xlsxwriter
 
 from . import i18n
 from .formula import formula_safe, formula_safe_text
+from .regencies import regency_label
 from .workbook_content import COLUMNS, WorkbookInput, conflict_rows, kind_order, workbook_input
 
 MAX_ROWS = 1_048_575  # Excel's rows, less the header
@@ -109,7 +110,8 @@ def _write_summary(
     ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
     ws.write_string(0, 0, t("summary.title"), f.title)
-    ws.write_string(1, 0, t("summary.note_full") if show_full_nik else t("summary.note"), f.warn if show_full_nik else f.note)
+    note = t("summary.note_full") if show_full_nik else t("summary.note") + " " + t("summary.note_tags")
+    ws.write_string(1, 0, note, f.warn if show_full_nik else f.note)
     if truncated_at is not None:
         ws.write_string(2, 0, i18n.t("summary.truncated", language, n=f"{truncated_at:,}"), f.note)
     if review:
@@ -148,13 +150,12 @@ def _write_summary(
             row += 1
         return row
 
-    unknown = t("summary.unknown_region")
     table(t("summary.by_kind"), t("col.kind"), counts["kind"], lambda k: i18n.label("kind", k, language),
           extra=t("col.description"), links={k: v[0] for k, v in sheets.items()}, total=True)
     row += 1
     table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else formula_safe_text(str(k)))
     row += 1
-    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else formula_safe_text(str(k)))
+    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: formula_safe_text(regency_label(k, language)))
 
 
 def queue_line(review: dict, language: str) -> str:
