@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from bansos_merge.contracts import ConflictRow, RecordRow, RejectRow
 from bansos_merge.publish import i18n
-from bansos_merge.publish.masking import mask_ids_in_text, mask_nik
+from bansos_merge.publish.masking import mask_ids_in_text, mask_joined_tagged, mask_nik, mask_tagged
 from bansos_merge.publish.workbook import write_conflicts_workbook
 from bansos_merge.publish.workbook_content import COLUMNS, conflict_rows, summary_counts
 from bansos_merge.regions import load_regions
@@ -250,6 +250,24 @@ def test_mask_never_shows_more_than_8_digits_or_half(values):
 def test_mask_ids_inside_text_leaves_dates_and_region_codes():
     text = "NIK 3374010101900003 dan 317101170845000; lahir 1990-01-01; desa 3374010001"
     assert mask_ids_in_text(text) == "NIK 3374********0003 dan 317*********000; lahir 1990-01-01; desa 3374010001"
+
+
+def test_tags_tell_apart_niks_that_mask_alike_and_add_no_digit():
+    key, other_key = b"k" * 16, b"o" * 16
+    niks = pd.Series(["3305010101900001", "3305020101900001", "3305010101900001", None, "3305********0001"])
+    shown = mask_tagged(niks, key)
+    assert shown[0] == shown[2] and shown[0] != shown[1]
+    assert shown[0].split(" #")[0] == shown[1].split(" #")[0] == "3305********0001"
+    assert all(re.fullmatch(r"\d{4}\*{8}\d{4} #[A-Z]{4}", v) for v in shown[:3])
+    assert shown[3] is None
+    assert all(len(re.findall(r"[0-9]", v)) <= 8 for v in shown.dropna())
+    assert mask_tagged(niks, other_key)[0] != shown[0]  # the tag depends on the key, not on the NIK alone
+    assert mask_joined_tagged("3305010101900001; 3305020101900001", key) == f"{shown[0]}; {shown[1]}"
+
+
+def test_person_ids_in_text_are_not_masked():
+    text = "persons P0812345678901234; PA1B2C3D4E5F60718 carry NIK 3305010101900001"
+    assert mask_ids_in_text(text) == "persons P0812345678901234; PA1B2C3D4E5F60718 carry NIK 3305********0001"
 
 
 def test_languages_have_the_same_strings():
