@@ -375,6 +375,8 @@ def test_record_fields_joined_and_dates_are_dates(tmp_path, run):
             assert ws.cell(r, 14).value == rec.loc[key, "village"]
     en = _book(tmp_path, run, "en.xlsx", language="en")
     assert en["Recorded as deceased"].cell(2, 12).number_format == "yyyy-mm-dd"
+    sexes = {en["Attribute mismatch"].cell(r, 13).value for r in range(2, en["Attribute mismatch"].max_row + 1)}
+    assert sexes and sexes <= {"M", "F", None}  # L/P are Indonesian letters
 
 
 def _summary_tables(ws) -> dict[str, dict[str, tuple[int, int, int]]]:

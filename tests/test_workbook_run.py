@@ -41,12 +41,29 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     for lang, proc in procs.items():
         out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, out[-3000:] + err[-3000:]
-    return {lang: folder / f"out_{lang}" / "latest" for lang in procs}
+    first = (folder / "out_id" / "latest").resolve()
+    again = subprocess.run(procs["id"].args, env=ENV, capture_output=True, text=True, timeout=900)  # a second run, same output
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    return {"id": folder / "out_id" / "latest", "en": folder / "out_en" / "latest", "id_before": first}
 
 
 @pytest.fixture(scope="module")
 def books(runs) -> dict[str, openpyxl.Workbook]:
     return {lang: openpyxl.load_workbook(run / "conflicts.xlsx") for lang, run in runs.items()}
+
+
+def test_tags_stay_from_run_to_run_of_one_output(books, runs):
+    """The key is kept in the state folder: the next run tags each NIK as the last one did."""
+    shown = [
+        {(r[C_SOURCE], r[C_RECORD]): r[C_NIK] for r in sheet_rows(books[run], "multiple_nik", "id")} for run in ("id_before", "id")
+    ]
+    assert runs["id"].resolve() != runs["id_before"]
+    assert shown[0] and shown[0] == shown[1]
+    key = runs["id"].parent / "state" / "workbook_tags.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    en = {(r[C_SOURCE], r[C_RECORD]): r[C_NIK] for r in sheet_rows(books["en"], "multiple_nik", "en")}
+    assert {k: v.split(" #")[0] for k, v in en.items()} == {k: v.split(" #")[0] for k, v in shown[1].items()}
+    assert en != shown[1]  # another output folder, another key
 
 
 @pytest.fixture(scope="module")

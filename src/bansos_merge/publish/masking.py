@@ -10,19 +10,22 @@ when it is shorter: no masked value ever shows more than 8 digits, nor more than
 its letters and digits.
 Punctuation and length are kept, so an analyst still sees the shape of a broken value.
 
-Two NIKs that differ only in the hidden digits mask alike. `tag_ids` appends to each masked
-value a tag of four consonants (`3305********0001 #KTRM`), an HMAC-SHA256 of the whole value
-under a key drawn afresh for each workbook and never stored: the same number gets the same tag
-throughout one workbook, and a tag says nothing about the hidden digits to anyone without the
-key (no digit is added; trying every candidate NIK is useless without it). Tags differ between
-runs, so they cannot link people across published files either.
+Two NIKs that differ only in the hidden digits mask alike. `mask_tagged` appends to each
+masked value a tag of four consonants (`3305********0001 #KTRM`), an HMAC-SHA256 of the whole
+value under a random key kept in the state folder (`tag_key`): the same number keeps its tag
+from run to run, and a tag says nothing about the hidden digits to anyone without the key (no
+digit is added; trying every candidate NIK is useless without it). The key lies beside the
+unmasked Parquet outputs: whoever can read it can read the NIKs already.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import secrets
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -111,3 +114,23 @@ def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:
     if not isinstance(text, str):
         return text
     return sep.join(mask_tagged(pd.Series(text.split(sep), dtype=object), key))
+
+
+TAG_KEY_FILE = "workbook_tags.key"
+
+
+def tag_key(state_dir: Path) -> bytes:
+    """The tags' key, kept in `state_dir` (made on first use, mode 0600, by an exclusive
+    create: two processes never hold different keys)."""
+    path = Path(state_dir) / TAG_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) >= 16:
+            return key
+        raise ValueError(f"{path}: the tag key is damaged; delete it (the tags in later workbooks will change)") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+    return path.read_bytes()

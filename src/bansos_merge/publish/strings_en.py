@@ -175,7 +175,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
     # workbook values (issue 20, part A)
     "status": {"alive": "alive", "deceased": "deceased", "unknown": "unknown"},
-    "exclusion_reason": {"asn": "civil servant (ASN)", "tni_polri": "TNI/Polri", "bumn": "state-enterprise employee (BUMN)", "wage_above_threshold": "wage above threshold"},
+    "exclusion_reason": {"asn": "ASN", "tni_polri": "TNI/Polri", "bumn": "BUMN", "wage_above_threshold": "wage above threshold"},
+    "sex": {"L": "M", "P": "F"},
     "review_reason": {
         "review_band": "score in the review band",
         "names_differ": "high score, names differ",

@@ -179,6 +179,7 @@ LABELS: dict[str, dict[str, str]] = {
     # workbook values (issue 20, part A)
     "status": {"alive": "hidup", "deceased": "meninggal", "unknown": "tidak diketahui"},
     "exclusion_reason": {"asn": "ASN", "tni_polri": "TNI/Polri", "bumn": "pegawai BUMN", "wage_above_threshold": "upah di atas batas"},
+    "sex": {"L": "L", "P": "P"},
     "review_reason": {
         "review_band": "skor di zona tinjauan",
         "names_differ": "skor tinggi, nama berbeda",

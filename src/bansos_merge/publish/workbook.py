@@ -177,6 +177,7 @@ def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> Non
     shown = {
         "severity": rows["severity"].map(lambda s: i18n.label("severity", s, language) if s else None),
         "field": rows["field"].map(lambda s: i18n.label("field", s, language) if s else None),
+        "sex": rows["sex"].map(lambda s: i18n.label("sex", s, language) if s else None),
     }
     columns = [shown.get(key, rows[key]) for key, _, _ in COLUMNS]
     columns = [col if key == "birth_date" else formula_safe(col) for (key, _, _), col in zip(COLUMNS, columns)]
@@ -221,16 +222,20 @@ def write_conflicts_workbook(
     language: str = "id",
     show_full_nik: bool = False,
     max_rows_per_kind: int | None = None,
+    tag_key: bytes | None = None,
 ) -> None:
     """Write `conflicts.xlsx` to `path`, atomically; see `workbook_input` and `write_workbook`."""
-    write_workbook(workbook_input(conflicts, records, max_rows_per_kind), path, language, show_full_nik)
+    write_workbook(workbook_input(conflicts, records, max_rows_per_kind), path, language, show_full_nik, tag_key)
 
 
-def write_workbook(content: WorkbookInput, path: Path, language: str = "id", show_full_nik: bool = False) -> None:
-    """Write the workbook to `path`, atomically (a temp file beside it, then os.replace)."""
+def write_workbook(
+    content: WorkbookInput, path: Path, language: str = "id", show_full_nik: bool = False, tag_key: bytes | None = None
+) -> None:
+    """Write the workbook to `path`, atomically (a temp file beside it, then os.replace).
+    `tag_key`: the key of the masked NIKs' tags (masking.tag_key; None: a fresh one)."""
     i18n.check_language(language)
     path = Path(path)
-    rows = conflict_rows(content.shown, content.records, language, show_full_nik)
+    rows = conflict_rows(content.shown, content.records, language, show_full_nik, tag_key)
     kinds = kind_order(rows["kind"])
     per_kind = rows.groupby("kind", sort=False).size().to_dict()
     sheets = _sheet_names(kinds, per_kind, language)

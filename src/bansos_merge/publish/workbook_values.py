@@ -69,6 +69,8 @@ def shown_values(rows: pd.DataFrame, lang: str) -> tuple[pd.Series, pd.Series]:
         ]
         value[queued] = [i18n.t("value.weight", lang, weight=w) if w else None for w in _weight(value[queued], lang)]
 
+    sexed = (rows["field"].astype(str) == "sex").to_numpy(dtype=bool)
+    value[sexed], values[sexed] = _labels(value[sexed], "sex", lang), _labels(values[sexed], "sex", lang)
     dated = (rows["field"].astype(str) == "birth_date").to_numpy(dtype=bool)
     value[dated], values[dated] = _dates(value[dated], lang), _dates(values[dated], lang)
     return value, values
