@@ -254,14 +254,16 @@ def test_mask_ids_inside_text_leaves_dates_and_region_codes():
 
 def test_tags_tell_apart_niks_that_mask_alike_and_add_no_digit():
     key, other_key = b"k" * 16, b"o" * 16
-    niks = pd.Series(["3305010101900001", "3305020101900001", "3305010101900001", None, "3305********0001"])
+    niks = pd.Series(["3305010101900001", "3305020101900001", "3305010101900001", None, "3305********0001"], index=[3, 3, 4, 5, 6])
     shown = mask_tagged(niks, key)
+    assert list(shown.index) == list(niks.index)
+    shown = shown.reset_index(drop=True)
     assert shown[0] == shown[2] and shown[0] != shown[1]
     assert shown[0].split(" #")[0] == shown[1].split(" #")[0] == "3305********0001"
     assert all(re.fullmatch(r"\d{4}\*{8}\d{4} #[A-Z]{4}", v) for v in shown[:3])
     assert shown[3] is None
     assert all(len(re.findall(r"[0-9]", v)) <= 8 for v in shown.dropna())
-    assert mask_tagged(niks, other_key)[0] != shown[0]  # the tag depends on the key, not on the NIK alone
+    assert mask_tagged(niks, other_key).iloc[0] != shown[0]  # the tag depends on the key, not on the NIK alone
     assert mask_joined_tagged("3305010101900001; 3305020101900001", key) == f"{shown[0]}; {shown[1]}"
 
 

@@ -103,10 +103,12 @@ def tag(value: str, key: bytes) -> str:
 def mask_tagged(values: pd.Series, key: bytes) -> pd.Series:
     """`mask_nik`, each masked value followed by its tag: `3305********0001 #KTRM`."""
     masked = mask_nik(values)
-    present = masked.notna() & (masked != "")
-    raw = values.astype("string").str.strip()
-    tags = pd.Series([tag(v, key) for v in raw[present]], index=raw.index[present], dtype=object)
-    return masked.where(~present, masked + " #" + tags.reindex(masked.index).fillna(""))
+    present = (masked.notna() & (masked != "")).to_numpy(dtype=bool)
+    raw = pd.Series(values.astype("string").str.strip().to_numpy(dtype=object)[present], dtype=object)
+    tags = raw.map({v: tag(v, key) for v in raw.unique()})  # one HMAC per distinct number
+    out = masked.to_numpy(dtype=object).copy()
+    out[present] = (pd.Series(out[present], dtype=object) + " #" + tags).to_numpy()
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:

@@ -105,7 +105,7 @@ STRINGS: dict[str, str] = {
     "value.status_not_recorded": "not recorded in this list",
     "value.review": "{reason} (weight {weight})",
     "value.weight": "weight {weight}",
-    "summary.note_tags": "The code after # tells apart NIKs that look alike once masked; it holds within this workbook only. Regencies are grouped by Kemendagri code.",
+    "summary.note_tags": "The code after # tells apart NIKs that look alike once masked; a number keeps its code in every run of the same output folder. Regencies are grouped by Kemendagri code.",
 }
 
 # The labels of codes, per group (kind, kind_help, severity, field, nik_status, reject_reason).

@@ -108,7 +108,7 @@ STRINGS: dict[str, str] = {
     "value.status_not_recorded": "tidak dicatat di daftar ini",
     "value.review": "{reason} (bobot {weight})",
     "value.weight": "bobot {weight}",
-    "summary.note_tags": "Kode setelah # membedakan NIK yang berbeda meski tampak sama setelah disamarkan; kode ini hanya berlaku di buku kerja ini. Kabupaten/kota dikelompokkan menurut kode Kemendagri.",
+    "summary.note_tags": "Kode setelah # membedakan NIK yang berbeda meski tampak sama setelah disamarkan; NIK yang sama mendapat kode yang sama di setiap proses dengan folder keluaran yang sama. Kabupaten/kota dikelompokkan menurut kode Kemendagri.",
 }
 
 # The labels of codes, per group (kind, kind_help, severity, field, nik_status, reject_reason).

@@ -14,7 +14,7 @@ import pandas as pd
 from . import i18n
 from .masking import mask_ids_in_text, mask_joined_tagged, mask_tagged
 from .regencies import regency_keys, regency_label
-from .workbook_values import shown_values
+from .workbook_values import shown_values, text_column as _text
 
 # Columns of a kind sheet: (key, i18n header key, width cap).
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -43,12 +43,6 @@ _VALUES_NOT_IDS = ("nik_shared", "invalid_nik")
 # Kinds whose value and values are record IDs, shown whole as in the record ID column.
 _VALUES_ARE_RECORD_IDS = ("duplicate_in_source",)
 _SEVERITY_ORDER = {s: i for i, s in enumerate(i18n.SEVERITIES)}
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """Strings, with nulls as None."""
-    s = series.astype(object)
-    return s.where(s.notna(), None).map(lambda v: None if v is None else str(v))
 
 
 def kind_order(kinds) -> list[str]:

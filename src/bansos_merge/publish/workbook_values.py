@@ -15,7 +15,8 @@ from . import i18n
 _ISO_DATE = r"(\d{4})-(\d{2})-(\d{2})"
 
 
-def _text(series: pd.Series) -> pd.Series:
+def text_column(series: pd.Series) -> pd.Series:
+    """Strings, with nulls as None."""
     s = series.astype(object)
     return s.where(s.notna(), None).map(lambda v: None if v is None else str(v))
 
@@ -42,7 +43,7 @@ def shown_values(rows: pd.DataFrame, lang: str) -> tuple[pd.Series, pd.Series]:
     """This record's value and the conflict's values, as shown: codes translated, dates in the
     language's order. `rows`: conflict rows joined with the records' `status` and `program`."""
     kind = rows["kind"].astype(str)
-    value, values = _text(rows["value"]), _text(rows["values"])
+    value, values = text_column(rows["value"]), text_column(rows["values"])
 
     def at(name: str):
         return (kind == name).to_numpy(dtype=bool)
@@ -56,7 +57,7 @@ def shown_values(rows: pd.DataFrame, lang: str) -> tuple[pd.Series, pd.Series]:
     if dead.any():
         when = _dates(values[dead].str.extract(r"(\d{4}-\d{2}-\d{2})", expand=False).astype(object), lang)
         values[dead] = [i18n.t("value.deceased", lang, date=d) if d else i18n.t("value.deceased_undated", lang) for d in when]
-        status = _text(rows.loc[dead, "status"])
+        status = text_column(rows.loc[dead, "status"])
         value[dead] = [i18n.label("status", s, lang) if s else i18n.t("value.status_not_recorded", lang) for s in status]
 
     queued = at("review_needed")
