@@ -53,13 +53,14 @@ def books(runs) -> dict[str, openpyxl.Workbook]:
 
 
 def test_tags_stay_from_run_to_run_of_one_output(books, runs):
-    """The key is kept in the state folder: the next run tags each NIK as the last one did."""
+    """The key is kept beside the runs: the next run tags each NIK as the last one did."""
     shown = [
         {(r[C_SOURCE], r[C_RECORD]): r[C_NIK] for r in sheet_rows(books[run], "multiple_nik", "id")} for run in ("id_before", "id")
     ]
     assert runs["id"].resolve() != runs["id_before"]
     assert shown[0] and shown[0] == shown[1]
-    key = runs["id"].parent / "state" / "workbook_tags.key"
+    key = runs["id"].parent / "runs" / ".workbook_tags.key"
+    assert not (runs["id"].parent / "state").exists()  # the analysts' folder is theirs
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
     en = {(r[C_SOURCE], r[C_RECORD]): r[C_NIK] for r in sheet_rows(books["en"], "multiple_nik", "en")}
     assert {k: v.split(" #")[0] for k, v in en.items()} == {k: v.split(" #")[0] for k, v in shown[1].items()}

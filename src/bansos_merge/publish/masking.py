@@ -12,8 +12,8 @@ Punctuation and length are kept, so an analyst still sees the shape of a broken 
 
 Two NIKs that differ only in the hidden digits mask alike. `mask_tagged` appends to each
 masked value a tag of four consonants (`3305********0001 #KTRM`), an HMAC-SHA256 of the whole
-value under a random key kept in the state folder (`tag_key`): the same number keeps its tag
-from run to run, and a tag says nothing about the hidden digits to anyone without the key (no
+value under a random key kept beside the runs of the output (`tag_key`): the same number keeps
+its tag from run to run, and a tag says nothing about the hidden digits to anyone without the key (no
 digit is added; trying every candidate NIK is useless without it). The key lies beside the
 unmasked Parquet outputs: whoever can read it can read the NIKs already.
 """
@@ -118,13 +118,13 @@ def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:
     return sep.join(mask_tagged(pd.Series(text.split(sep), dtype=object), key))
 
 
-TAG_KEY_FILE = "workbook_tags.key"
+TAG_KEY_FILE = ".workbook_tags.key"
 
 
-def tag_key(state_dir: Path) -> bytes:
-    """The tags' key, kept in `state_dir` (made on first use, mode 0600, by an exclusive
-    create: two processes never hold different keys)."""
-    path = Path(state_dir) / TAG_KEY_FILE
+def tag_key(folder: Path) -> bytes:
+    """The tags' key, kept in `folder` (OUTPUT/runs: beside the unmasked outputs; made on first
+    use, mode 0600, by an exclusive create: two processes never hold different keys)."""
+    path = Path(folder) / TAG_KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
