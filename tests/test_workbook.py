@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 
 from bansos_merge.contracts import ConflictRow, RecordRow, RejectRow
 from bansos_merge.publish import i18n
-from bansos_merge.publish.masking import mask_ids_in_text, mask_nik
+from bansos_merge.publish.masking import mask_ids_in_text, mask_joined_tagged, mask_nik, mask_tagged
 from bansos_merge.publish.workbook import write_conflicts_workbook
 from bansos_merge.publish.workbook_content import COLUMNS, conflict_rows, summary_counts
+from bansos_merge.regions import load_regions
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 UPDATE_SCREENSHOTS = os.environ.get("BANSOS_UPDATE_SCREENSHOTS") == "1"
@@ -139,7 +140,7 @@ def make_run(n_persons: int = 240, seed: int = 7) -> Run:
 
     aid = records[records["source_kind"] == "aid_list"]
     for _, r in aid[aid["nik_status"].isin(["malformed", "precision_lost", "dummy"])].iterrows():
-        add("invalid_nik", r.to_frame().T, "nik", r["nik_raw"], lambda x: x["nik_raw"])
+        add("invalid_nik", r.to_frame().T, "nik", r["nik_status"], lambda x: x["nik_raw"])
     pids = list(by_person.groups)
     for k, pid in enumerate(pids):
         recs = by_person.get_group(pid)
@@ -251,6 +252,26 @@ def test_mask_ids_inside_text_leaves_dates_and_region_codes():
     assert mask_ids_in_text(text) == "NIK 3374********0003 dan 317*********000; lahir 1990-01-01; desa 3374010001"
 
 
+def test_tags_tell_apart_niks_that_mask_alike_and_add_no_digit():
+    key, other_key = b"k" * 16, b"o" * 16
+    niks = pd.Series(["3305010101900001", "3305020101900001", "3305010101900001", None, "3305********0001"], index=[3, 3, 4, 5, 6])
+    shown = mask_tagged(niks, key)
+    assert list(shown.index) == list(niks.index)
+    shown = shown.reset_index(drop=True)
+    assert shown[0] == shown[2] and shown[0] != shown[1]
+    assert shown[0].split(" #")[0] == shown[1].split(" #")[0] == "3305********0001"
+    assert all(re.fullmatch(r"\d{4}\*{8}\d{4} #[A-Z]{4}", v) for v in shown[:3])
+    assert shown[3] is None
+    assert all(len(re.findall(r"[0-9]", v)) <= 8 for v in shown.dropna())
+    assert mask_tagged(niks, other_key).iloc[0] != shown[0]  # the tag depends on the key, not on the NIK alone
+    assert mask_joined_tagged("3305010101900001; 3305020101900001", key) == f"{shown[0]}; {shown[1]}"
+
+
+def test_person_ids_in_text_are_not_masked():
+    text = "persons P0812345678901234; PA1B2C3D4E5F60718 carry NIK 3305010101900001"
+    assert mask_ids_in_text(text) == "persons P0812345678901234; PA1B2C3D4E5F60718 carry NIK 3305********0001"
+
+
 def test_languages_have_the_same_strings():
     assert set(i18n.STRINGS["id"]) == set(i18n.STRINGS["en"])
     assert set(i18n.LABELS["id"]) == set(i18n.LABELS["en"])
@@ -286,7 +307,7 @@ def test_sheets_headers_frozen_panes_and_filters(tmp_path, run, lang):
         n = int((run.conflicts["kind"] == kind).sum())
         assert [c.value for c in ws[1]] == headers
         assert ws.freeze_panes == "A2"
-        assert ws.auto_filter.ref == f"A1:O{n + 1}"
+        assert ws.auto_filter.ref == f"A1:P{n + 1}"
         assert ws.max_row == n + 1
         ids = [ws.cell(r, 1).value for r in range(2, n + 2)]
         assert sorted(ids) == sorted(run.conflicts.loc[run.conflicts["kind"] == kind, "conflict_id"])
@@ -303,8 +324,8 @@ def test_indonesian_and_english_text(tmp_path, run):
     assert id_wb["Ringkasan"]["A1"].value.startswith("Ringkasan konflik")
     assert en_wb["Summary"]["A1"].value.startswith("Summary of conflicts")
     id_ws, en_ws = id_wb["Tercatat meninggal"], en_wb["Recorded as deceased"]
-    assert id_ws["I2"].value.startswith("Tercatat meninggal dunia di catatan sipil")
-    assert en_ws["I2"].value.startswith("Recorded as deceased in the civil registry")
+    assert id_ws["I2"].value.startswith("Tercatat meninggal") and "di catatan sipil" in id_ws["I2"].value
+    assert en_ws["I2"].value.startswith("Recorded as deceased") and "in the civil registry" in en_ws["I2"].value
     assert id_ws["B2"].value == "tinggi" and en_ws["B2"].value == "high"
     mismatch = id_wb["Data diri tidak cocok"]
     assert mismatch["F2"].value == "tanggal lahir"
@@ -320,8 +341,8 @@ def test_niks_masked_by_default(tmp_path, run):
     assert not re.search(r"\d{12,}", _all_text(wb)), "an identity number was written unmasked"
     ws = wb["NIK dipakai bersama"]
     niks = [ws.cell(r, 11).value for r in range(2, ws.max_row + 1)]
-    assert niks and all(re.fullmatch(r"\d{4}\*{8}\d{4}", v) for v in niks)
-    assert all(re.fullmatch(r"\d{4}\*{8}\d{4}", ws.cell(r, 7).value) for r in range(2, ws.max_row + 1))
+    assert niks and all(re.fullmatch(r"\d{4}\*{8}\d{4} #[A-Z]{4}", v) for v in niks)
+    assert all(re.fullmatch(r"\d{4}\*{8}\d{4} #[A-Z]{4}", ws.cell(r, 7).value) for r in range(2, ws.max_row + 1))
     assert "*" * 8 in ws["I2"].value
     assert wb["Ringkasan"]["A2"].value.startswith("NIK dan No. KK disamarkan")
 
@@ -356,6 +377,8 @@ def test_record_fields_joined_and_dates_are_dates(tmp_path, run):
             assert ws.cell(r, 14).value == rec.loc[key, "village"]
     en = _book(tmp_path, run, "en.xlsx", language="en")
     assert en["Recorded as deceased"].cell(2, 12).number_format == "yyyy-mm-dd"
+    sexes = {en["Attribute mismatch"].cell(r, 13).value for r in range(2, en["Attribute mismatch"].max_row + 1)}
+    assert sexes and sexes <= {"M", "F", None}  # L/P are Indonesian letters
 
 
 def _summary_tables(ws) -> dict[str, dict[str, tuple[int, int, int]]]:
@@ -381,7 +404,12 @@ def test_summary_counts_equal_the_input(tmp_path, run):
     sources = tables["Menurut sumber data"]
     assert sources == {s: (g["conflict_id"].nunique(), len(g), g["person_id"].nunique()) for s, g in c.groupby("source")}
     regions = tables["Menurut wilayah (kabupaten/kota)"]
-    assert regions == {r: (g["conflict_id"].nunique(), len(g), g["person_id"].nunique()) for r, g in c.groupby("regency")}
+    names = load_regions().regions.set_index("code")["name"]
+    assert regions == {
+        f"{names[code]} ({code[:2]}.{code[2:]})": (g["conflict_id"].nunique(), len(g), g["person_id"].nunique())
+        for code, g in c.groupby("regency_code")
+    }
+    assert "Kabupaten Demak (33.21)" in regions and "Kota Semarang (33.74)" in regions
     counts = list(regions.values())
     assert counts == sorted(counts, key=lambda v: (-v[0], -v[1]))
     # each kind links to its sheet
@@ -484,11 +512,15 @@ def test_tables_as_read_from_the_published_parquet(tmp_path, run):
 
 def test_conflicts_without_region_are_counted_as_unknown(tmp_path, run):
     conflicts = run.conflicts.copy()
+    conflicts.loc[conflicts.index[:12], "regency_code"] = None
     conflicts.loc[conflicts.index[:10], "regency"] = None
     conflicts.loc[conflicts.index[10:12], "regency"] = ""
+    conflicts.loc[conflicts.index[12:15], ["regency_code", "regency"]] = [None, "BOGOR"]  # a spelling that resolved to no code
     path = tmp_path / "c.xlsx"
     write_conflicts_workbook(conflicts, run.records, path, language="en")
-    regions = _summary_tables(openpyxl.load_workbook(path)["Summary"])["By region (regency/city)"]
-    unknown = conflicts[conflicts["regency"].isna() | (conflicts["regency"] == "")]
+    book = openpyxl.load_workbook(path)
+    regions = _summary_tables(book["Summary"])["By region (regency/city)"]
+    unknown = conflicts.iloc[:12]
     assert regions["(region unknown)"] == (unknown["conflict_id"].nunique(), len(unknown), unknown["person_id"].nunique())
+    assert regions["BOGOR (as written, no Kemendagri code)"][1] == 3
     assert sum(v[1] for v in regions.values()) == len(conflicts)

@@ -215,7 +215,7 @@ class PartitionResult:
     public: pd.DataFrame  # the public export's counts (publish.public.public_counts)
 
 
-COUNTED = ["kind", "conflict_id", "severity", "person_id", "source", "regency"]
+COUNTED = ["kind", "conflict_id", "severity", "person_id", "source", "regency_code", "regency"]
 PIECE, PIECE_ROW = "_piece", "_piece_row"  # where a counted conflict row's whole row is
 
 

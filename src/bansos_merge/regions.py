@@ -101,3 +101,23 @@ def population_by_regency() -> pd.DataFrame:
     pop = pop[pop["code"].str.len() == 5].copy()
     pop["code"] = pop["code"].str.replace(".", "", regex=False)
     return pop.reset_index(drop=True)
+
+
+@cache
+def _regency_name_table() -> pd.Series:
+    """4-digit regency code -> its Kemendagri name: the 2025 list, else the latest edition's
+    name of a retired code (a NIK keeps the code of first registration)."""
+    hist = pd.read_csv(data_file("kemendagri_codes_history.csv"), dtype=str, keep_default_na=False)
+    hist = hist[hist["level"] == "regency"]
+    old = pd.Series(hist["name_latest"].to_numpy(), index=hist["code"].str.replace(".", "", regex=False))
+    cur = load_regions().regions
+    cur = cur[cur["level"] == "regency"]
+    names = pd.Series(cur["name"].to_numpy(), index=cur["code"].to_numpy())
+    return pd.concat([names, old[~old.index.isin(names.index)]])
+
+
+def regency_names(codes: pd.Series) -> pd.Series:
+    """Kemendagri names of regency codes (`3202` or `32.02` -> `Kabupaten Sukabumi`); null for
+    a null or unknown code."""
+    digits = codes.astype("string").str.replace(".", "", regex=False)
+    return digits.map(_regency_name_table()).astype(object).where(lambda s: s.notna(), None)

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from ..identity import record_keys
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
 from ..link.features import MISSING, days_to_ymd, to_days
+from ..regions import regency_names
 from .registry import Persons, distinct_counts, is_value, value_codes
 
 KINDS = (
@@ -275,9 +276,11 @@ def multi_region(x: _Linked) -> pd.DataFrame:
     regions = distinct_counts(x.person, np.where(aid, region, -1))
     many = aid & (regions[x.person] > 1)
     sel = x.select(many)
-    names = _joined_per_group(sel["person_id"], sel["regency"].fillna(sel["regency_code"]))
+    # Regencies by their Kemendagri name (the code's), so that one regency spelled two ways is one
+    named = regency_names(sel["regency_code"]).fillna(sel["regency"]).fillna(sel["regency_code"])
+    names = _joined_per_group(sel["person_id"], named)
     return _rows(
-        sel, "multi_region", "medium", "regency", sel["person_id"], (names, sel["regency"]),
+        sel, "multi_region", "medium", "regency", sel["person_id"], (names, named),
         "the same person is on the aid lists of several regencies: " + names,
     )
 

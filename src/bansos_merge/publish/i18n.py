@@ -91,12 +91,12 @@ def explain(kind: str, lang: str, fields: Mapping[str, object]) -> str:
     """The explanation of one conflict row, from its kind's template.
 
     `fields` carries: value, values, field (a code), source, sources, n_values, n_persons,
-    n_records, status (a NIK status code or None).
+    n_records, status (a NIK status code or None), program.
     """
     f = dict(fields)
     f["field"] = label("field", f.get("field"), lang) or "-"
     f["kind"] = label("kind", kind, lang)
-    for key in ("value", "values", "source", "sources"):
+    for key in ("value", "values", "source", "sources", "program"):
         f[key] = "-" if f.get(key) in (None, "") else f[key]
     key = f"explain.{kind}"
     if kind == "invalid_nik":

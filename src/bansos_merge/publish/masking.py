@@ -9,11 +9,23 @@ NIK column) keeps at most 4 + 4 of its letters and digits, and a quarter from ea
 when it is shorter: no masked value ever shows more than 8 digits, nor more than half of
 its letters and digits.
 Punctuation and length are kept, so an analyst still sees the shape of a broken value.
+
+Two NIKs that differ only in the hidden digits mask alike. `mask_tagged` appends to each
+masked value a tag of four consonants (`3305********0001 #KTRM`), an HMAC-SHA256 of the whole
+value under a random key kept beside the runs of the output (`tag_key`): the same number keeps
+its tag from run to run, and a tag says nothing about the hidden digits to anyone without the key (no
+digit is added; trying every candidate NIK is useless without it). The key lies beside the
+unmasked Parquet outputs: whoever can read it can read the NIKs already.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
+import secrets
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +33,10 @@ import pandas as pd
 STAR = "*"
 _DIGITS16 = re.compile(r"^[0-9]{16}$")
 # Digit runs that could be an identity number inside free text (a village code has 10 digits).
-_ID_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{12,}(?![0-9])")
+# A person ID (`P` + 16 hex digits) is not personal data: matched first, so that it is left whole.
+_ID_IN_TEXT = re.compile(r"(\bP[0-9A-F]{16}\b)|(?<![0-9])[0-9]{12,}(?![0-9])")
+TAG_LETTERS = "BCDFGHJKLMNPQRSTVWXZ"  # consonants: a tag never spells a word nor adds a digit
+TAG_LENGTH = 4
 
 
 def _mask_one(value: str) -> str:
@@ -64,7 +79,7 @@ def mask_ids_in_text(text: object) -> object:
     """Mask every run of 12 or more digits inside free text (explanations, joined values)."""
     if not isinstance(text, str):
         return text
-    return _ID_IN_TEXT.sub(lambda m: mask_one(m.group(0)), text)
+    return _ID_IN_TEXT.sub(lambda m: m.group(1) or mask_one(m.group(0)), text)
 
 
 def mask_joined(text: object, sep: str = "; ") -> object:
@@ -72,3 +87,52 @@ def mask_joined(text: object, sep: str = "; ") -> object:
     if not isinstance(text, str):
         return text
     return sep.join(str(mask_one(part)) for part in text.split(sep))
+
+
+def tag(value: str, key: bytes) -> str:
+    """A short tag of `value` under `key`: four consonants from an HMAC-SHA256 (20^4 = 160,000
+    tags, so two NIKs of one person share one with odds of 1 in 160,000)."""
+    digest = int.from_bytes(hmac.new(key, value.encode(), hashlib.sha256).digest()[:8], "big")
+    letters = []
+    for _ in range(TAG_LENGTH):
+        digest, i = divmod(digest, len(TAG_LETTERS))
+        letters.append(TAG_LETTERS[i])
+    return "".join(letters)
+
+
+def mask_tagged(values: pd.Series, key: bytes) -> pd.Series:
+    """`mask_nik`, each masked value followed by its tag: `3305********0001 #KTRM`."""
+    masked = mask_nik(values)
+    present = (masked.notna() & (masked != "")).to_numpy(dtype=bool)
+    raw = pd.Series(values.astype("string").str.strip().to_numpy(dtype=object)[present], dtype=object)
+    tags = raw.map({v: tag(v, key) for v in raw.unique()})  # one HMAC per distinct number
+    out = masked.to_numpy(dtype=object).copy()
+    out[present] = (pd.Series(out[present], dtype=object) + " #" + tags).to_numpy()
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:
+    """`mask_joined` with tags: two different numbers stay distinguishable."""
+    if not isinstance(text, str):
+        return text
+    return sep.join(mask_tagged(pd.Series(text.split(sep), dtype=object), key))
+
+
+TAG_KEY_FILE = ".workbook_tags.key"
+
+
+def tag_key(folder: Path) -> bytes:
+    """The tags' key, kept in `folder` (OUTPUT/runs: beside the unmasked outputs; made on first
+    use, mode 0600, by an exclusive create: two processes never hold different keys)."""
+    path = Path(folder) / TAG_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) >= 16:
+            return key
+        raise ValueError(f"{path}: the tag key is damaged; delete it (the tags in later workbooks will change)") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+    return path.read_bytes()

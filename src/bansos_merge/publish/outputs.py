@@ -22,6 +22,7 @@ from ..normalize.cross_source import mark_kk_pasted_as_nik
 from ..normalize.source import NormalizedSource
 from .conflicts import KINDS, find_conflicts
 from .manifest import now_utc, versions, write_json
+from .masking import tag_key
 from .parquet import join_pieces, write_parquet
 from .previous import PreviousRun
 from .public import public_counts, write_public
@@ -167,16 +168,18 @@ def invalid_nik_reasons(records: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.sort_index().items() if k != "valid" and v}
 
 
-def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig) -> None:
+def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: PublishConfig, key_dir: Path | None = None) -> None:
     """Every output file of a run into `folder`. The workbook (pure Python cell by cell: the
     slowest file) is written by a second process while this one writes the Parquet files and
-    the report: two cores, one publish."""
+    the report: two cores, one publish. `key_dir` keeps the key of the workbook's NIK tags
+    (the output's runs/ folder; None: a key for this workbook alone)."""
     manifest = {"schema_version": SCHEMA_VERSION, **manifest, "finished_at": now_utc()}
     tallies = outputs.tallies
     content = tallies.workbook if tallies else workbook_input(outputs.conflicts, outputs.records, publish.workbook_rows_per_kind)
     content = dataclasses.replace(content, review=manifest.get("review"))
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik)
+        key = tag_key(key_dir) if key_dir is not None and not publish.show_full_nik else None
+        workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik, key)
         _write(outputs.records, RecordRow, folder / "records.parquet")
         write_parquet(outputs.rejects, RejectRow, folder / "rejects.parquet")
         _write(outputs.review, ReviewRow, folder / "review.parquet", order=ORDER)

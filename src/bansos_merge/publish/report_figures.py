@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import i18n
+from .regencies import regency_label
 from .workbook_content import summary_counts
 
 TOP_REGIONS = 15
@@ -115,5 +116,4 @@ def kind_table(conflicts: pd.DataFrame) -> pd.DataFrame:
 
 def region_counts(conflicts: pd.DataFrame, lang: str) -> list[tuple[str, int]]:
     regions = summary_counts(conflicts)["regency"]
-    unknown = i18n.t("summary.unknown_region", lang)
-    return [(unknown if k is None else str(k), int(v)) for k, v in regions["conflicts"].head(TOP_REGIONS).items()]
+    return [(regency_label(k, lang), int(v)) for k, v in regions["conflicts"].head(TOP_REGIONS).items()]

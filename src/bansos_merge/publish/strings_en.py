@@ -89,13 +89,22 @@ STRINGS: dict[str, str] = {
     "explain.invalid_nik": "This record's NIK is not usable ({status}): {value}.",
     "explain.invalid_nik_plain": "This record's NIK is invalid or lost digits in Excel: {value}.",
     "explain.attribute_mismatch": "Records linked to the same person disagree on {field}: {values}.",
-    "explain.deceased": "Recorded as deceased in the civil registry but still on an aid list ({sources}).",
+    "explain.deceased": "Recorded as {values} in the civil registry but still on an aid list ({sources}); this record's program: {program}.",
     "explain.ineligible": "This aid recipient is on an exclusion list ({values}), e.g. as a civil servant, soldier, police officer or state-enterprise employee.",
     "explain.duplicate_in_source": "The same person is listed {n_records} times in {source}.",
     "explain.multi_region": "The same person is listed in {n_values} different regions: {values}.",
     "explain.unmatched_civil_registry": "This aid recipient has no match in the civil registry.",
     "explain.review_needed": "This pair of records is in the review band and awaits an analyst's decision.",
     "explain.other": "{kind}: {values}.",
+    # workbook values, regencies (issue 20, part A)
+    "col.regency_written": "Regency (as written)",
+    "region.as_written": "{name} (as written, no Kemendagri code)",
+    "value.deceased": "deceased {date}",
+    "value.deceased_undated": "deceased (date unknown)",
+    "value.status_not_recorded": "not recorded in this list",
+    "value.review": "{reason} (weight {weight})",
+    "value.weight": "weight {weight}",
+    "summary.note_tags": "The code after # tells apart NIKs that look alike once masked; a number keeps its code in every run of the same output folder. Regencies are grouped by Kemendagri code.",
 }
 
 # The labels of codes, per group (kind, kind_help, severity, field, nik_status, reject_reason).
@@ -143,6 +152,7 @@ LABELS: dict[str, dict[str, str]] = {
         "death_date": "death date",
         "program": "program",
         "exclusion": "exclusion list",
+        "record_id": "record ID",
     },
     "nik_status": {
         "valid": "valid",
@@ -161,5 +171,19 @@ LABELS: dict[str, dict[str, str]] = {
         "totals_row": "totals row",
         "no_name_no_nik": "no name and no NIK",
         "field_count": "wrong number of fields",
+    },
+    # workbook values (issue 20, part A)
+    "status": {"alive": "alive", "deceased": "deceased", "unknown": "unknown"},
+    "exclusion_reason": {"asn": "ASN", "tni_polri": "TNI/Polri", "bumn": "BUMN", "wage_above_threshold": "wage above threshold"},
+    "sex": {"L": "M", "P": "F"},
+    "review_reason": {
+        "review_band": "score in the review band",
+        "names_differ": "high score, names differ",
+        "dates_differ": "high score, birth dates differ",
+        "ambiguous_match": "matches two people",
+        "two_civil_registry_niks": "two different civil-registry NIKs",
+        "strong_evidence_against": "strong evidence against",
+        "possible_double_registration": "possibly registered twice in the civil registry",
+        "match": "merged, but in doubt",
     },
 }

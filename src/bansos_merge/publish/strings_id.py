@@ -92,13 +92,22 @@ STRINGS: dict[str, str] = {
     "explain.invalid_nik": "NIK catatan ini tidak dapat dipakai ({status}): {value}.",
     "explain.invalid_nik_plain": "NIK catatan ini tidak valid atau kehilangan digit di Excel: {value}.",
     "explain.attribute_mismatch": "Catatan yang tertaut ke orang yang sama berbeda pada {field}: {values}.",
-    "explain.deceased": "Tercatat meninggal dunia di catatan sipil, tetapi masih ada di daftar bantuan ({sources}).",
+    "explain.deceased": "Tercatat {values} di catatan sipil, tetapi masih ada di daftar bantuan ({sources}); program catatan ini: {program}.",
     "explain.ineligible": "Penerima bantuan ini ada di daftar pengecualian ({values}), misalnya sebagai ASN, TNI/Polri atau pegawai BUMN.",
     "explain.duplicate_in_source": "Orang yang sama tercantum {n_records} kali dalam daftar {source}.",
     "explain.multi_region": "Orang yang sama terdaftar di {n_values} wilayah berbeda: {values}.",
     "explain.unmatched_civil_registry": "Penerima bantuan ini tidak ditemukan padanannya di catatan sipil.",
     "explain.review_needed": "Pasangan catatan ini berada di zona ragu-ragu dan menunggu keputusan analis.",
     "explain.other": "{kind}: {values}.",
+    # workbook values, regencies (issue 20, part A)
+    "col.regency_written": "Kabupaten/kota (seperti tertulis)",
+    "region.as_written": "{name} (seperti tertulis, tanpa kode Kemendagri)",
+    "value.deceased": "meninggal {date}",
+    "value.deceased_undated": "meninggal (tanggal tidak diketahui)",
+    "value.status_not_recorded": "tidak dicatat di daftar ini",
+    "value.review": "{reason} (bobot {weight})",
+    "value.weight": "bobot {weight}",
+    "summary.note_tags": "Kode setelah # membedakan NIK yang berbeda meski tampak sama setelah disamarkan; NIK yang sama mendapat kode yang sama di setiap proses dengan folder keluaran yang sama. Kabupaten/kota dikelompokkan menurut kode Kemendagri.",
 }
 
 # The labels of codes, per group (kind, kind_help, severity, field, nik_status, reject_reason).
@@ -146,6 +155,7 @@ LABELS: dict[str, dict[str, str]] = {
         "death_date": "tanggal meninggal",
         "program": "program",
         "exclusion": "daftar pengecualian",
+        "record_id": "ID catatan",
     },
     "nik_status": {
         "valid": "valid",
@@ -164,5 +174,19 @@ LABELS: dict[str, dict[str, str]] = {
         "totals_row": "baris jumlah",
         "no_name_no_nik": "tanpa nama dan NIK",
         "field_count": "jumlah kolom salah",
+    },
+    # workbook values (issue 20, part A)
+    "status": {"alive": "hidup", "deceased": "meninggal", "unknown": "tidak diketahui"},
+    "exclusion_reason": {"asn": "ASN", "tni_polri": "TNI/Polri", "bumn": "pegawai BUMN", "wage_above_threshold": "upah di atas batas"},
+    "sex": {"L": "L", "P": "P"},
+    "review_reason": {
+        "review_band": "skor di zona tinjauan",
+        "names_differ": "skor tinggi, nama berbeda",
+        "dates_differ": "skor tinggi, tanggal lahir berbeda",
+        "ambiguous_match": "cocok dengan dua orang",
+        "two_civil_registry_niks": "dua NIK catatan sipil berbeda",
+        "strong_evidence_against": "ada bukti kuat bertentangan",
+        "possible_double_registration": "mungkin terdaftar dua kali di catatan sipil",
+        "match": "digabung, tetapi diragukan",
     },
 }

@@ -26,6 +26,7 @@ import xlsxwriter
 
 from . import i18n
 from .formula import formula_safe, formula_safe_text
+from .regencies import regency_label
 from .workbook_content import COLUMNS, WorkbookInput, conflict_rows, kind_order, workbook_input
 
 MAX_ROWS = 1_048_575  # Excel's rows, less the header
@@ -109,7 +110,8 @@ def _write_summary(
     ws.fit_to_pages(1, 0)
     ws.hide_gridlines(2)
     ws.write_string(0, 0, t("summary.title"), f.title)
-    ws.write_string(1, 0, t("summary.note_full") if show_full_nik else t("summary.note"), f.warn if show_full_nik else f.note)
+    note = t("summary.note_full") if show_full_nik else t("summary.note") + " " + t("summary.note_tags")
+    ws.write_string(1, 0, note, f.warn if show_full_nik else f.note)
     if truncated_at is not None:
         ws.write_string(2, 0, i18n.t("summary.truncated", language, n=f"{truncated_at:,}"), f.note)
     if review:
@@ -148,13 +150,12 @@ def _write_summary(
             row += 1
         return row
 
-    unknown = t("summary.unknown_region")
     table(t("summary.by_kind"), t("col.kind"), counts["kind"], lambda k: i18n.label("kind", k, language),
           extra=t("col.description"), links={k: v[0] for k, v in sheets.items()}, total=True)
     row += 1
     table(t("summary.by_source"), t("col.source"), counts["source"], lambda k: "-" if k is None else formula_safe_text(str(k)))
     row += 1
-    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: unknown if k is None else formula_safe_text(str(k)))
+    table(t("summary.by_region"), t("col.regency"), counts["regency"], lambda k: formula_safe_text(regency_label(k, language)))
 
 
 def queue_line(review: dict, language: str) -> str:
@@ -176,6 +177,7 @@ def _write_kind_sheet(ws, f: _Formats, rows: pd.DataFrame, language: str) -> Non
     shown = {
         "severity": rows["severity"].map(lambda s: i18n.label("severity", s, language) if s else None),
         "field": rows["field"].map(lambda s: i18n.label("field", s, language) if s else None),
+        "sex": rows["sex"].map(lambda s: i18n.label("sex", s, language) if s else None),
     }
     columns = [shown.get(key, rows[key]) for key, _, _ in COLUMNS]
     columns = [col if key == "birth_date" else formula_safe(col) for (key, _, _), col in zip(COLUMNS, columns)]
@@ -220,16 +222,20 @@ def write_conflicts_workbook(
     language: str = "id",
     show_full_nik: bool = False,
     max_rows_per_kind: int | None = None,
+    tag_key: bytes | None = None,
 ) -> None:
     """Write `conflicts.xlsx` to `path`, atomically; see `workbook_input` and `write_workbook`."""
-    write_workbook(workbook_input(conflicts, records, max_rows_per_kind), path, language, show_full_nik)
+    write_workbook(workbook_input(conflicts, records, max_rows_per_kind), path, language, show_full_nik, tag_key)
 
 
-def write_workbook(content: WorkbookInput, path: Path, language: str = "id", show_full_nik: bool = False) -> None:
-    """Write the workbook to `path`, atomically (a temp file beside it, then os.replace)."""
+def write_workbook(
+    content: WorkbookInput, path: Path, language: str = "id", show_full_nik: bool = False, tag_key: bytes | None = None
+) -> None:
+    """Write the workbook to `path`, atomically (a temp file beside it, then os.replace).
+    `tag_key`: the key of the masked NIKs' tags (masking.tag_key; None: a fresh one)."""
     i18n.check_language(language)
     path = Path(path)
-    rows = conflict_rows(content.shown, content.records, language, show_full_nik)
+    rows = conflict_rows(content.shown, content.records, language, show_full_nik, tag_key)
     kinds = kind_order(rows["kind"])
     per_kind = rows.groupby("kind", sort=False).size().to_dict()
     sheets = _sheet_names(kinds, per_kind, language)

@@ -6,12 +6,15 @@ workbook can be written in another process; `workbook.write_workbook` writes it.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import pandas as pd
 
 from . import i18n
-from .masking import mask_ids_in_text, mask_joined, mask_nik
+from .masking import mask_ids_in_text, mask_joined_tagged, mask_tagged
+from .regencies import regency_keys, regency_label
+from .workbook_values import shown_values, text_column as _text
 
 # Columns of a kind sheet: (key, i18n header key, width cap).
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -29,17 +32,17 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("birth_date", "col.birth_date", 14),
     ("sex", "col.sex", 8),
     ("village", "col.village", 26),
-    ("regency", "col.regency", 26),
+    ("regency", "col.regency", 30),
+    ("regency_written", "col.regency_written", 26),
 )
 _ID_FIELDS = ("nik", "kk")
-_RECORD_FIELDS = ("name", "nik", "nik_raw", "nik_status", "birth_date", "sex", "village")
+_RECORD_FIELDS = ("name", "nik", "nik_raw", "nik_status", "birth_date", "sex", "village", "status", "program")
+# Kinds whose `values` on the NIK field are not identity numbers: person IDs (not personal data,
+# shown whole so that officers can filter by them) and the reasons a NIK is invalid.
+_VALUES_NOT_IDS = ("nik_shared", "invalid_nik")
+# Kinds whose value and values are record IDs, shown whole as in the record ID column.
+_VALUES_ARE_RECORD_IDS = ("duplicate_in_source",)
 _SEVERITY_ORDER = {s: i for i, s in enumerate(i18n.SEVERITIES)}
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """Strings, with nulls as None."""
-    s = series.astype(object)
-    return s.where(s.notna(), None).map(lambda v: None if v is None else str(v))
 
 
 def kind_order(kinds) -> list[str]:
@@ -60,13 +63,14 @@ def _conflict_stats(conflicts: pd.DataFrame) -> pd.DataFrame:
 
 
 def conflict_rows(
-    conflicts: pd.DataFrame, records: pd.DataFrame, language: str = "id", show_full_nik: bool = False
+    conflicts: pd.DataFrame, records: pd.DataFrame, language: str = "id", show_full_nik: bool = False, tag_key: bytes | None = None
 ) -> pd.DataFrame:
     """The kind sheets' rows: the conflicts joined with the records' identity fields, sorted
     by kind, severity and conflict, explained in `language`, masked unless `show_full_nik`.
 
     Columns: `kind` plus the keys of COLUMNS; `severity` and `field` keep their codes
-    (they are translated when written).
+    (they are translated when written). Masked NIKs carry a tag under `tag_key` (a fresh
+    key when None) so that two different NIKs stay distinguishable (see masking).
     """
     i18n.check_language(language)
     keys = ["source", "record_id"]
@@ -76,14 +80,24 @@ def conflict_rows(
     c = c.assign(source=_text(c["source"]), record_id=_text(c["record_id"]))
     rows = c.merge(rec, on=keys, how="left", suffixes=("", "_record"))
 
+    value, values = shown_values(rows, language)
+    nik = _text(rows["nik"]).fillna(_text(rows["nik_raw"]))
+    if not show_full_nik:
+        key = tag_key or secrets.token_bytes(16)
+        is_id = rows["field"].isin(_ID_FIELDS).to_numpy(dtype=bool)
+        ids_in_values = is_id & ~rows["kind"].isin(_VALUES_NOT_IDS).to_numpy(dtype=bool)
+        nik = mask_tagged(nik, key)
+        value = value.where(~is_id, mask_tagged(value, key))
+        values = values.where(~ids_in_values, values.map(lambda v: mask_joined_tagged(v, key)))
     stats = _conflict_stats(c).reindex(rows["conflict_id"])
+    program = _text(rows["program"]).fillna("-")
     explanations = [
         i18n.explain(
             kind,
             language,
             {
-                "value": value,
-                "values": values,
+                "value": v,
+                "values": vs,
                 "field": field,
                 "source": source,
                 "sources": sources,
@@ -91,12 +105,13 @@ def conflict_rows(
                 "n_persons": n_persons,
                 "n_records": n_records,
                 "status": status,
+                "program": prog,
             },
         )
-        for kind, value, values, field, source, sources, n_values, n_persons, n_records, status in zip(
+        for kind, v, vs, field, source, sources, n_values, n_persons, n_records, status, prog in zip(
             rows["kind"],
-            _text(rows["value"]),
-            _text(rows["values"]),
+            value,
+            values,
             rows["field"],
             rows["source"],
             stats["sources"],
@@ -104,18 +119,17 @@ def conflict_rows(
             stats["n_persons"],
             stats["n_records"],
             rows["nik_status"].where(rows["nik_status"].notna(), None),
+            program,
         )
     ]
-    nik = _text(rows["nik"]).fillna(_text(rows["nik_raw"]))
-    value, values = _text(rows["value"]), _text(rows["values"])
     explanation = pd.Series(explanations, index=rows.index, dtype=object)
-    if not show_full_nik:
-        is_id = rows["field"].isin(_ID_FIELDS).to_numpy(dtype=bool)
-        nik = mask_nik(nik)
-        value = value.where(~is_id, mask_nik(value))
-        values = values.where(~is_id, values.map(mask_joined))
-        value, values, explanation = (s.map(mask_ids_in_text) for s in (value, values, explanation))
+    if not show_full_nik:  # a number that reached the text another way; record IDs are shown whole
+        record_ids = rows["kind"].isin(_VALUES_ARE_RECORD_IDS).to_numpy(dtype=bool)
+        value, values = (s.where(record_ids, s.map(mask_ids_in_text)) for s in (value, values))
+        explanation = explanation.map(mask_ids_in_text)
     birth = pd.to_datetime(rows["birth_date"], errors="coerce")
+    written = _text(rows["regency"]) if "regency" in rows else pd.Series(None, index=rows.index, dtype=object)
+    codes = rows["regency_code"] if "regency_code" in rows else pd.Series(None, index=rows.index, dtype=object)
     out = pd.DataFrame(
         {
             "kind": _text(rows["kind"]),
@@ -133,7 +147,8 @@ def conflict_rows(
             "birth_date": birth,
             "sex": _text(rows["sex"]),
             "village": _text(rows["village"]),
-            "regency": _text(rows["regency"]) if "regency" in rows else None,
+            "regency": regency_keys(codes, written).map(lambda k: regency_label(k, language) if k is not None else None),
+            "regency_written": written,
         }
     )
     kind_rank = {k: i for i, k in enumerate(kind_order(out["kind"]))}
@@ -144,6 +159,7 @@ def conflict_rows(
 
 def summary_counts(conflicts: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Counts by kind, source and regency: distinct conflicts, records (rows) and persons.
+    Regencies are grouped by Kemendagri code (`regencies.regency_keys`), not by spelling.
 
     `kind` lists every known kind (zeros included: "no deceased found" is news too) in the
     contract's order; `source` and `regency` are sorted by conflicts, largest first. A
@@ -162,8 +178,9 @@ def summary_counts(conflicts: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
     kinds = by(_text(conflicts["kind"])).reindex(kind_order([*i18n.KINDS, *conflicts["kind"].astype(str)]), fill_value=0)
     sources = by(_text(conflicts["source"])).sort_values(["conflicts", "records"], ascending=False, kind="stable")
-    regency = conflicts["regency"] if "regency" in conflicts else pd.Series(None, index=conflicts.index)
-    regions = by(_text(regency)).sort_values(["conflicts", "records"], ascending=False, kind="stable")
+    none = pd.Series(None, index=conflicts.index, dtype=object)
+    regency = regency_keys(conflicts.get("regency_code", none), conflicts.get("regency", none))
+    regions = by(regency).sort_values(["conflicts", "records"], ascending=False, kind="stable")
     return {"kind": kinds, "source": sources, "regency": regions}
 
 

@@ -193,7 +193,8 @@ def _merge(
 
     stage("publish", str(run.final))
     manifest["stages_s"] = stage.seconds  # the stages before publishing; the manifest is written by it
-    executor.call("publish", write_run, io=True, folder=folder, outputs=outputs, manifest=manifest, publish=config.publish)
+    executor.call("publish", write_run, io=True, folder=folder, outputs=outputs, manifest=manifest, publish=config.publish,
+                  key_dir=run.runs)
     stage.done()
     return manifest
 
