@@ -4,6 +4,7 @@ processes gives the same outputs, byte for byte but for the run id."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from bansos_merge.sample.generate import generate_sample
+from bansos_merge.output_key import KEY_FILE
 
 pytest.importorskip("prefect_dask")
 CLI = [str(Path(sys.executable).parent / "bansos-merge")]
@@ -40,6 +42,9 @@ def _run(config: Path, output: Path, *extra: str) -> None:
 
 def test_local_and_dask_runs_give_identical_outputs(sample: Path, tmp_path: Path) -> None:
     _run(sample / "merge.yaml", tmp_path / "local")
+    # New person IDs are hashed under the output folder's key: the second folder gets the first's.
+    (tmp_path / "dask" / "runs").mkdir(parents=True)
+    shutil.copy2(tmp_path / "local" / "runs" / KEY_FILE, tmp_path / "dask" / "runs" / KEY_FILE)
     _run(sample / "merge.yaml", tmp_path / "dask", "--dask-workers", "2")
     for name in OUTPUTS:
         local = pq.read_table(tmp_path / "local" / "latest" / f"{name}.parquet")

@@ -38,14 +38,14 @@ def _records(keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"source": [k.split(":")[0] for k in keys], "record_id": [k.split(":")[1] for k in keys]})
 
 
-def _assign(clusters: list[list[str]], previous: dict[str, str] | None = None, known: set[str] | None = None, run="r2"):
+def _assign(clusters: list[list[str]], previous: dict[str, str] | None = None, known: set[str] | None = None, run="r2", id_key=None):
     """clusters of keys -> ({key: person_id}, history rows as tuples sorted)."""
     keys = [k for c in clusters for k in c]
     label = np.array([i for i, c in enumerate(clusters) for _ in c])
     prev = None
     if previous is not None:
         prev = _records(list(previous)).assign(person_id=list(previous.values()))
-    ids, history = assign_person_ids(_records(keys), label, prev, run, set(known or ()))
+    ids, history = assign_person_ids(_records(keys), label, prev, run, set(known or ()), id_key=id_key)
     assert (history["run_id"] == run).all()
     rows = sorted(
         (r.reason, r.old_id if isinstance(r.old_id, str) else None, r.new_id if isinstance(r.new_id, str) else None)
@@ -322,3 +322,19 @@ def test_cli_rerun_of_the_same_inputs_gives_identical_ids(cli_runs):
     pd.testing.assert_series_equal(ids3.sort_index(), ids2.sort_index())
     assert (history3["run_id"] == run3_id).sum() == 0
     assert len(history3) == len(history2)
+
+
+def test_new_ids_are_hashed_under_the_output_folders_key(tmp_path):
+    """An ID hashed without a secret from a key holding a NIK gives the NIK away to anyone who
+    can list the few NIKs a masked one could be: under the folder's key it does not, and the
+    same key gives the same IDs."""
+    from bansos_merge.output_key import KEY_FILE, output_key
+
+    one, other = output_key(tmp_path / "a", "person-ids"), output_key(tmp_path / "b", "person-ids")
+    assert one != other and (tmp_path / "a" / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert output_key(tmp_path / "a", "person-ids") == one != output_key(tmp_path / "a", "workbook-tags")
+    unkeyed, _ = _assign(RUN1, run="r1")
+    keyed = [_assign(RUN1, run="r1", id_key=k)[0] for k in (one, one, other)]
+    assert keyed[0] == keyed[1]
+    assert all(keyed[0][c] != unkeyed[c] and keyed[0][c] != keyed[2][c] for c in unkeyed)
+    assert keyed[0]["reg:1"] == keyed[0]["dtks:A"]  # one person, one ID, as without a key

@@ -60,7 +60,7 @@ def test_tags_stay_from_run_to_run_of_one_output(books, runs):
     ]
     assert runs["id"].resolve() != runs["id_before"]
     assert shown[0] and shown[0] == shown[1]
-    key = runs["id"].parent / "runs" / ".workbook_tags.key"
+    key = runs["id"].parent / "runs" / ".output.key"
     assert not (runs["id"].parent / "state").exists()  # the analysts' folder is theirs
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
     en = {(r[C_SOURCE], r[C_RECORD]): r[C_NIK] for r in sheet_rows(books["en"], "multiple_nik", "en")}

@@ -4,7 +4,9 @@ A cluster inherits the ID of the previous run's person it shares the most record
 (matched by source and record_id). When two clusters claim one old ID (a split), the larger
 overlap keeps it; when a cluster holds records of several old IDs (a merge), it keeps the
 one with the largest overlap and the others are retired. New people get an ID hashed from
-their smallest record key, so the same inputs give the same IDs in a fresh output folder.
+their smallest record key under the output folder's key (output_key.py: a record key may hold
+a NIK, which an unkeyed hash would give away), so the same inputs give the same IDs wherever
+the folder's key goes with them.
 Every new ID, merge, split and removal is written to id_history.parquet.
 """
 
@@ -20,18 +22,20 @@ import pyarrow.compute as pc
 from ..identity import record_keys, stable_record_keys
 
 
-def _hashed_ids(keys: pd.Series, taken: set[str]) -> np.ndarray:
-    """'P' + 16 hex digits of a stable 64-bit hash; rehashed with a salt on collision.
+def _hashed_ids(keys: pd.Series, taken: set[str], id_key: bytes | None = None) -> np.ndarray:
+    """'P' + 16 hex digits of a stable 64-bit hash (SipHash under `id_key`, see output_key.py;
+    pandas' fixed key without one); rehashed with a salt on collision.
 
     Worked on the hashes (an id and its hash are one-to-one), formatted once at the end: at
     national scale these are tens of millions of new ids."""
     used = np.unique(np.array([int(t[1:], 16) for t in taken if _ID.fullmatch(t)], dtype=np.uint64))
     hashes = np.zeros(len(keys), dtype=np.uint64)
     todo, where, salt = keys, np.arange(len(keys)), 0
+    hash_key = DEFAULT_HASH_KEY if id_key is None else id_key[:8].hex()  # the 16 characters SipHash takes: 64 bits of key
     while len(todo):
         salted = todo if salt == 0 else todo + f"|{salt}"
         # categorize=False: the same hashes, without factorising millions of distinct keys first
-        h = pd.util.hash_pandas_object(salted, index=False, categorize=False).to_numpy()
+        h = pd.util.hash_pandas_object(salted, index=False, categorize=False, hash_key=hash_key).to_numpy()
         clash = np.isin(h, used) | pd.Series(h).duplicated(keep="first").to_numpy()
         hashes[where[~clash]] = h[~clash]
         if clash.any():  # the few clashing keys are rehashed: checked against these with isin, unsorted
@@ -41,6 +45,7 @@ def _hashed_ids(keys: pd.Series, taken: set[str]) -> np.ndarray:
 
 
 _ID = re.compile(r"P[0-9A-F]{16}")
+DEFAULT_HASH_KEY = "0123456789123456"  # pandas' own
 _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 
@@ -72,11 +77,13 @@ def assign_person_ids(
     known_ids: set[str],
     sources_with_ids: set[str] | None = None,
     keys: pd.Series | None = None,
+    id_key: bytes | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """`records` has source and record_id; `previous` has source, record_id, person_id (or None).
     Records are recognised across runs by `source:record_id`; with `sources_with_ids`, by
     `identity.stable_record_keys` instead (then both frames need the fingerprint columns and `nik`).
     `keys`: the records' keys worked out already (records kept on disk); `records` is then unused.
+    `id_key`: the key new IDs are hashed under (output_key.py: the output folder's).
 
     Returns the person_id per record and the history rows (old_id, new_id, reason, run_id):
     `new` (no earlier id), `split` (some of old_id's records are now new_id; old_id lives on),
@@ -110,7 +117,7 @@ def assign_person_ids(
     pid[np.searchsorted(labels, inherited["label"].to_numpy(dtype=np.int64))] = inherited["old"].to_numpy()
     fresh = pd.isna(pid)
     smallest = pd.Series(pd.arrays.ArrowExtensionArray(smallest.filter(pa.array(fresh))))
-    pid[fresh] = _hashed_ids(smallest, set(known_ids) | previous_ids)
+    pid[fresh] = _hashed_ids(smallest, set(known_ids) | previous_ids, id_key)
 
     moved = overlap.assign(new=pid[np.searchsorted(labels, overlap["label"].to_numpy(dtype=np.int64))])
     moved = moved[moved["old"] != moved["new"]]

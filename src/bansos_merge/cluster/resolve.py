@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from ..link.comparisons import (
     NIK_SIBLING,
 )
 from ..config import MergeConfig, ReviewConfig
+from ..output_key import output_key
 from ..link.blocking import registry_apart, registry_double
 from ..link.features import MISSING, LinkFrame
 from ..link.linker import Links
@@ -56,6 +58,7 @@ def resolve(
     keys: pd.Series | None = None,
     review_config: ReviewConfig | None = None,
     double_threshold: float = 28.0,
+    id_key: bytes | None = None,
 ) -> Resolution:
     """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
     `sources_with_ids`, `keys`: see ids.assign_person_ids (with `keys`, `records` may be None)."""
@@ -107,7 +110,7 @@ def resolve(
     label = clusters.label
     queue = _queue(pairs, decision, f, label, edges, clusters.cut_edges, unsure, links.model.prior_weight, family_rules, review_config)
 
-    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys)
+    person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys, id_key)
     counts = {
         "candidate_pairs": int(len(pairs)),
         "match_pairs": int(len(edges)),
@@ -180,6 +183,7 @@ def resolve_with(
         keys=keys,
         review_config=config.review,
         double_threshold=lk.registry_double_threshold,
+        id_key=output_key(Path(config.output_dir) / "runs", "person-ids"),
     )
 
 

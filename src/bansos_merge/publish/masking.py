@@ -12,7 +12,7 @@ Punctuation and length are kept, so an analyst still sees the shape of a broken 
 
 Two NIKs that differ only in the hidden digits mask alike. `mask_tagged` appends to each
 masked value a tag of four consonants (`3305********0001 #KTRM`), an HMAC-SHA256 of the whole
-value under a random key kept beside the runs of the output (`tag_key`): the same number keeps
+value under a key derived from the output folder's secret (`tag_key`, see output_key.py): the same number keeps
 its tag from run to run, and a tag says nothing about the hidden digits to anyone without the key (no
 digit is added; trying every candidate NIK is useless without it). The key lies beside the
 unmasked Parquet outputs: whoever can read it can read the NIKs already.
@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..output_key import output_key
 
 STAR = "*"
 _DIGITS16 = re.compile(r"^[0-9]{16}$")
@@ -118,21 +118,7 @@ def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:
     return sep.join(mask_tagged(pd.Series(text.split(sep), dtype=object), key))
 
 
-TAG_KEY_FILE = ".workbook_tags.key"
-
-
 def tag_key(folder: Path) -> bytes:
-    """The tags' key, kept in `folder` (OUTPUT/runs: beside the unmasked outputs; made on first
-    use, mode 0600, by an exclusive create: two processes never hold different keys)."""
-    path = Path(folder) / TAG_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) >= 16:
-            return key
-        raise ValueError(f"{path}: the tag key is damaged; delete it (the tags in later workbooks will change)") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    """The tags' key, from the output folder's secret kept in `folder` (OUTPUT/runs, beside the
+    unmasked outputs: see output_key)."""
+    return output_key(folder, "workbook-tags")
