@@ -26,10 +26,12 @@ def run(args: argparse.Namespace) -> int:
     """`bansos-merge run`: here on threads, or as a Prefect flow (see `_with_prefect`)."""
     from ..config import load_config
     from ..ingest.source import preflight
+    from ..publish.run_folder import check_writable
 
     # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
     signal.signal(signal.SIGTERM, _terminate)
     config = load_config(args.config, args.output)
+    check_writable(Path(config.output_dir))  # in a second, before a Prefect server starts
     if not _with_prefect(args):
         return _run_here(args, config)  # the driver's first step is the same check
     preflight(config)  # a wrong config or file fails in a second, not after a server start

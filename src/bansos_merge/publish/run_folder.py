@@ -15,6 +15,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -90,6 +91,21 @@ class RunFolder:
         runs = sorted(p for p in self.runs.iterdir() if p.is_dir() and not p.name.startswith("."))
         for old in runs[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def check_writable(output_dir: Path) -> None:
+    """Before anything slow starts (a Prefect server, reading the sources): the output directory
+    can be made and written to, and no other run holds its lock. Raises the UserError the run
+    itself would raise, seconds earlier and once."""
+    runs = Path(output_dir) / RUNS
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=runs):
+            pass
+        lock = _lock(runs, "none yet: checking the output directory")
+    except OSError as e:
+        raise UserError(f"cannot write to output directory {output_dir}: {e.strerror}") from None
+    lock.close()
 
 
 def _lock(runs: Path, run_id: str) -> IO[str]:
