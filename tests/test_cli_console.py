@@ -1,0 +1,134 @@
+"""The command line as an officer meets it: `--version`, help for every option, an output
+folder that cannot be written found before Prefect starts, and an install without
+setuptools' warnings. Each through the real CLI (a subprocess) or the real build."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from bansos_merge.cli import build_parser
+from bansos_merge.contracts import SCHEMA_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+CLI = [sys.executable, "-m", "bansos_merge.cli"]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=600)
+
+
+def _config(folder: Path, output: str) -> Path:
+    """A one-source merge.yaml over a real three-row CSV."""
+    (folder / "dukcapil.csv").write_text(
+        "NIK;NAMA;TGL_LHR\n3201014508700001;SITI AMINAH;05-08-1970\n3201011203650002;SOEPARMAN;12-03-1965\n", encoding="utf-8"
+    )
+    path = folder / "merge.yaml"
+    path.write_text(
+        f"output_dir: {output}\nsources:\n  - name: dukcapil\n    path: dukcapil.csv\n    kind: civil_registry\n"
+        "    columns: {nik: NIK, name: NAMA, birth_date: TGL_LHR}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_version_names_the_package_and_the_output_schema():
+    done = _cli("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"bansos-merge {version('bansos-merge')} (output schema {SCHEMA_VERSION})"
+
+
+def _undocumented(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> list[str]:
+    """Every command without a help line and every option or argument without help text."""
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helped = {c.dest: c.help for c in action._choices_actions}
+            for name, sub in action.choices.items():
+                if not helped.get(name) or not sub.description:
+                    missing.append(" ".join((*path, name)))
+                missing += _undocumented(sub, (*path, name))
+        elif not action.help:
+            missing.append(f"{' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_command_and_option_has_help():
+    assert _undocumented(build_parser(), ("bansos-merge",)) == []
+    sample = _cli("sample", "--help").stdout
+    for option, words in {"--people": "synthetic people", "--seed": "same seed", "--out": "folder"}.items():
+        line = next(line for line in sample.splitlines() if line.strip().startswith(option))
+        assert words in line + sample.split(line, 1)[1].splitlines()[0], sample
+
+
+def test_top_level_help_speaks_to_the_user_not_the_developer():
+    out = _cli("--help").stdout
+    assert "User errors end with one message" not in out
+    assert "bansos-merge run --config merge.yaml" in out
+    assert "--version" in out
+
+
+def _assert_refused_before_prefect(done: subprocess.CompletedProcess, output: Path) -> None:
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert errors == [errors[0]] and errors[0].startswith(f"bansos-merge: error: cannot write to output directory {output}"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Prefect" not in done.stdout  # no server was started, no flow ran
+
+
+@pytest.mark.parametrize("prefect", ["--prefect", "--no-prefect"])
+def test_output_under_a_file_is_refused_once_before_prefect_starts(tmp_path, prefect):
+    """A path below a regular file cannot be made, even by root."""
+    (tmp_path / "not-a-folder").write_text("a file where the output folder should be")
+    output = tmp_path / "not-a-folder" / "out"
+    done = _cli("run", "--config", str(_config(tmp_path, str(output))), prefect)
+    _assert_refused_before_prefect(done, output)
+    assert "Not a directory" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder; the file case above covers root")
+def test_read_only_output_folder_is_refused_once_before_prefect_starts(tmp_path):
+    output = tmp_path / "locked"
+    output.mkdir()
+    output.chmod(0o500)
+    try:
+        done = _cli("run", "--config", str(_config(tmp_path, str(output))), "--prefect")
+    finally:
+        output.chmod(0o700)
+    _assert_refused_before_prefect(done, output)
+    assert "Permission denied" in done.stderr
+
+
+def test_build_ships_the_review_app_files_without_warnings(tmp_path):
+    """A real wheel build of the project: no setuptools warning about the review app's
+    template and static folders, and every one of their files in the wheel."""
+    src = tmp_path / "src-tree"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "src", src / "src", ignore=ignore)
+    shutil.copytree(ROOT / "pipelines", src / "pipelines", ignore=ignore)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "wheel"), str(src)],
+        capture_output=True, text=True, env=ENV, timeout=600,
+    )  # fmt: skip
+    if done.returncode != 0 and "setuptools" in done.stderr and "No matching distribution" in done.stderr:
+        pytest.skip("the build backend (setuptools) cannot be fetched from the package index here")
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "BuildBackendWarning" not in output and "absent from the `packages` configuration" not in output, output
+    (wheel,) = (tmp_path / "wheel").glob("bansos_merge-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    review = ROOT / "src" / "bansos_merge" / "review"
+    expected = {f"bansos_merge/review/{p.relative_to(review).as_posix()}" for d in ("templates", "static") for p in (review / d).iterdir()}
+    assert expected and expected <= shipped
