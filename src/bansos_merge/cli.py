@@ -162,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish even if a source lost more than half its rows since the previous run, or is gone",
     )
+    run.add_argument(
+        "--verbose", action="store_true",
+        help="also show each unit of work as it finishes (Prefect's per-task lines); default: the numbered stages and counts",
+    )
     run.set_defaults(func=_run)
 
     server = sub.add_parser("server", help="a long-lived local Prefect server that runs reuse (start|stop|status)")

@@ -59,7 +59,7 @@ def _run_here(args: argparse.Namespace, config) -> int:
     """The run on this process's threads, no Prefect server (run/driver.py)."""
     from ..run.driver import run_local
 
-    log = _console_log()
+    log = _console_log(args.verbose)
     print("running here, without Prefect (a running `bansos-merge server start`, or --prefect, records runs in Prefect)", flush=True)
     try:
         final, _ = run_local(str(args.config), args.output, args.allow_shrink, log=log)
@@ -73,8 +73,9 @@ def _run_here(args: argparse.Namespace, config) -> int:
     return _reading_warnings(final)
 
 
-def _console_log():
-    """The run's log on stderr, one line an event, in the shape Prefect's console uses."""
+def _console_log(verbose: bool = False):
+    """The run's log on stderr, one line an event, in the shape Prefect's console uses; its
+    debug lines (each unit of work done) with --verbose only."""
     import logging
 
     log = logging.getLogger("bansos_merge.run")
@@ -82,9 +83,36 @@ def _console_log():
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S"))
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
         log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
     return log
+
+
+def _task_lines_to_debug(verbose: bool) -> None:
+    """Prefect logs each task's "Finished in state Completed()" at INFO: dozens of lines that
+    bury the numbered stages and counts. They go to Prefect's own log at debug level, and to the
+    console only with --verbose. A task that fails or retries is still logged as it was."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    task_runs = logging.getLogger("prefect.task_runs")
+    if not any(isinstance(f, _CompletedToDebug) for f in task_runs.filters):
+        task_runs.addFilter(_CompletedToDebug())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+class _CompletedToDebug:
+    """A logging filter: a task run's "Finished in state Completed()" record becomes DEBUG."""
+
+    def filter(self, record):  # noqa: ANN001, ANN201  (logging's filter protocol)
+        import logging
+
+        if record.levelno == logging.INFO and str(record.msg).startswith("Finished in state Completed("):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
 def _run_with_prefect(args: argparse.Namespace, config) -> int:
@@ -97,6 +125,8 @@ def _run_with_prefect(args: argparse.Namespace, config) -> int:
     with prefect_api() as api:
         print(api.describe(), flush=True)
         from pipelines.merge_flow import describe_failure, run_merge
+
+        _task_lines_to_debug(args.verbose)
 
         watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
         try:
