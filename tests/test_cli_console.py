@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,107 @@ def test_build_ships_the_review_app_files_without_warnings(tmp_path):
     review = ROOT / "src" / "bansos_merge" / "review"
     expected = {f"bansos_merge/review/{p.relative_to(review).as_posix()}" for d in ("templates", "static") for p in (review / d).iterdir()}
     assert expected and expected <= shipped
+
+
+# ---------------------------------------------------------------- the console of a run
+
+STAGES = ["read and normalise", "link", "cluster", "assemble", "publish"]
+TASK_DONE = re.compile(r"Task run '[^']+' - Finished in state Completed\(\)")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    """A small synthetic sample written by the real `bansos-merge sample`."""
+    out = tmp_path_factory.mktemp("console") / "sample"
+    done = _cli("sample", "--people", "300", "--seed", "5", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def _assert_stages_and_counts(console: str) -> None:
+    assert [name for _, name in re.findall(r"\[(\d)/5\] ([a-z ]+):", console)] == STAGES, console
+    for count in ("rows read", "accepted", "rejected", "candidate pairs", "persons; review queue", "conflicts:"):
+        assert count in console, count
+
+
+def test_local_run_shows_numbered_stages_and_counts_in_plain_lines(sample, tmp_path):
+    done = _cli("run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out"), "--no-prefect")
+    assert done.returncode == 0, done.stderr
+    _assert_stages_and_counts(done.stderr)
+    assert "\x1b[" not in done.stderr + done.stdout  # not a terminal: no bar, no escape codes
+    assert "DEBUG" not in done.stderr
+
+
+def test_local_run_verbose_shows_each_unit_of_work(sample, tmp_path):
+    done = _cli("run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out"), "--no-prefect", "--verbose")
+    assert done.returncode == 0, done.stderr
+    _assert_stages_and_counts(done.stderr)
+    assert re.search(r"\| DEBUG   \|   normalising: (\d+)/\1 slices", done.stderr), done.stderr
+    assert re.search(r"\| DEBUG   \|   assembling: 1/1 partitions", done.stderr), done.stderr
+
+
+def _run_on_a_terminal(args: list[str]) -> tuple[int, str]:
+    """The CLI with stdout and stderr on a pseudo-terminal, as an officer's shell runs it."""
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*CLI, *args], stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env={**ENV, "COLUMNS": "120"})
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    code = proc.wait(timeout=600)
+    reader.join(timeout=60)
+    os.close(master)
+    return code, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_local_run_on_a_terminal_draws_progress_bars_and_clears_them(sample, tmp_path):
+    code, console = _run_on_a_terminal(["run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out"), "--no-prefect"])
+    assert code == 0, console
+    _assert_stages_and_counts(console)
+    assert "\x1b[?25l" in console and "\x1b[2K" in console  # rich's live bar drawn, then erased
+    for stage in ("reading", "normalising", "blocking", "assembling"):
+        assert f"   {stage} " in console, stage
+    assert "run published:" in console
+
+
+def test_prefect_run_console_keeps_task_lines_out_unless_verbose(sample, tmp_path):
+    quiet = _cli("run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out"), "--prefect")
+    assert quiet.returncode == 0, quiet.stderr
+    _assert_stages_and_counts(quiet.stderr)
+    assert not TASK_DONE.search(quiet.stderr), quiet.stderr
+    verbose = _cli("run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out"), "--prefect", "--verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    task_lines = [line for line in verbose.stderr.splitlines() if TASK_DONE.search(line)]
+    assert task_lines and all("| DEBUG   |" in line for line in task_lines), verbose.stderr
+    assert any("Task run 'read-" in line for line in task_lines)
+
+
+def test_progress_without_a_terminal_writes_plain_lines_and_the_final_count(tmp_path, caplog):
+    """The watcher counts the files a stage's units leave, whoever runs them."""
+    import logging
+
+    from bansos_merge.run.progress import Progress
+
+    log = logging.getLogger("bansos_merge.test_progress")
+    with caplog.at_level(logging.DEBUG, logger=log.name):
+        with Progress(log, bars=False, line_every_s=0).watch("normalising", tmp_path, "*.pkl", 3, "slices"):
+            for i in range(3):
+                (tmp_path / f"{i:05d}.pkl").write_bytes(b"part")
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    debug = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
+    assert info and all(m.startswith("  normalising: ") and "/3 slices, " in m for m in info), info
+    assert debug[-1] == "  normalising: 3/3 slices", debug
