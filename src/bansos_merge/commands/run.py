@@ -31,11 +31,11 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
     signal.signal(signal.SIGTERM, _terminate)
     config = load_config(args.config, args.output)
-    check_writable(Path(config.output_dir))  # in a second, before a Prefect server starts
-    if not _with_prefect(args):
-        return _run_here(args, config)  # the driver's first step is the same check
-    preflight(config)  # a wrong config or file fails in a second, not after a server start
-    return _run_with_prefect(args, config)
+    # A wrong config, file or output directory fails in a second, before a server starts;
+    # the inputs first, so that nothing is written when they are wrong.
+    preflight(config)
+    check_writable(Path(config.output_dir))
+    return _run_here(args, config) if not _with_prefect(args) else _run_with_prefect(args, config)
 
 
 def _with_prefect(args: argparse.Namespace) -> bool:
@@ -90,27 +90,35 @@ def _console_log(verbose: bool = False):
 
 def _task_lines_to_debug(verbose: bool) -> None:
     """Prefect logs each task's "Finished in state Completed()" at INFO: dozens of lines that
-    bury the numbered stages and counts. They go to Prefect's own log at debug level, and to the
-    console only with --verbose. A task that fails or retries is still logged as it was."""
+    bury the numbered stages and counts; and a user error (a bad file, a shrunk source) twice
+    more, before this command reports it once. Those records go to Prefect's own log at debug
+    level, and to the console only with --verbose. A task that fails or retries is logged as
+    it was."""
     import logging
 
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    task_runs = logging.getLogger("prefect.task_runs")
-    if not any(isinstance(f, _CompletedToDebug) for f in task_runs.filters):
-        task_runs.addFilter(_CompletedToDebug())
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ToDebug) for f in logger.filters):
+            logger.addFilter(_ToDebug())
     for handler in logging.getLogger().handlers:
         if isinstance(handler, PrefectConsoleHandler):
             handler.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-class _CompletedToDebug:
-    """A logging filter: a task run's "Finished in state Completed()" record becomes DEBUG."""
+class _ToDebug:
+    """A logging filter: a task run's "Finished in state Completed()", and a flow run's record
+    of a UserError (which the CLI reports itself), become DEBUG records."""
 
     def filter(self, record):  # noqa: ANN001, ANN201  (logging's filter protocol)
         import logging
 
-        if record.levelno == logging.INFO and str(record.msg).startswith("Finished in state Completed("):
+        message = str(record.msg)
+        user_error = (record.exc_info and isinstance(record.exc_info[1], UserError)) or (
+            message.startswith("Finished in state Failed(") and "UserError" in record.getMessage()
+        )
+        if (record.levelno == logging.INFO and message.startswith("Finished in state Completed(")) or user_error:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return True
 
