@@ -237,3 +237,35 @@ def test_progress_without_a_terminal_writes_plain_lines_and_the_final_count(tmp_
     debug = [r.getMessage() for r in caplog.records if r.levelname == "DEBUG"]
     assert info and all(m.startswith("  normalising: ") and "/3 slices, " in m for m in info), info
     assert debug[-1] == "  normalising: 3/3 slices", debug
+
+
+def test_a_user_error_inside_a_prefect_run_is_reported_once(sample, tmp_path):
+    """The shrink guard stops a Prefect run: the CLI's one message, not Prefect's two more."""
+    folder = tmp_path / "sample"
+    shutil.copytree(sample, folder, ignore=shutil.ignore_patterns("out"))
+    first = _cli("run", "--config", str(folder / "merge.yaml"), "--output", str(tmp_path / "out"), "--no-prefect")
+    assert first.returncode == 0, first.stderr
+    civil = folder / "dukcapil.csv"
+    civil.write_text(civil.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")  # the header alone
+    done = _cli("run", "--config", str(folder / "merge.yaml"), "--output", str(tmp_path / "out"), "--prefect")
+    assert done.returncode == 2, done.stderr
+    mentions = [line for line in done.stderr.splitlines() if "would shrink" in line or "UserError" in line]
+    assert len(mentions) == 1 and mentions[0].startswith("bansos-merge: error: the registry would shrink"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_evaluate_reports_the_review_queue_apart_from_planted_conditions(sample, tmp_path):
+    run = _cli("run", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / "out"), "--no-prefect")
+    assert run.returncode == 0, run.stderr
+    done = _cli("evaluate", "--run", str(tmp_path / "out"), "--truth", str(sample))
+    assert done.returncode == 0, done.stderr
+    planted, queue = done.stdout.split("Planted conditions", 1)[1].split("\nReview queue", 1)
+    assert "review_needed" not in planted  # review items are not planted conditions
+    import pyarrow.parquet as pq
+
+    pairs = pq.read_metadata(tmp_path / "out" / "latest" / "review.parquet").num_rows
+    rows = dict(re.findall(r"^  (\S.*?)\s{2,}(\S.*)$", queue, re.M))
+    assert int(rows["pairs"].replace(",", "")) == pairs
+    for metric in ("pairs per 100 records", "yield: worth it / pairs", "the run's pairwise errors"):
+        assert metric in rows, queue
+    assert "precision" not in queue
