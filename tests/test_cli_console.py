@@ -269,3 +269,22 @@ def test_evaluate_reports_the_review_queue_apart_from_planted_conditions(sample,
     for metric in ("pairs per 100 records", "yield: worth it / pairs", "the run's pairwise errors"):
         assert metric in rows, queue
     assert "precision" not in queue
+
+
+def test_an_output_another_run_is_writing_to_is_refused_before_prefect_starts(tmp_path):
+    """The lock a running run holds (taken here as a run takes it) stops a second run at once."""
+    import fcntl
+
+    output = tmp_path / "out"
+    (output / "runs").mkdir(parents=True)
+    with open(output / "runs" / ".lock", "w") as held:
+        held.write("pid 4242, run 20261201T000000Z-abcdef\n")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = _cli("run", "--config", str(_config(tmp_path, str(output))), "--prefect")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"bansos-merge: error: another bansos-merge run (pid 4242, run 20261201T000000Z-abcdef) is writing to {output}: "
+        "wait for it to finish, or use another --output"
+    ]
+    assert "Prefect" not in done.stdout
