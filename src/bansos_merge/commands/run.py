@@ -7,6 +7,7 @@ disagree with its independent count. Prefect (pipelines/) is imported inside the
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -73,11 +74,9 @@ def _run_here(args: argparse.Namespace, config) -> int:
     return _reading_warnings(final)
 
 
-def _console_log(verbose: bool = False):
+def _console_log(verbose: bool = False) -> logging.Logger:
     """The run's log on stderr, one line an event, in the shape Prefect's console uses; its
     debug lines (each unit of work done) with --verbose only."""
-    import logging
-
     log = logging.getLogger("bansos_merge.run")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -88,14 +87,12 @@ def _console_log(verbose: bool = False):
     return log
 
 
-def _task_lines_to_debug(verbose: bool) -> None:
+def _quiet_prefect_console(verbose: bool) -> None:
     """Prefect logs each task's "Finished in state Completed()" at INFO: dozens of lines that
     bury the numbered stages and counts; and a user error (a bad file, a shrunk source) twice
     more, before this command reports it once. Those records go to Prefect's own log at debug
     level, and to the console only with --verbose. A task that fails or retries is logged as
     it was."""
-    import logging
-
     from prefect.logging.handlers import PrefectConsoleHandler
 
     for name in ("prefect.task_runs", "prefect.flow_runs"):
@@ -107,13 +104,11 @@ def _task_lines_to_debug(verbose: bool) -> None:
             handler.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-class _ToDebug:
-    """A logging filter: a task run's "Finished in state Completed()", and a flow run's record
-    of a UserError (which the CLI reports itself), become DEBUG records."""
+class _ToDebug(logging.Filter):
+    """A task run's "Finished in state Completed()", and a flow run's record of a UserError
+    (which the CLI reports itself), become DEBUG records."""
 
-    def filter(self, record):  # noqa: ANN001, ANN201  (logging's filter protocol)
-        import logging
-
+    def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
         user_error = (record.exc_info and isinstance(record.exc_info[1], UserError)) or (
             message.startswith("Finished in state Failed(") and "UserError" in record.getMessage()
@@ -134,7 +129,7 @@ def _run_with_prefect(args: argparse.Namespace, config) -> int:
         print(api.describe(), flush=True)
         from pipelines.merge_flow import describe_failure, run_merge
 
-        _task_lines_to_debug(args.verbose)
+        _quiet_prefect_console(args.verbose)
 
         watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
         try:
