@@ -1,6 +1,7 @@
-"""`bansos-merge` command line. User errors end with one message and exit code 2."""
+"""`bansos-merge` command line: the parser and the small commands.
 
-# The parser and the small commands are here (the docstring is the parser's description);
+A user error ends with one message and exit code 2 (see _dispatch)."""
+
 # `run`, `server` and `serve` are in commands/, `review` and `review-users` in review/cli.py,
 # `decisions` in decisions/cli.py.
 
@@ -109,13 +110,45 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bansos-merge", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+DESCRIPTION = (
+    "Merge Indonesian social-assistance recipient lists (Dukcapil, Kemensos, regional Excel files) into one "
+    "registry of persons, and show where the lists disagree. Start with `bansos-merge run --config merge.yaml`; "
+    "`bansos-merge COMMAND --help` explains each command."
+)
 
-    run = sub.add_parser("run", help="merge the configured sources (a Prefect flow)")
-    run.add_argument("--config", required=True, type=Path, help="merge.yaml")
-    run.add_argument("--output", type=Path, help="override output_dir")
+
+class _Version(argparse.Action):
+    """`--version`: the package's version and the outputs' contract version, imported only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """One line: the installed version and SCHEMA_VERSION, the contract of the files a run writes."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .contracts import SCHEMA_VERSION
+
+    try:
+        installed = version("bansos-merge")
+    except PackageNotFoundError:
+        installed = "not installed"
+    return f"bansos-merge {installed} (output schema {SCHEMA_VERSION})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bansos-merge", description=DESCRIPTION)
+    p.add_argument("--version", action=_Version, help="show the version and the outputs' schema version, and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="merge the configured sources into a new published run (here, or as a Prefect flow)")
+    run.add_argument("--config", required=True, type=Path, help="merge.yaml: the sources and settings (see README)")
+    run.add_argument("--output", type=Path, help="output directory (default: the config's output_dir)")
     run.add_argument(
         "--prefect", action=argparse.BooleanOptionalAction, default=None,
         help="run as a Prefect flow (default: when a Prefect server is running: PREFECT_API_URL, or `bansos-merge server start`'s; "
@@ -129,10 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish even if a source lost more than half its rows since the previous run, or is gone",
     )
+    run.add_argument(
+        "--verbose", action="store_true",
+        help="also show each unit of work as it finishes (Prefect's per-task lines); default: the numbered stages and counts",
+    )
     run.set_defaults(func=_run)
 
     server = sub.add_parser("server", help="a long-lived local Prefect server that runs reuse (start|stop|status)")
-    server.add_argument("action", choices=("start", "stop", "status"))
+    server.add_argument("action", choices=("start", "stop", "status"), help="start one, stop it, or say whether it runs")
     server.set_defaults(func=_server)
 
     clean = sub.add_parser("clean", help="remove the half-written folders of crashed or killed runs")
@@ -148,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     sample = sub.add_parser("sample", help="write synthetic agency extracts with ground truth")
-    sample.add_argument("--people", type=int, default=3000)
-    sample.add_argument("--seed", type=int, default=1)
-    sample.add_argument("--out", required=True, type=Path)
+    sample.add_argument("--people", type=int, default=3000, help="how many synthetic people (at least 10; default 3000)")
+    sample.add_argument("--seed", type=int, default=1, help="random seed: the same seed writes the same files (default 1)")
+    sample.add_argument("--out", required=True, type=Path, help="folder for the extracts, merge.yaml and truth/ (created)")
     sample.set_defaults(func=_sample)
 
     ev = sub.add_parser("evaluate", help="score a run against synthetic truth or labelled pairs")
@@ -179,7 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     from .match.cli import register as register_match
 
     register_match(sub)
+    _describe(sub)
     return p
+
+
+def _describe(sub: argparse._SubParsersAction) -> None:
+    """Each command's --help opens with the line the top-level help gives it."""
+    for choice in sub._choices_actions:
+        parser = sub.choices[choice.dest]
+        parser.description = parser.description or choice.help
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe(action)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ disagree with its independent count. Prefect (pipelines/) is imported inside the
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -26,14 +27,16 @@ def run(args: argparse.Namespace) -> int:
     """`bansos-merge run`: here on threads, or as a Prefect flow (see `_with_prefect`)."""
     from ..config import load_config
     from ..ingest.source import preflight
+    from ..publish.run_folder import check_writable
 
     # SIGTERM (a service manager, `kill`) stops a run as Ctrl-C does: cleaned up, nothing left.
     signal.signal(signal.SIGTERM, _terminate)
     config = load_config(args.config, args.output)
-    if not _with_prefect(args):
-        return _run_here(args, config)  # the driver's first step is the same check
-    preflight(config)  # a wrong config or file fails in a second, not after a server start
-    return _run_with_prefect(args, config)
+    # A wrong config, file or output directory fails in a second, before a server starts;
+    # the inputs first, so that nothing is written when they are wrong.
+    preflight(config)
+    check_writable(Path(config.output_dir))
+    return _run_here(args, config) if not _with_prefect(args) else _run_with_prefect(args, config)
 
 
 def _with_prefect(args: argparse.Namespace) -> bool:
@@ -57,7 +60,7 @@ def _run_here(args: argparse.Namespace, config) -> int:
     """The run on this process's threads, no Prefect server (run/driver.py)."""
     from ..run.driver import run_local
 
-    log = _console_log()
+    log = _console_log(args.verbose)
     print("running here, without Prefect (a running `bansos-merge server start`, or --prefect, records runs in Prefect)", flush=True)
     try:
         final, _ = run_local(str(args.config), args.output, args.allow_shrink, log=log)
@@ -71,18 +74,48 @@ def _run_here(args: argparse.Namespace, config) -> int:
     return _reading_warnings(final)
 
 
-def _console_log():
-    """The run's log on stderr, one line an event, in the shape Prefect's console uses."""
-    import logging
-
+def _console_log(verbose: bool = False) -> logging.Logger:
+    """The run's log on stderr, one line an event, in the shape Prefect's console uses; its
+    debug lines (each unit of work done) with --verbose only."""
     log = logging.getLogger("bansos_merge.run")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(message)s", "%H:%M:%S"))
         log.addHandler(handler)
-        log.setLevel(logging.INFO)
         log.propagate = False
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
     return log
+
+
+def _quiet_prefect_console(verbose: bool) -> None:
+    """Prefect logs each task's "Finished in state Completed()" at INFO: dozens of lines that
+    bury the numbered stages and counts; and a user error (a bad file, a shrunk source) twice
+    more, before this command reports it once. Those records go to Prefect's own log at debug
+    level, and to the console only with --verbose. A task that fails or retries is logged as
+    it was."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ToDebug) for f in logger.filters):
+            logger.addFilter(_ToDebug())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+class _ToDebug(logging.Filter):
+    """A task run's "Finished in state Completed()", and a flow run's record of a UserError
+    (which the CLI reports itself), become DEBUG records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        user_error = (record.exc_info and isinstance(record.exc_info[1], UserError)) or (
+            message.startswith("Finished in state Failed(") and "UserError" in record.getMessage()
+        )
+        if (record.levelno == logging.INFO and message.startswith("Finished in state Completed(")) or user_error:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
 def _run_with_prefect(args: argparse.Namespace, config) -> int:
@@ -95,6 +128,8 @@ def _run_with_prefect(args: argparse.Namespace, config) -> int:
     with prefect_api() as api:
         print(api.describe(), flush=True)
         from pipelines.merge_flow import describe_failure, run_merge
+
+        _quiet_prefect_console(args.verbose)
 
         watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
         try:

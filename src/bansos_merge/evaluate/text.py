@@ -130,15 +130,23 @@ def format_report(result: dict) -> str:
 
 
 def format_queue(q: dict) -> list[str]:
-    """The queue section of the text report."""
+    """The review queue's own section. Its items are pairs the run left to an analyst, not
+    planted conditions: they are scored by size and by whether an answer fixes an error."""
     first = q["first_tenth"]
+    rows: list[list[Any]] = [
+        ["pairs", q["pairs"]],
+        ["items (of which groups of 3+ records)", f"{q['items']:,} ({q['group_items']:,})"],
+        ["pairs per 100 records", _f(q["per_100_records"], 3)],
+        ["worth an analyst's time (the truth differs from the run's decision)", q["worth_it"]],
+        ["yield: worth it / pairs", _f(q["yield"])],
+        [f"yield of the first tenth ({first['worth_it']:,} of {first['pairs']:,})", _f(first["yield"])],
+        ["the run's pairwise errors", q["pairwise_errors"]],
+        ["  of which the queue does not ask about", q["errors_not_in_queue"]],
+    ]
     return [
         "",
-        f"Review queue: {q['pairs']:,} pairs in {q['items']:,} items ({q['group_items']:,} groups), "
-        f"{_f(q['per_100_records'], 3)} pairs per 100 records",
-        f"  worth an analyst's time (the truth differs from the run's decision): {q['worth_it']:,} pairs, "
-        f"yield {_f(q['yield'])}; first tenth {first['worth_it']:,} of {first['pairs']:,}, yield {_f(first['yield'])}",
-        f"  the run's pairwise errors: {q['pairwise_errors']:,}, of which not asked by the queue: {q['errors_not_in_queue']:,}",
+        "Review queue (the review_needed items: pairs the run left to an analyst, not planted conditions)",
+        *_table(["", "value"], rows),
     ]
 
 

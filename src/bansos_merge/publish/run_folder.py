@@ -11,10 +11,12 @@ run that does not complete.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import os
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -90,6 +92,24 @@ class RunFolder:
         runs = sorted(p for p in self.runs.iterdir() if p.is_dir() and not p.name.startswith("."))
         for old in runs[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def check_writable(output_dir: Path) -> None:
+    """Before anything slow starts (a Prefect server, reading the sources): the output directory
+    can be written to, and no other run holds its lock. Raises the UserError the run itself
+    would raise, seconds earlier and once. Leaves nothing behind: where the directory does not
+    exist yet, its nearest existing parent is tried."""
+    runs = Path(output_dir) / RUNS
+    existing = next(p for p in (runs, *runs.parents) if p.exists())
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+        if existing == runs:
+            _lock(runs, "none yet: checking the output directory").close()
+    except OSError as e:
+        raise UserError(f"cannot write to output directory {output_dir}: {e.strerror}") from None
 
 
 def _lock(runs: Path, run_id: str) -> IO[str]:

@@ -165,6 +165,9 @@ def _users_disable(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------- registration
 
 
+USER_NAME_HELP = "the user's login name"
+
+
 def register(subparsers) -> None:
     """Add `review` and `review-users` to the main parser's subparsers."""
     rv = subparsers.add_parser("review", help="start the review web app over the latest run")
@@ -178,7 +181,7 @@ def register(subparsers) -> None:
     us = subparsers.add_parser("review-users", help="manage the review app's users")
     us_sub = us.add_subparsers(dest="users_command", required=True)
     add = us_sub.add_parser("add", help="add a user; password on standard input, or --token")
-    add.add_argument("name")
+    add.add_argument("name", help="the new user's login name")
     add.add_argument("--role", required=True, help="admin | reviewer | viewer")
     add.add_argument("--token", action="store_true", help="issue an API token (shown once) instead of reading a password")
     location_args(add)
@@ -187,23 +190,23 @@ def register(subparsers) -> None:
     location_args(ls)
     ls.set_defaults(func=_users_list)
     pw = us_sub.add_parser("passwd", help="set a user's password (standard input); ends their sessions")
-    pw.add_argument("name")
+    pw.add_argument("name", help=USER_NAME_HELP)
     location_args(pw)
     pw.set_defaults(func=_users_passwd)
     ro = us_sub.add_parser("role", help="change a user's role")
-    ro.add_argument("name")
+    ro.add_argument("name", help=USER_NAME_HELP)
     ro.add_argument("role", help="admin | reviewer | viewer")
     location_args(ro)
     ro.set_defaults(func=_users_role)
     tk = us_sub.add_parser("token", help="issue another API token for a user (shown once)")
-    tk.add_argument("name")
+    tk.add_argument("name", help=USER_NAME_HELP)
     location_args(tk)
     tk.set_defaults(func=_users_token)
     ds = us_sub.add_parser("disable", help="disable a user: ends sessions, revokes tokens (kept for the audit log)")
-    ds.add_argument("name")
+    ds.add_argument("name", help=USER_NAME_HELP)
     location_args(ds)
     ds.set_defaults(func=_users_disable, enable=False)
     en = us_sub.add_parser("enable", help="enable a disabled user again")
-    en.add_argument("name")
+    en.add_argument("name", help=USER_NAME_HELP)
     location_args(en)
     en.set_defaults(func=_users_disable, enable=True)

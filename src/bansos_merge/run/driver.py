@@ -53,29 +53,30 @@ from ..publish.registry import person_codes
 from ..publish.run_folder import RunFolder
 from ..publish.shrink import shrink_message, shrink_problems
 from .executor import Executor, LocalExecutor
+from .progress import Progress
 
 STAGES = ("read and normalise", "link", "cluster", "assemble", "publish")
 
 
 def run_local(config_path: str, output_dir: str | None = None, allow_shrink: bool = False, run_id: str | None = None,
-              log: logging.Logger | None = None) -> tuple[Path, dict]:
+              log: logging.Logger | None = None, progress: Progress | None = None) -> tuple[Path, dict]:
     """The whole run on threads of this process; returns the published run folder and its manifest."""
     with LocalExecutor() as executor:
-        return run(config_path, output_dir, executor, log or logging.getLogger("bansos_merge.run"), allow_shrink, run_id)
+        return run(config_path, output_dir, executor, log or logging.getLogger("bansos_merge.run"), allow_shrink, run_id, progress)
 
 
 def run(config_path: str, output_dir: str | None, executor: Executor, log: logging.Logger, allow_shrink: bool = False,
-        run_id: str | None = None) -> tuple[Path, dict]:
+        run_id: str | None = None, progress: Progress | None = None) -> tuple[Path, dict]:
     """Read every source, normalise, link, cluster, publish a run on `executor`; returns the
     run folder and its manifest. A run whose sources shrank since the previous one stops,
-    unless `allow_shrink`."""
+    unless `allow_shrink`. `progress` shows the long stages (default: a bar on a terminal)."""
     started = now_utc()
     config = load_config(config_path, output_dir)
     preflight(config)
     folder = RunFolder(Path(config.output_dir), run_id)
     partial = folder.start()
     try:
-        manifest = _merge(executor, log, started, config, config_path, folder, partial, allow_shrink)
+        manifest = _merge(executor, log, progress or Progress(log), started, config, config_path, folder, partial, allow_shrink)
         final = folder.commit(keep=config.publish.keep_runs)
     except BaseException:
         folder.abandon()
@@ -85,7 +86,7 @@ def run(config_path: str, output_dir: str | None, executor: Executor, log: loggi
 
 
 def _merge(
-    executor: Executor, log: logging.Logger, started: str, config: MergeConfig, config_path: str, run: RunFolder,
+    executor: Executor, log: logging.Logger, progress: Progress, started: str, config: MergeConfig, config_path: str, run: RunFolder,
     folder: Path, allow_shrink: bool,
 ) -> dict:
     work = run.work
@@ -98,13 +99,15 @@ def _merge(
     stage("read and normalise", f"{len(config.sources)} sources")
     # Sources are read in parallel, each a slice at a time (CSV streamed) into raw slice files;
     # the slices are then normalised in parallel into parts. A read error surfaces here as itself.
-    reads = executor.map(
-        "read", read_to_slices,
-        {"src": config.sources, "folder": [work / "raw" / f"{i:03d}" for i in range(len(config.sources))]},
-        {"rows": execution.partition_rows}, io=True,
-    )
+    with progress.watch("reading", work / "raw", "*/*.pkl", None, f"slices (of up to {execution.partition_rows:,} rows)"):
+        reads = executor.map(
+            "read", read_to_slices,
+            {"src": config.sources, "folder": [work / "raw" / f"{i:03d}" for i in range(len(config.sources))]},
+            {"rows": execution.partition_rows}, io=True,
+        )
     raw = [path for _, paths in reads for path in paths]
-    spilled = iter(executor.map("normalise", normalise_to_part, {"raw": raw, "path": [work / "parts" / f"{i:05d}.pkl" for i in range(len(raw))]}))
+    with progress.watch("normalising", work / "parts", "*.pkl", len(raw), "slices"):
+        spilled = iter(executor.map("normalise", normalise_to_part, {"raw": raw, "path": [work / "parts" / f"{i:05d}.pkl" for i in range(len(raw))]}))
     sources, parts, kks, rejects = [], [], [], []
     for read, paths in reads:
         mine = [next(spilled) for _ in paths]
@@ -132,10 +135,12 @@ def _merge(
     frame = run_records.frame
     del views, kks
     must, cannot, decided = decision_constraints(decisions, run_records.named)
-    pairs, blocking = executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
+    with progress.watch("blocking"):
+        pairs, blocking = executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
-    gammas = executor.map("compare", compare_chunk, {"pairs": chunks}, {"f": frame})
+    with progress.watch("comparing"):
+        gammas = executor.map("compare", compare_chunk, {"pairs": chunks}, {"f": frame})
     model = executor.call(
         "train", train_model_of, frame=frame, pairs=pairs, gamma=np.concatenate(gammas), registry_apart=blocking.registry_apart,
         config=config, labels=labelled_pairs(must, cannot),
@@ -168,22 +173,24 @@ def _merge(
     del links, frame, run_records  # the link frame and the pairs: done with
 
     stage("assemble", f"registry and conflicts, {count} person partition(s)")
-    shuffled = executor.map(
-        "shuffle", shuffle_part,
-        {
-            "part": parts, "offset": list(offsets[:-1]), "partition": per_part(plan, offsets),
-            "person_id": per_part(resolution.person_id, offsets), "link_score": per_part(resolution.link_score, offsets),
-            "index": list(range(len(parts))),
-        },
-        {"folder": work / "shuffle"}, io=True,
-    )
-    results = executor.map(
-        "assemble", assemble_partition,
-        {"pieces": [[s[k] for s in shuffled if k in s] for k in range(count)], "review": [review[plan[left] == k] for k in range(count)],
-         "k": list(range(count))},
-        {"as_of": {s.name: s.as_of for s in sources}, "civil_registry": any(s.kind == "civil_registry" and s.accepted for s in sources),
-         "out": work},
-    )
+    with progress.watch("sorting records into partitions"):
+        shuffled = executor.map(
+            "shuffle", shuffle_part,
+            {
+                "part": parts, "offset": list(offsets[:-1]), "partition": per_part(plan, offsets),
+                "person_id": per_part(resolution.person_id, offsets), "link_score": per_part(resolution.link_score, offsets),
+                "index": list(range(len(parts))),
+            },
+            {"folder": work / "shuffle"}, io=True,
+        )
+    with progress.watch("assembling", work / "review", "*.arrow", count, "partitions"):
+        results = executor.map(
+            "assemble", assemble_partition,
+            {"pieces": [[s[k] for s in shuffled if k in s] for k in range(count)], "review": [review[plan[left] == k] for k in range(count)],
+             "k": list(range(count))},
+            {"as_of": {s.name: s.as_of for s in sources}, "civil_registry": any(s.kind == "civil_registry" and s.accepted for s in sources),
+             "out": work},
+        )
     outputs = gather_partitions(results, work, rejects, history_so_far(resolution, previous), model, config.publish.workbook_rows_per_kind)
     manifest = run_manifest(run.run_id, started, config, config_path, sources, blocking, resolution, outputs, decided)
     manifest["decisions"] = decided
@@ -193,8 +200,9 @@ def _merge(
 
     stage("publish", str(run.final))
     manifest["stages_s"] = stage.seconds  # the stages before publishing; the manifest is written by it
-    executor.call("publish", write_run, io=True, folder=folder, outputs=outputs, manifest=manifest, publish=config.publish,
-                  key_dir=run.runs)
+    with progress.watch("writing the outputs"):
+        executor.call("publish", write_run, io=True, folder=folder, outputs=outputs, manifest=manifest, publish=config.publish,
+                      key_dir=run.runs)
     stage.done()
     return manifest
 
