@@ -10,7 +10,9 @@ to, and dies with, the other's server. Here a run uses, in this order:
 3. a temporary server of its own, on a socket this process binds to port 0 and hands to the
    server (the kernel's pick, held from the bind on: no other process can get that port), its
    start-up serialised with other runs' by a lock (two servers migrating one fresh database at
-   once collide), stopped when the run ends, and killed by the kernel if the run is.
+   once collide), stopped when the run ends, and killed by the kernel if the run is. It runs
+   in a session of its own, so that Ctrl-C in the terminal reaches the run only: the run
+   records its end in Prefect first, then stops the server.
 """
 
 from __future__ import annotations
@@ -171,7 +173,7 @@ def temporary_server() -> Iterator[str]:
         with _startup_lock():
             proc = subprocess.Popen(
                 command, pass_fds=(sock.fileno(),), env=env, stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True,
             )  # fmt: skip
             sock.close()
             try:
