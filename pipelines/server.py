@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pipelines  # noqa: F401  (Prefect's environment: no telemetry, start-up timeout)
+from pipelines import state_dir  # importing pipelines sets Prefect's environment (telemetry off, PREFECT_HOME)
 
 from bansos_merge.errors import RunFailed, UserError
 
@@ -45,12 +45,6 @@ STATE_NAME = "prefect-server.json"
 
 def startup_timeout() -> float:
     return float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
-
-
-def state_dir() -> Path:
-    """Per-user state (XDG): the long-lived server's record and log, the start-up lock."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "bansos-merge"
 
 
 def _private_dir() -> Path:
