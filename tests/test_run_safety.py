@@ -311,6 +311,22 @@ def test_a_run_reuses_the_long_lived_server_and_falls_back_to_its_own(sample: Pa
     assert not _port_open(_api_url(fallback.stdout))  # stopped with the run
 
 
+def test_prefect_state_is_kept_with_bansos_merge_state_not_in_the_shared_home(tmp_path: Path) -> None:
+    """With PREFECT_HOME unset, a run through Prefect keeps Prefect's database under
+    bansos-merge's state folder (XDG_STATE_HOME), and writes nothing to ~/.prefect."""
+    (tmp_path / "dukcapil.csv").write_text(DUKCAPIL, encoding="utf-8")
+    config = _config(tmp_path, [DUKCAPIL_SOURCE])
+    env = _env(tmp_path)
+    del env["PREFECT_HOME"]
+    env["HOME"] = str(tmp_path / "home")
+    done = _cli(["run", "--prefect", "--config", str(config)], env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    home = tmp_path / "state" / "bansos-merge" / "prefect"
+    assert (home / "prefect.db").stat().st_size > 0
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert not (tmp_path / "home" / ".prefect").exists()
+
+
 def test_two_runs_started_together_get_their_own_servers(sample: Path, tmp_path: Path, prefect_home: Path) -> None:
     env = _env(tmp_path, prefect_home)
     procs = [_start(["run", "--prefect", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / f"out{i}")], env) for i in (1, 2)]
