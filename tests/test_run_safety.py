@@ -23,6 +23,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
@@ -416,8 +417,6 @@ def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(
     """A signal while normalisation's tasks run: they are stopped before the run's folder is removed
     (no traceback from a task writing into it), one line, the exit code, the previous run still
     `latest` and whole, and no process of the run's left (its temporary Prefect server)."""
-    import psutil
-
     config, published_out = published
     out = tmp_path / "out"
     shutil.copytree(published_out, out, symlinks=True)
