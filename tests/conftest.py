@@ -41,14 +41,16 @@ LEFTOVER_GRACE_S = 15.0  # a stopped server may take a few seconds to exit
 
 
 def _session_processes() -> list:
-    """Running processes started by this test session (they carry its marker), pytest aside."""
+    """Running processes started by this test session (they carry its marker), pytest aside,
+    and Python's own helpers of pytest's (multiprocessing's resource tracker), which end with it."""
     import psutil
 
     found = []
     for proc in psutil.process_iter():
         try:
             ours = proc.pid != os.getpid() and proc.environ().get("BANSOS_MERGE_TEST_SESSION") == SESSION
-            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+            helper = proc.ppid() == os.getpid() and "from multiprocessing." in " ".join(proc.cmdline())
+            if ours and not helper and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except psutil.Error:  # gone meanwhile, or not ours to read
             continue
