@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# Prefect's state: PREFECT_HOME, when unset, is ~/.local/state/bansos-merge/prefect (set by
+# pipelines/__init__.py for every run, in and out of make); the tests use temporary folders.
 
 .PHONY: demo test system-deps sample schemas clean
 

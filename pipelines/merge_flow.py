@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pipelines  # noqa: F401  (configures Prefect before it is imported)
 
+import contextlib
 import logging
 import os
+from asyncio import CancelledError  # what a cancelled Dask future raises (a BaseException)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,10 +79,27 @@ class PrefectExecutor:
         if not mapped or not len(next(iter(mapped.values()))):
             return []
         futures = self._task(stage, fn, io).map(**mapped, **{k: unmapped(v) for k, v in (shared or {}).items()})
-        return futures.result()
+        try:
+            return futures.result()
+        except BaseException:
+            _stop_tasks(futures)  # before the driver removes the folder they write into
+            raise
 
     def call(self, stage: str, fn, io: bool = False, **kwargs):
         return self._task(stage, fn, io)(**kwargs)
+
+
+def _stop_tasks(futures: list) -> None:
+    """Cancel the stage's tasks that have not started and wait for those that have: after a
+    failure or an interruption (Ctrl-C, SIGTERM) the driver removes the run's work folder, and
+    a task still writing into it would fail with a traceback of its own. Their outcomes do not
+    matter any more; the error being raised does."""
+    for future in futures:
+        with contextlib.suppress(Exception):
+            future.wrapped_future.cancel()
+    for future in futures:
+        with contextlib.suppress(Exception, CancelledError):
+            future.wait()
 
 
 # As many task threads as cores: the tasks are CPU-bound pandas/numpy, and more threads than

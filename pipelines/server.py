@@ -10,7 +10,9 @@ to, and dies with, the other's server. Here a run uses, in this order:
 3. a temporary server of its own, on a socket this process binds to port 0 and hands to the
    server (the kernel's pick, held from the bind on: no other process can get that port), its
    start-up serialised with other runs' by a lock (two servers migrating one fresh database at
-   once collide), stopped when the run ends, and killed by the kernel if the run is.
+   once collide), stopped when the run ends, and killed by the kernel if the run is. It runs
+   in a session of its own, so that Ctrl-C in the terminal reaches the run only: the run
+   records its end in Prefect first, then stops the server.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pipelines  # noqa: F401  (Prefect's environment: no telemetry, start-up timeout)
+from pipelines import state_dir  # importing pipelines sets Prefect's environment (telemetry off, PREFECT_HOME)
 
 from bansos_merge.errors import RunFailed, UserError
 
@@ -43,12 +45,6 @@ STATE_NAME = "prefect-server.json"
 
 def startup_timeout() -> float:
     return float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
-
-
-def state_dir() -> Path:
-    """Per-user state (XDG): the long-lived server's record and log, the start-up lock."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "bansos-merge"
 
 
 def _private_dir() -> Path:
@@ -171,7 +167,7 @@ def temporary_server() -> Iterator[str]:
         with _startup_lock():
             proc = subprocess.Popen(
                 command, pass_fds=(sock.fileno(),), env=env, stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True,
             )  # fmt: skip
             sock.close()
             try:

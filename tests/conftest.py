@@ -1,11 +1,19 @@
 """Shared helpers for the ingest/normalise tests: real files written into tmp_path by code
 (CSV bytes in any encoding, .xlsx through xlsxwriter, .xls through xlwt), a source config
-builder, and the accounting check every ingest test makes."""
+builder, and the accounting check every ingest test makes.
+
+And the test session's own state: Prefect's home and bansos-merge's state (the recorded
+server) in a temporary folder, never the user's; and no process a test module started may
+outlive it (a Prefect server, a run, a Dask worker): such a process is killed and the module
+fails."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +25,62 @@ from bansos_merge.ingest.source import SourceRead, read_source
 from bansos_merge.normalize.source import NormalizedSource, normalize_source
 
 NIK_NAME = {"nik": "NIK", "name": "NAMA"}
+
+# --- the session's state, and the processes its tests start ----------------------------------
+# Set before any test module imports Prefect (pipelines/ would otherwise default PREFECT_HOME
+# to the user's state folder); every process a test starts inherits it, and SESSION marks them.
+SESSION = tempfile.mkdtemp(prefix="bansos-merge-tests-")
+os.environ.update(
+    PREFECT_HOME=str(Path(SESSION) / "prefect"),
+    XDG_STATE_HOME=str(Path(SESSION) / "state"),
+    PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    BANSOS_MERGE_TEST_SESSION=SESSION,
+)
+os.environ.pop("PREFECT_API_URL", None)  # never the user's server
+LEFTOVER_GRACE_S = 15.0  # a stopped server may take a few seconds to exit
+
+
+def _session_processes() -> list:
+    """Running processes started by this test session (they carry its marker), pytest aside,
+    and Python's own helpers of pytest's (multiprocessing's resource tracker), which end with it."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            ours = proc.pid != os.getpid() and proc.environ().get("BANSOS_MERGE_TEST_SESSION") == SESSION
+            helper = proc.ppid() == os.getpid() and "from multiprocessing." in " ".join(proc.cmdline())
+            if ours and not helper and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_process_left_behind():
+    """After a test module (and its fixtures) has finished, no process it started may still
+    run: one that does is killed, and the module fails naming it."""
+    import psutil
+
+    before = {p.pid for p in _session_processes()}
+    yield
+    left = [p for p in _session_processes() if p.pid not in before]
+    _, alive = psutil.wait_procs(left, timeout=LEFTOVER_GRACE_S)
+    described = []
+    for proc in alive:
+        try:
+            described.append(f"pid {proc.pid}: {' '.join(proc.cmdline())[:160]}")
+            proc.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(alive, timeout=10)
+    if described:
+        pytest.fail("processes left running after the module's tests (now killed):\n" + "\n".join(described), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    shutil.rmtree(SESSION, ignore_errors=True)
 
 
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> Path:

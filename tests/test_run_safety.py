@@ -10,16 +10,20 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
@@ -66,7 +70,9 @@ def _cli(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProc
     return subprocess.run(CLI + args, capture_output=True, text=True, env=env, timeout=900, **kw)
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+def _start(args: list[str], env: dict[str, str], session: bool = False) -> subprocess.Popen:
+    """The CLI in the background; `session`: in a process group of its own, as a terminal
+    starts a command (Ctrl-C then signals the group)."""
     return subprocess.Popen(
         CLI + args,
         stdout=subprocess.PIPE,
@@ -75,6 +81,7 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
         env=env,
         # pytest may run with SIGINT ignored in children; a data officer's terminal does not.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=session,
     )
 
 
@@ -305,6 +312,22 @@ def test_a_run_reuses_the_long_lived_server_and_falls_back_to_its_own(sample: Pa
     assert not _port_open(_api_url(fallback.stdout))  # stopped with the run
 
 
+def test_prefect_state_is_kept_with_bansos_merge_state_not_in_the_shared_home(tmp_path: Path) -> None:
+    """With PREFECT_HOME unset, a run through Prefect keeps Prefect's database under
+    bansos-merge's state folder (XDG_STATE_HOME), and writes nothing to ~/.prefect."""
+    (tmp_path / "dukcapil.csv").write_text(DUKCAPIL, encoding="utf-8")
+    config = _config(tmp_path, [DUKCAPIL_SOURCE])
+    env = _env(tmp_path)
+    del env["PREFECT_HOME"]
+    env["HOME"] = str(tmp_path / "home")
+    done = _cli(["run", "--prefect", "--config", str(config)], env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    home = tmp_path / "state" / "bansos-merge" / "prefect"
+    assert (home / "prefect.db").stat().st_size > 0
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert not (tmp_path / "home" / ".prefect").exists()
+
+
 def test_two_runs_started_together_get_their_own_servers(sample: Path, tmp_path: Path, prefect_home: Path) -> None:
     env = _env(tmp_path, prefect_home)
     procs = [_start(["run", "--prefect", "--config", str(sample / "merge.yaml"), "--output", str(tmp_path / f"out{i}")], env) for i in (1, 2)]
@@ -349,18 +372,73 @@ def test_server_dying_before_or_after_publishing(sample: Path, tmp_path: Path) -
         assert not _partials(out)
 
 
-@pytest.mark.parametrize("sig, code, message", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+@pytest.fixture(scope="module")
+def published(sample: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """A config whose stages are cut into many small tasks (so that a signal lands while some
+    run), and an output directory holding one published run of it."""
+    config = yaml.safe_load((sample / "merge.yaml").read_text())
+    config["execution"] = {"partition_rows": 1000, "pair_chunk": 10_000, "person_partition_rows": 1000}
+    small = sample / "merge_small_parts.yaml"
+    small.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = tmp_path_factory.mktemp("published") / "out"
+    done = _cli(["run", "--no-prefect", "--config", str(small), "--output", str(out)], _env(out.parent))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return small, out
+
+
+def _complete(out: Path) -> str:
+    """The run `latest` points at, checked whole: its manifest, and as many records as it says."""
+    run = (out / "latest").resolve()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert pd.read_parquet(run / "records.parquet", columns=["record_id"]).shape[0] == manifest["totals"]["accepted"]
+    return run.name
+
+
+def _normalising(out: Path, proc: subprocess.Popen) -> None:
+    """Return once the run writes its first normalised part (more are being written): the
+    moment a stopped run used to remove the folder under its still-running tasks."""
+    deadline = time.monotonic() + 600
+    while not any((out / "runs").glob(".*.partial/.work/parts/*.pkl")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended, or never normalised a part"
+        time.sleep(0.05)
+
+
+# Ctrl-C in a terminal signals the whole foreground process group; `kill`, systemd's
+# KillMode=mixed and `docker stop` send SIGTERM to the run's own process.
+@pytest.mark.parametrize(
+    "sig, to_group, code, message",
+    [(signal.SIGINT, True, 130, "interrupted"), (signal.SIGTERM, False, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
 @pytest.mark.parametrize("where", ["--prefect", "--no-prefect"])
-def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(sample: Path, tmp_path: Path, prefect_home: Path, sig, code, message, where) -> None:
+def test_sigterm_and_ctrl_c_stop_the_run_and_its_server(
+    published: tuple[Path, Path], tmp_path: Path, prefect_home: Path, sig, to_group, code, message, where
+) -> None:
+    """A signal while normalisation's tasks run: they are stopped before the run's folder is removed
+    (no traceback from a task writing into it), one line, the exit code, the previous run still
+    `latest` and whole, and no process of the run's left (its temporary Prefect server)."""
+    config, published_out = published
     out = tmp_path / "out"
-    proc = _start(["run", where, "--config", str(sample / "merge.yaml"), "--output", str(out)], _env(tmp_path, prefect_home))
-    seen = _until(proc, "[2/5] link")
-    proc.send_signal(sig)
-    text = _finish(proc, seen)
+    shutil.copytree(published_out, out, symlinks=True)
+    before = _complete(out)
+    proc = _start(["run", where, "--config", str(config), "--output", str(out)], _env(tmp_path, prefect_home), session=to_group)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True)
+    reader.start()
+    _normalising(out, proc)
+    seen = "".join(lines)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) == (1 if where == "--prefect" else 0), children  # the temporary server
+    os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
+    proc.wait(timeout=300)
+    reader.join(timeout=60)
+    text = "".join(lines)
     assert proc.returncode == code, text[-3000:]
-    assert "Traceback" not in text
+    assert "Traceback" not in text and "FileNotFoundError" not in text, text[-3000:]
     assert [line for line in text.splitlines() if line.startswith("bansos-merge:")] == [f"bansos-merge: {message}; nothing was published"]
-    assert _latest(out) is None and not _partials(out)
+    assert _complete(out) == before and not _partials(out)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
     if where == "--prefect":
         assert not _port_open(_api_url(seen))  # the run's own server went with it
 
