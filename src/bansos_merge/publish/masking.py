@@ -111,11 +111,17 @@ def mask_tagged(values: pd.Series, key: bytes) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def mask_joined_tagged(text: object, key: bytes, sep: str = "; ") -> object:
-    """`mask_joined` with tags: two different numbers stay distinguishable."""
-    if not isinstance(text, str):
-        return text
-    return sep.join(mask_tagged(pd.Series(text.split(sep), dtype=object), key))
+def mask_joined_tagged(values: pd.Series, key: bytes, sep: str = "; ") -> pd.Series:
+    """`mask_joined` with tags, over a column (two different numbers stay distinguishable):
+    every cell's numbers masked in one `mask_tagged` call; cells that are not text stay."""
+    cells = values.to_numpy(dtype=object)
+    text = np.flatnonzero([isinstance(v, str) for v in cells])
+    out = cells.copy()
+    if len(text):
+        parts = pd.Series(cells[text], dtype=object).str.split(sep).explode()
+        masked = mask_tagged(parts, key)
+        out[text] = masked.groupby(level=0, sort=True).agg(sep.join).to_numpy(dtype=object)
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def tag_key(folder: Path) -> bytes:

@@ -88,7 +88,7 @@ def conflict_rows(
         ids_in_values = is_id & ~rows["kind"].isin(_VALUES_NOT_IDS).to_numpy(dtype=bool)
         nik = mask_tagged(nik, key)
         value = value.where(~is_id, mask_tagged(value, key))
-        values = values.where(~ids_in_values, values.map(lambda v: mask_joined_tagged(v, key)))
+        values = values.where(~ids_in_values, mask_joined_tagged(values.where(ids_in_values), key))
     stats = _conflict_stats(c).reindex(rows["conflict_id"])
     program = _text(rows["program"]).fillna("-")
     explanations = [
