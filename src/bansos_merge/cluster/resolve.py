@@ -24,10 +24,10 @@ from ..link.comparisons import (
     NIK_SIBLING,
 )
 from ..config import MergeConfig, ReviewConfig
-from ..output_key import output_key
 from ..link.blocking import registry_apart, registry_double
 from ..link.features import MISSING, LinkFrame
 from ..link.linker import Links
+from ..output_key import output_key
 from .components import cluster
 from .ids import assign_person_ids
 from .queue import Queue, build_queue
