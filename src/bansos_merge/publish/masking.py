@@ -82,13 +82,6 @@ def mask_ids_in_text(text: object) -> object:
     return _ID_IN_TEXT.sub(lambda m: m.group(1) or mask_one(m.group(0)), text)
 
 
-def mask_joined(text: object, sep: str = "; ") -> object:
-    """Mask each value of a `sep`-joined list of identity numbers."""
-    if not isinstance(text, str):
-        return text
-    return sep.join(str(mask_one(part)) for part in text.split(sep))
-
-
 def tag(value: str, key: bytes) -> str:
     """A short tag of `value` under `key`: four consonants from an HMAC-SHA256 (20^4 = 160,000
     tags, so two NIKs of one person share one with odds of 1 in 160,000)."""
@@ -112,8 +105,9 @@ def mask_tagged(values: pd.Series, key: bytes) -> pd.Series:
 
 
 def mask_joined_tagged(values: pd.Series, key: bytes, sep: str = "; ") -> pd.Series:
-    """`mask_joined` with tags, over a column (two different numbers stay distinguishable):
-    every cell's numbers masked in one `mask_tagged` call; cells that are not text stay."""
+    """Mask and tag each number of `sep`-joined lists, over a column, so that two different
+    numbers stay distinguishable: every cell's numbers in one `mask_tagged` call; cells that are
+    not text stay."""
     cells = values.to_numpy(dtype=object)
     text = np.flatnonzero([isinstance(v, str) for v in cells])
     out = cells.copy()
