@@ -89,6 +89,17 @@ def test_birth_date_typos_and_real_differences(left, right, level):
     assert BIRTH_DATE.levels[int(got[0])] == level
 
 
+def test_a_list_without_birth_dates_agrees_through_its_nik_date():
+    """BPNT lists no birth date: its NIK's date equal to the other's birth date is evidence (the
+    NIK-date level, either side); a different NIK date says nothing (it may be a relative's)."""
+    none, nik_date = np.array([-1]), np.array([19780705])
+    level = BIRTH_DATE.levels.index("swap_or_one_digit_or_nik_date")
+    assert birth_date_levels(np.array([-1]), np.array([19780705]), nik_date, none)[0] == level
+    assert birth_date_levels(np.array([19780705]), np.array([-1]), none, nik_date)[0] == level
+    assert birth_date_levels(np.array([-1]), np.array([19780706]), nik_date, none)[0] == -1
+    assert birth_date_levels(np.array([-1]), np.array([-1]), nik_date, nik_date)[0] == -1
+
+
 def test_serial_zero_text_nik_compares_by_its_15_digits(tmp_path):
     recs = small_records(tmp_path, [small_row(BASE, "BAMBANG"), small_row(BASE[:15] + "0", "BAMBANG")])
     assert recs["nik_status"].tolist() == ["valid", "serial_zero"]
@@ -132,6 +143,9 @@ BLOCKING_CASES = [
      small_row("", "ENTIS SUTISNA", "09-09-1958", SUKABUMI)),
     ("kk_first_name", small_row("", "FAJAR NUGROHO", "10-10-1959", SUKABUMI, kk="3202360101100077"),
      small_row("", "FAJAR SIDIK", "11-11-1960", KEBUMEN, kk="3202360101100077")),
+    # a typo in the first name and the birth date, no NIK: the surname on one family card
+    ("kk_name_token", small_row("", "HARTONO WIJAYA", "21-07-1980", SUKABUMI, kk="3202360101100078"),
+     small_row("", "HARONO WIJAYA", "17-06-1983", KEBUMEN, kk="3202360101100078")),
     ("birth_date_district", small_row("", "GUGUN GUNARDI", "12-12-1961", KEBUMEN),
      small_row("", "HERU PRASETYO", "12-12-1961", KEBUMEN)),
     ("birth_date_name_token", small_row("", "IWAN SUHENDAR", "13-01-1962", SUKABUMI),
@@ -171,6 +185,7 @@ def test_blocking_report_counts_pairs_per_pass(blocked):
         "name_birth_date": (1, 1, 0),
         "name_village": (1, 1, 0),
         "kk_first_name": (1, 1, 0),
+        "kk_name_token": (2, 1, 0),  # + FAJAR NUGROHO / FAJAR SIDIK, kk_first_name's
         "birth_date_district": (1, 1, 0),
         # DEDI KURNIAWAN / KURNIAWAN DEDI share both tokens and the date: found again here
         "birth_date_name_token": (2, 1, 0),
@@ -242,15 +257,15 @@ def test_model_json_round_trips_and_reuse_gives_identical_scores(bg_records, bg_
     pd.testing.assert_frame_equal(reused.pairs, bg_links.pairs)
 
 
-# The passes of model version 3, which recorded none: a version-3 model loads as trained on
-# BLOCKING, true only while BLOCKING is this table (change it, and old models must be refused).
-VERSION_3_PASSES = [
+# The passes as model.json records them.
+PASSES_RECORDED = [
     ("nik_exact", "same", ["nik"], None),
     ("nik_one_edit", "one_edit", ["nik"], None),
     ("nik_15_digits", "same", ["nik15"], None),
     ("name_birth_date", "same", ["name_sorted", "birth_date"], None),
     ("name_village", "same", ["name", "place"], None),
     ("kk_first_name", "same", ["kk15", "name_first"], None),
+    ("kk_name_token", "token", ["name_sorted", "kk15"], None),
     ("birth_date_district", "same", ["birth_date", "district_or_place"], None),
     ("birth_date_name_token", "token", ["name_sorted", "birth_date"], None),
     ("address_first_name", "same", ["address", "place", "name_first"], None),
@@ -265,17 +280,18 @@ def test_model_json_records_the_blocking_passes_next_to_the_comparisons(bg_links
     saved = json.loads(path.read_text())
     assert list(saved)[:3] == ["comparisons", "levels", "blocking"]
     assert [p["name"] for p in saved["blocking"]] == [r["pass"] for r in bg_links.blocking.as_dict()]
-    assert [(p["name"], p["key"]["kind"], p["key"]["columns"], p["cap"]) for p in saved["blocking"]] == VERSION_3_PASSES
+    assert [(p["name"], p["key"]["kind"], p["key"]["columns"], p["cap"]) for p in saved["blocking"]] == PASSES_RECORDED
 
 
-def test_a_version_3_model_loads_and_scores_as_it_did(bg_records, bg_links, tmp_path):
+def test_a_version_3_model_is_refused_its_passes_were_others(bg_links, tmp_path):
+    from bansos_merge.errors import UserError
+
     data = asdict(bg_links.model)
     del data["blocking"]
     path = tmp_path / "v3.json"
     path.write_text(json.dumps({**data, "version": 3}))
-    loaded = FSModel.load(path)
-    assert asdict(loaded) == asdict(bg_links.model)
-    pd.testing.assert_frame_equal(link_records(bg_records, seed=7, model=loaded).pairs, bg_links.pairs)
+    with pytest.raises(UserError, match="other blocking passes; retrain"):
+        FSModel.load(path)
 
 
 def test_model_load_refuses_a_model_of_other_blocking_passes(bg_links, tmp_path):
@@ -323,9 +339,10 @@ def test_missing_values_contribute_zero(bg_links, tmp_path):
         seen |= {c.name} if missing.any() else set()
         assert (pairs.loc[missing, f"w_{c.name}"] == 0).all(), c.name
     assert {"nik", "birth_date", "sex", "kk", "mother_name", "birth_place"} <= seen
-    # A hand-made pair: one side has no birth date, no KK, no sex, no mother: those add nothing.
+    # A hand-made pair: one side has no birth date, no KK, no sex, no mother: those add nothing
+    # (the birth date differs from the date of the other side's NIK, so that says nothing either).
     recs = small_records(tmp_path, [
-        small_row(BASE, "BAMBANG HERMAWAN", "05-07-1978", SUKABUMI, kk="3202360101100077", JK="L", IBU="SUTINAH"),
+        small_row(BASE, "BAMBANG HERMAWAN", "06-07-1978", SUKABUMI, kk="3202360101100077", JK="L", IBU="SUTINAH"),
         small_row(BASE, "BAMBANG HERMAWAN", "", SUKABUMI),
     ])
     from bansos_merge.link.linker import score_candidates

@@ -218,6 +218,9 @@ BLOCKING: tuple[BlockingPass, ...] = (
     _pass("name_birth_date", "same", "name_sorted", "birth_date"),
     _pass("name_village", "same", "name", "place"),
     _pass("kk_first_name", "same", "kk15", "name_first"),
+    # Any one name token on one family card: a typo in the first name (HARONO / HARTONO WIJAYA)
+    # where the birth date is wrong too and no NIK was written.
+    _pass("kk_name_token", "token", "name_sorted", "kk15"),
     _pass("birth_date_district", "same", "birth_date", "district_or_place"),
     _pass("birth_date_name_token", "token", "name_sorted", "birth_date"),
     _pass("address_first_name", "same", "address", "place", "name_first"),

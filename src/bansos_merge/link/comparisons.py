@@ -228,8 +228,10 @@ def birth_date_levels(ya: np.ndarray, yb: np.ndarray, nik_a: np.ndarray, nik_b: 
     swap = same_year & ((ya // 100) % 100 == yb % 100) & (ya % 100 == (yb // 100) % 100)
     n_digits, transposed = _digit_edits(np.where(present, ya, 0), np.where(present, yb, 0), 8)
     typo = present & ((n_digits == 1) | transposed | _one_part_off(ya, yb))
-    # The NIK keeps the first registered date; a corrected birth date may equal the other's NIK date.
-    nik_date = present & (((nik_a >= 0) & (nik_a == yb)) | ((nik_b >= 0) & (nik_b == ya)))
+    # The NIK keeps the first registered date; a corrected birth date may equal the other's NIK
+    # date. A list with no birth date (BPNT) still has its NIK's: equal to the other's birth date,
+    # it agrees; different, it says nothing (the NIK may be a family member's).
+    nik_date = ((nik_a >= 0) & (nik_a == yb)) | ((nik_b >= 0) & (nik_b == ya))
     level = np.full(len(ya), MISSING, dtype=np.int8)
     level[present] = 0
     level[same_year] = 1

@@ -90,9 +90,8 @@ class FSModel:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             if isinstance(data, dict) and data.get("version") == 3 and "blocking" not in data:
-                # Version 3 only did not record its passes: they are this table, which issue 19
-                # made declarative without changing a candidate pair.
-                data = {**data, "blocking": blocking_table(), "version": MODEL_VERSION}
+                # Version 3 did not record its passes; they were this table without kk_name_token.
+                raise UserError(f"linkage model {path} was trained on other blocking passes; retrain (unset model_path)")
             model = cls(**data)
         except (OSError, ValueError, TypeError) as e:
             raise UserError(f"cannot load linkage model {path}: {e}") from None
