@@ -17,7 +17,8 @@ queue) returning rows of one kind; `find_conflicts` stacks them. Kinds and their
 - duplicate_in_source: a person listed two or more times in one source.
 - multi_region: a person whose aid-list records sit in two or more regencies.
 - unmatched_civil_registry: an aid-list record of a person with no civil-registry record
-  (only when a civil registry is configured).
+  (only when a civil registry is configured), where one of the person's records identifies
+  them (a valid NIK, a birth date or a family card), not only a name and a place.
 - review_needed: both records of a pair in the review queue.
 """
 
@@ -190,13 +191,10 @@ def attribute_mismatch(x: _Linked) -> pd.DataFrame:
     level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(golden_days), none, none)
     # A record that repeats its own NIK's date is the registration date, not a mistake.
     own_nik_date = (record_days >= 0) & (record_days == nik_days)
+    # Only another record of the person shows a mismatch. A lone record whose birth date or sex
+    # disagrees with its own NIK is flagged (nik_birth_date_mismatch, nik_sex_mismatch), not a
+    # conflict: a typo in the NIK looks the same, and nothing says which of the two is wrong.
     date_off = (level >= 0) & ~np.isin(level, _NORMAL_DATE_LEVELS) & ~own_nik_date
-    # Without a registry record, the person's own NIK is the reference: a list record whose birth
-    # date disagrees outright with the date its (valid) NIK encodes.
-    no_registry = ~x.per_person("in_civil_registry").astype(bool)
-    nik_level = birth_date_levels(days_to_ymd(record_days), days_to_ymd(nik_days), none, none)
-    against_nik = is_value(r["nik_status"], "valid") & (nik_level >= 0) & ~np.isin(nik_level, _NORMAL_DATE_LEVELS)
-    date_off |= no_registry & against_nik & is_value(r["source_kind"], "aid_list")
     # Birth dates so evenly split that survivorship could not choose: each of them is in doubt.
     conflicts = pa.array(x.registry["field_conflicts"])
     tied = np.zeros(x.count, dtype=bool)
@@ -288,7 +286,12 @@ def multi_region(x: _Linked) -> pd.DataFrame:
 def unmatched_civil_registry(x: _Linked, civil_registry: bool) -> pd.DataFrame:
     if not civil_registry:
         return pd.DataFrame(columns=_COLUMNS)
-    missing = is_value(x.records["source_kind"], "aid_list") & ~x.per_person("in_civil_registry").astype(bool)
+    r = x.records
+    missing = is_value(r["source_kind"], "aid_list") & ~x.per_person("in_civil_registry").astype(bool)
+    # A person known only by a name and a place identifies nobody: the registry's namesakes in the
+    # village cannot be told apart, so absence cannot be shown (the record is invalid_nik: missing).
+    identifying = (is_value(r["nik_status"], "valid") | r["birth_date"].notna() | r["kk"].notna()).to_numpy(dtype=bool)
+    missing &= np.bincount(x.person, weights=identifying, minlength=x.count)[x.person] > 0
     r = x.select(missing)
     return _rows(
         r, "unmatched_civil_registry", "medium", "nik", record_keys(r), (r["nik"], r["nik"]),

@@ -130,7 +130,10 @@ def conditions(extracts: list[Extract], pop: Population) -> pd.DataFrame:
     bd_mis = (rec["bd_kind"] == "mismatch").to_numpy()
     sex_mis = (rec["sex_kind"] == "mismatch").to_numpy()
     detail = np.where(bd_mis & sex_mis, "birth_date,sex", np.where(bd_mis, "birth_date", "sex"))
-    add("attribute_mismatch", aid & (bd_mis | sex_mis), detail)
+    # ... which shows only against another row of the person (against its own NIK, a typo in the
+    # NIK looks the same: that is a flag of the record, publish/conflicts.py)
+    shown = rec.groupby("person")["record_id"].transform("size").to_numpy() >= 2
+    add("attribute_mismatch", aid & (bd_mis | sex_mis) & shown, detail)
     # deceased people still listed
     alive = people["alive"].to_numpy()[rec["person"].to_numpy()]
     present = people["in_civil_registry"].to_numpy()[rec["person"].to_numpy()]
