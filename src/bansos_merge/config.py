@@ -113,7 +113,7 @@ class LinkageConfig(_Strict):
     )
     max_block: int = Field(200, ge=2, description="Blocks larger than this are not expanded (reported)")
     registry_double_threshold: float = Field(
-        28.0,
+        25.0,
         description="Identity evidence (log2 odds: name, birth date, sex, mother, birth place) at or above which two "
         "civil-registry records with different NIKs are one person registered twice; below it they are reviewed. "
         "The registry is authoritative: overruling it takes far more than a match",

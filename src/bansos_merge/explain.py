@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import LinkageConfig
 from .errors import UserError
 from .identity import record_keys, split_key
 from .cluster.resolve import decide, household_apart
@@ -106,20 +107,13 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
             }
         )
     total = float(scored["weight"])
-    thresholds = manifest.get("linkage_config", {})
+    # The run's linkage settings; a run that did not record one used the default.
+    lk = LinkageConfig.model_validate({k: v for k, v in manifest.get("linkage_config", {}).items() if k in LinkageConfig.model_fields})
     decision = str(
-        decide(
-            pair,
-            frame,
-            thresholds.get("match_threshold", 6.0),
-            thresholds.get("review_threshold", 0.0),
-            thresholds.get("family_rules", True),
-            model.prior_weight,
-            thresholds.get("registry_double_threshold", 28.0),
-        )[0]
+        decide(pair, frame, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold)[0]
     )
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
-    queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, thresholds.get("family_rules", True))[0]))
+    queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, lk.family_rules)[0]))
     labels = model.trained_on.get("labels")
     return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels)
 
