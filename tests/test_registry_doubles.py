@@ -9,11 +9,14 @@ merged.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from linkage_fixtures import KEBUMEN, SUKABUMI, Extracts, Person, background, build_world, bpnt_row, dtks_row, make_kk, make_nik, run_library
 
+from bansos_merge.cli import main
+from bansos_merge.explain import explain_pair
 from bansos_merge.ingest.source import read_source
 from bansos_merge.normalize.source import normalize_source
 from bansos_merge.publish.outputs import assemble, combine
@@ -51,10 +54,14 @@ EXTRACTS = Extracts(
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world_config(tmp_path_factory) -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp("doubles")
-    config, reg_ids = build_world(base / "world", background(base), EXTRACTS)
-    return run_library(config, reg_ids)
+    return build_world(base / "world", background(base), EXTRACTS)
+
+
+@pytest.fixture(scope="module")
+def world(world_config):
+    return run_library(*world_config)
 
 
 def test_one_person_registered_twice_is_one_person(world):
@@ -93,3 +100,14 @@ def test_the_double_registration_is_reported_and_its_nik_left_to_the_registry(wo
     golden = out.registry.set_index("person_id").loc[pid]
     assert pd.isna(golden["nik"])  # null: the registry settles it
     assert "nik" in list(golden["field_conflicts"])
+
+
+def test_explain_judges_a_pair_of_one_registry_persons_two_niks_as_the_run_does(world, world_config):
+    """The card list copied the second registration (its NIK, card and region); against the
+    first registration everything a move changes disagrees. `explain` says, as the run decided,
+    that the pair was judged on the identity evidence alone."""
+    config, _ = world_config
+    assert main(["run", "--config", str(config), "--no-prefect"]) == 0
+    e = explain_pair(Path(world.config.output_dir), world.reg(DARMI.nik), f"{BPNT}:6013-DG-3")
+    assert e.same_person and e.decision == "match"
+    assert e.identity_weight is not None and e.identity_weight > e.total

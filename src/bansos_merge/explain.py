@@ -16,7 +16,7 @@ import pandas as pd
 from .config import LinkageConfig
 from .errors import UserError
 from .identity import record_keys, split_key
-from .cluster.resolve import decide, household_apart
+from .cluster.resolve import decide, household_apart, judge_registry_doubles
 from .link.comparisons import COMPARISONS
 from .link.features import build_link_frame
 from .link.linker import score_candidates
@@ -47,6 +47,7 @@ class Explanation:
     same_person: bool
     queue: str  # where the pair stands in the review queue, or why it is not there
     labels: dict | None = None  # the analysts' labels the model learned from
+    identity_weight: float | None = None  # the weight the run judged the pair by, when only the identity evidence counted
 
 
 def _run_folder(output_dir: Path) -> Path:
@@ -109,13 +110,20 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
     total = float(scored["weight"])
     # The run's linkage settings; a run that did not record one used the default.
     lk = LinkageConfig.model_validate({k: v for k, v in manifest.get("linkage_config", {}).items() if k in LinkageConfig.model_fields})
-    decision = str(
-        decide(pair, frame, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold)[0]
+    decided = decide(pair, frame, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold)
+    # As the run does: two NIKs of one registry person (the run joined its two registrations)
+    # are judged on the identity evidence; the registry's persons are the run's.
+    anchor = np.where(frame.civil & (frame.nik >= 0), pd.factorize(records["person_id"])[0], -1)
+    decided, weight = judge_registry_doubles(
+        pair, frame, decided, anchor, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold
     )
+    decision = str(decided[0])
+    identity_only = float(weight[0]) if weight[0] != total else None
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
     queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, lk.family_rules)[0]))
     labels = model.trained_on.get("labels")
-    return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels)
+    return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels,
+                       identity_only)
 
 
 def _queue_status(folder: Path, left: str, right: str, decision: str, household: bool) -> str:
@@ -161,7 +169,11 @@ def format_explanation(e: Explanation, left: str, right: str) -> str:
         line = f"{r.comparison:<12}  {r.left[:width]:<{width}}  {r.right[:30]:<30}  {r.level:<26}  {r.weight:+6.2f}"
         lines.append(line + (f"  {r.weight_before_labels:+6.2f}" if learned else ""))
     lines.append(f"{'prior':<12}  {'':<{width}}  {'':<30}  {'':<26}  {e.prior:+6.2f}")
-    lines.append(f"total match weight {e.total:+.2f} (probability {e.probability:.4f}) -> {_DECISIONS.get(e.decision, e.decision)}")
+    if e.identity_weight is None:
+        lines.append(f"total match weight {e.total:+.2f} (probability {e.probability:.4f}) -> {_DECISIONS.get(e.decision, e.decision)}")
+    else:
+        lines.append(f"total match weight {e.total:+.2f} (probability {e.probability:.4f}), but the two NIKs are one registry person's")
+        lines.append(f"(registered twice): judged on the identity evidence alone, {e.identity_weight:+.2f} -> {_DECISIONS.get(e.decision, e.decision)}")
     if e.labels:
         lines.append(f"the model learned from {e.labels['same']} 'same person' and {e.labels['different']} 'different people' decisions")
     lines.append("in the run: " + ("the same person" if e.same_person else "different persons"))

@@ -23,7 +23,7 @@ from ..link.comparisons import (
     NIK_SERIAL_ONE_EDIT,
     NIK_SIBLING,
 )
-from ..config import MergeConfig, ReviewConfig
+from ..config import LinkageConfig, MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart, registry_double
 from ..link.features import MISSING, LinkFrame
 from ..link.linker import Links
@@ -57,7 +57,7 @@ def resolve(
     family_rules: bool = True,
     keys: pd.Series | None = None,
     review_config: ReviewConfig | None = None,
-    double_threshold: float = 28.0,
+    double_threshold: float = LinkageConfig.model_fields["registry_double_threshold"].default,
     id_key: bytes | None = None,
 ) -> Resolution:
     """`must_link` / `cannot_link`: analysts' decisions as left, right record positions.
@@ -73,17 +73,9 @@ def resolve(
     doubles = pairs.loc[decision == "registry_double", ["left", "right"]]
     registered = _one_anchor(civil_nik, doubles)
 
-    # A pair holding one NIK each of a person registered twice (the two registrations, or lists
-    # that copied one of them) disagrees on the NIK, and likely the card and address, by
-    # construction: it is judged again on the identity evidence, the NIK saying nothing.
-    weight = pairs["weight"].to_numpy()
-    both = _one_registry_person(f, registered, a, b) & ~_is(decision, "registry_double", "registry_apart", "decided")
-    if both.any():
-        weight = np.where(both, identity_weight(pairs, links.model.prior_weight), weight)
-        again = pairs[both].assign(weight=weight[both], nik=np.int8(MISSING))
-        codes = decision.codes.copy()
-        codes[both] = decide(again, f, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold).codes
-        decision = pd.Categorical.from_codes(codes, DECISIONS)
+    decision, weight = judge_registry_doubles(
+        pairs, f, decision, registered, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold
+    )
 
     # A record fitting two registry people about equally well is linked to neither.
     unsure = _ambiguous(a, b, weight, decision == "match", registered)
@@ -221,6 +213,26 @@ def _one_anchor(civil_nik: np.ndarray, doubles: pd.DataFrame) -> np.ndarray:
     anchor = civil_nik.copy()
     anchor[nodes] = smallest
     return anchor
+
+
+def judge_registry_doubles(
+    pairs: pd.DataFrame, f: LinkFrame, decision: pd.Categorical, anchor: np.ndarray, match_threshold: float, review_threshold: float,
+    family_rules: bool, prior_weight: float, double_threshold: float,
+) -> tuple[pd.Categorical, np.ndarray]:
+    """A pair holding one NIK each of a person registered twice (the two registrations, or lists
+    that copied one of them) disagrees on the NIK, and likely the card and address, by
+    construction: it is judged again on the identity evidence, the NIK saying nothing. Returns
+    the decisions and weights, those pairs' changed. `anchor`: see `_one_anchor`."""
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    weight = pairs["weight"].to_numpy()
+    both = _one_registry_person(f, anchor, a, b) & ~_is(decision, "registry_double", "registry_apart", "decided")
+    if not both.any():
+        return decision, weight
+    weight = np.where(both, identity_weight(pairs, prior_weight), weight)
+    again = pairs[both].assign(weight=weight[both], nik=np.int8(MISSING))
+    codes = decision.codes.copy()
+    codes[both] = decide(again, f, match_threshold, review_threshold, family_rules, prior_weight, double_threshold).codes
+    return pd.Categorical.from_codes(codes, DECISIONS), weight
 
 
 def _one_registry_person(f: LinkFrame, anchor: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
