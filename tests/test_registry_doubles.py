@@ -111,3 +111,21 @@ def test_explain_judges_a_pair_of_one_registry_persons_two_niks_as_the_run_does(
     e = explain_pair(Path(world.config.output_dir), world.reg(DARMI.nik), f"{BPNT}:6013-DG-3")
     assert e.same_person and e.decision == "match"
     assert e.identity_weight is not None and e.identity_weight > e.total
+
+
+def test_an_answer_on_two_registrations_teaches_the_model_nothing(world):
+    """Two registrations of one person disagree on NIK, card and address by construction: an
+    analyst's "same person" there must not teach the model that different NIKs are one person's
+    (training leaves such pairs out too). An answer on a list record does teach."""
+    from dataclasses import asdict
+
+    from bansos_merge.link.linker import learn
+
+    pos = world.position
+    first, second = pos[world.reg(DARMI.nik)], pos[world.reg(DARMI_AGAIN.nik)]
+    registrations = pd.DataFrame({"left": [min(first, second)], "right": [max(first, second)], "same": [True]})
+    model, threshold = world.links.model, world.config.linkage.match_threshold
+    assert asdict(learn(model, world.links.frame, registrations, threshold)) == asdict(model)
+    card = pos[f"{BPNT}:6013-DG-3"]
+    listed = pd.DataFrame({"left": [min(first, card)], "right": [max(first, card)], "same": [True]})
+    assert asdict(learn(model, world.links.frame, listed, threshold)) != asdict(model)

@@ -44,6 +44,7 @@ def simulate_review(
     truth = resolve_truth_dir(truth_dir)
     rows = pd.read_parquet(truth / "rows.parquet", columns=["source", "record_id", "person_id"])
     person_of = pd.Series(rows["person_id"].to_numpy(), index=record_keys(rows).to_numpy())
+    work = work.resolve()  # the copied configurations resolve relative paths against their own folder
     if work.exists():
         shutil.rmtree(work)
     learning = _config_copy(config_path, work / "learning", learn=True)

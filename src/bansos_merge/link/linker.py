@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .blocking import DEFAULT_MAX_BLOCK, BlockingReport, candidate_pairs, registry_double
+from .blocking import DEFAULT_MAX_BLOCK, BlockingReport, candidate_pairs, registry_apart, registry_double
 from .comparisons import COMPARISONS, compare_pairs
 from .features import LinkFrame, build_link_frame
 from .model import FSModel, learn_from_labels, link_term_frequencies, score_pairs, train_model
@@ -69,15 +69,26 @@ def train(f: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, seed: int, regis
 
 def learn(model: FSModel, f: LinkFrame, labels: pd.DataFrame, match_threshold: float, tf: dict | None = None) -> FSModel:
     """`model` re-estimated from analysts' labelled pairs (`labels`: left, right record
-    positions and `same`, their answer); see model.learn_from_labels."""
+    positions and `same`, their answer); see model.learn_from_labels. Pairs of two registry
+    records with different NIKs teach nothing: training leaves them out (their NIK, card and
+    address disagree by construction when one person was registered twice), and an answer
+    "same person" there would teach that two different NIKs are one person's."""
     if labels is None or len(labels) == 0:
         return model
-    a, b = labels["left"].to_numpy(), labels["right"].to_numpy()
+    ends = _ends(labels)
+    labels = labels[~(registry_apart(f, *ends) | registry_double(f, *ends))]
+    if len(labels) == 0:
+        return model
+    a, b = _ends(labels)
     gamma = compare_pairs(f, a, b)
     tf = link_term_frequencies(f) if tf is None else tf
     return learn_from_labels(
         model, gamma, labels["same"].to_numpy(dtype=bool), lambda m: score_pairs(m, gamma, tf, a, b).total, match_threshold
     )
+
+
+def _ends(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return pairs["left"].to_numpy(), pairs["right"].to_numpy()
 
 
 def labelled_pairs(must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None) -> pd.DataFrame:
