@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .text import TEXT, as_text, on_unique
+from .text import TEXT, as_text, on_unique, same_for_nulls
 
 _MONTHS = {
     "01": ["JANUARI", "JANUARY", "JAN"],
@@ -79,6 +79,7 @@ def _int(s: pd.Series) -> np.ndarray:
     return s.astype(pd.ArrowDtype(pa.int64())).fillna(-1).to_numpy(dtype=np.int64)
 
 
+@same_for_nulls
 def parse_dates(
     raw: pd.Series,
     order: str = "DMY",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .text import on_unique, strip_accents
+from .text import on_unique, same_for_nulls, strip_accents
 
 # Honorifics written before a name; with a dot they are unambiguous, some words are never names.
 _LEADING_WITH_DOT = r"(?:H|HJ|HJH|DR|DRS|DRA|IR|PROF|KH|NY|TN|BPK|SDR|SDRI|DRG|APT|NS|MR|MRS)\."
@@ -105,6 +105,7 @@ def name_key(clean: pd.Series) -> pd.Series:
     return k.mask(k == "")
 
 
+@same_for_nulls
 def normalize_names(raw: pd.Series) -> pd.DataFrame:
     """name, name_titles, name_alias, name_patronym, name_key for each raw name."""
     return on_unique(raw, _clean)
