@@ -35,6 +35,8 @@ _SERIAL = r"^(?P<serial>\d{3,5})(?:\.0+)?$"
 
 
 def _month_names_to_numbers(s: pd.Series) -> pd.Series:
+    if not s.str.contains("[A-Z]", regex=True).any():  # no letters, no month name (most columns)
+        return s
     for number, names in _MONTHS.items():
         s = s.str.replace(r"\s*[-/. ]\s*(?:" + "|".join(names) + r")\.?\s*[-/. ]\s*", f"-{number}-", regex=True)
     return s
