@@ -168,12 +168,15 @@ def api(args: argparse.Namespace, work: Path) -> dict:
         app = subprocess.Popen([str(EXE), "review", "--output", str(run), "--state-dir", str(state), "--port", str(port)],
                                stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     try:
-        for _ in range(600):  # the app answers its login page within a minute
+        deadline = time.monotonic() + 900  # the app reads the run's review queue first: a minute, more on a busy machine
+        while True:
             try:
                 http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/login")
                 break
             except OSError:
-                time.sleep(0.1)
+                if app.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the review app did not start; see {work / 'review.log'}") from None
+                time.sleep(0.2)
         rows = queries(run, args.requests, args.seed, Path(args.cache))
         bodies = [json.dumps({f: (v or None) for f, v in r.items() if f in FIELDS}) for r in rows.to_dict("records")]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
