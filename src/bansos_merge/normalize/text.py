@@ -35,6 +35,7 @@ def same_for_nulls(fn: Callable) -> Callable:
     return wrapped
 
 
+@same_for_nulls
 def blank_to_null(s: pd.Series) -> pd.Series:
     """Trim, fold runs of white space, and turn empty strings into nulls."""
     s = s.str.replace(r"\s+", " ", regex=True).str.strip()
