@@ -60,7 +60,8 @@ def _extract_if(s: pd.Series, pattern: str, gate: str) -> pd.DataFrame:
 @cache
 def _groups(pattern: str) -> tuple[str, ...]:
     """The named groups of a pattern, in order (the columns `str.extract` gives)."""
-    return tuple(sorted(re.compile(pattern).groupindex, key=re.compile(pattern).groupindex.get))
+    index = re.compile(pattern).groupindex
+    return tuple(sorted(index, key=index.get))
 
 
 def _clean(values: pd.Series) -> pd.DataFrame:
