@@ -19,6 +19,9 @@ same queries through the library to say where the time goes: normalising the row
 library's vectorised normalisers on one row), linking it (lookup, compare, score, decide) and
 the answer.
 
+Latencies are wall time; on a machine shared with other work they grow with its load, so the
+app's CPU time per request (from /proc) and the library steps' CPU medians are printed too.
+
 `lists`: writes proposal lists of ``--rows`` rows (Excel, a title row above the header) and
 runs `bansos-merge match` on each under GNU time: wall, peak RSS, rows per status, and the
 share of copied rows matched to their record's person and of new people not found.
@@ -156,6 +159,12 @@ def _rss(pid: int) -> dict:
     return {k: round(int(re.search(rf"{k}:\s+(\d+) kB", status).group(1)) / 2**20, 2) for k in ("VmRSS", "VmHWM")}
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (user + system): what a request costs whatever else runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def api(args: argparse.Namespace, work: Path) -> dict:
     run = the_run(args, work)
     state = work / "state"
@@ -168,12 +177,15 @@ def api(args: argparse.Namespace, work: Path) -> dict:
         app = subprocess.Popen([str(EXE), "review", "--output", str(run), "--state-dir", str(state), "--port", str(port)],
                                stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     try:
-        for _ in range(600):  # the app answers its login page within a minute
+        deadline = time.monotonic() + 900  # the app reads the run's review queue first: a minute, more on a busy machine
+        while True:
             try:
                 http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/login")
                 break
             except OSError:
-                time.sleep(0.1)
+                if app.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the review app did not start; see {work / 'review.log'}") from None
+                time.sleep(0.2)
         rows = queries(run, args.requests, args.seed, Path(args.cache))
         bodies = [json.dumps({f: (v or None) for f, v in r.items() if f in FIELDS}) for r in rows.to_dict("records")]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -191,7 +203,9 @@ def api(args: argparse.Namespace, work: Path) -> dict:
         rss_app = _rss(app.pid)  # the review app with its queue, before any match
         first, _ = ask(bodies[0])
         rss_loaded = _rss(app.pid)
+        cpu, load = _cpu_s(app.pid), os.getloadavg()[0]
         timed = [ask(b) for b in bodies]  # bounded: one request per query
+        cpu, load = _cpu_s(app.pid) - cpu, (load + os.getloadavg()[0]) / 2
         latency = np.array([t for t, _ in timed]) * 1000
         answers = pd.DataFrame([a for _, a in timed])
         result = {
@@ -201,10 +215,11 @@ def api(args: argparse.Namespace, work: Path) -> dict:
             "median_ms": round(float(np.median(latency)), 1),
             "p95_ms": round(float(np.percentile(latency, 95)), 1),
             "min_ms": round(float(latency.min()), 1),
+            "app_cpu_ms_per_request": round(cpu * 1000 / len(bodies), 1),
             "rss_app_before_matching_gib": rss_app,
             "rss_after_load_gib": rss_loaded,
             "rss_after_requests_gib": _rss(app.pid),
-            "load": round(os.getloadavg()[0], 1),
+            "load (1-min average, before and after the requests)": round(load, 1),
             **scored(answers, rows["expected"]),
         }
     finally:
@@ -224,17 +239,20 @@ def breakdown(run: Path, bodies: list[str]) -> dict:
 
     loaded = load_latest(run)
     steps: dict[str, list[float]] = {"normalise the row": [], "link it to the run": [], "the answer row": []}
+    cpu: dict[str, list[float]] = {k: [] for k in steps}
     for body in bodies:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         inputs = json_query(json.loads(body))
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         found = link_to_run(loaded, inputs.records)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         result_rows(loaded, inputs, found)
-        t3 = time.perf_counter()
-        for key, seconds in zip(steps, (t1 - t0, t2 - t1, t3 - t2)):
+        t3, c3 = time.perf_counter(), time.process_time()
+        for key, seconds, cpu_s in zip(steps, (t1 - t0, t2 - t1, t3 - t2), (c1 - c0, c2 - c1, c3 - c2)):
             steps[key].append(seconds * 1000)
-    return {k: round(statistics.median(v), 1) for k, v in steps.items()}
+            cpu[key].append(cpu_s * 1000)
+    return {**{k: round(statistics.median(v), 1) for k, v in steps.items()},
+            **{f"{k} (CPU)": round(statistics.median(v), 1) for k, v in cpu.items()}}  # fmt: skip
 
 
 def main() -> None:

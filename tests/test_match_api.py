@@ -25,7 +25,7 @@ from bansos_merge.match.service import match_rows  # noqa: E402
 from bansos_merge.cli import main  # noqa: E402
 from bansos_merge.review.app import create_app  # noqa: E402
 from match_fixtures import COLUMNS, NEW_NIK, proposals  # noqa: E402
-from review_fixtures import built_run, copy_output  # noqa: E402
+from review_fixtures import built_run, copy_output, merge_sample  # noqa: E402
 
 PASSWORD = "kata-sandi-uji-1"
 
@@ -202,3 +202,19 @@ def test_a_run_of_another_version_is_one_message(env, run, tmp_path, person):
     assert r.status_code == 503
     error = r.json()["error"]
     assert "manifest.json" in error and "field 'schema_version'" in error and "'2.0.0'" in error
+
+
+def test_a_run_published_while_the_app_is_up_answers_the_next_query(run, tmp_path, person):
+    """The app keeps the loaded run between queries and loads the new one when `latest` moves."""
+    out = copy_output(run, tmp_path / "out")
+    state = tmp_path / "state"
+    token = _cli(["review-users", "add", "bot", "--role", "reviewer", "--token", "--output", str(out), "--state-dir", str(state)])
+    client = TestClient(create_app(out, state))
+    ask = lambda: client.post("/api/match", json=person["body"], headers=bearer(token.strip().splitlines()[-1])).json()  # noqa: E731
+    run_id = lambda: json.loads((out / "latest" / "manifest.json").read_text())["run_id"]  # noqa: E731
+    first, old = ask(), run_id()
+    assert first["run_id"] == old and first["status"] == "matched" and ask() == first
+    merge_sample(run.config, out)  # a new run; `latest` switches to it
+    assert run_id() != old
+    second = ask()
+    assert second["run_id"] == run_id() and second["status"] == "matched" and second["person_id"] == first["person_id"]

@@ -76,6 +76,22 @@ def test_districts_resolve_inside_their_regency():
     assert got["regency_code"].tolist() == ["3201", "3271", "3174"]
 
 
+def test_a_row_alone_resolves_as_among_others():
+    """A query's one row gets the codes it gets in a merge's frame: ambiguous names, a name
+    unique only inside its regency, a village under its district, absent and unknown levels."""
+    rows = [("JAWA BARAT", "KAB. BOGOR", "CIBINONG", None), ("JAWA BARAT", "BOGOR", None, None),
+            ("DKI JAKARTA", "KOTA ADM. JAKARTA SELATAN", "KEBAYORAN BARU", "GANDARIA UTARA"),
+            (None, None, "CIBINONG", None), (None, "KOTA BOGOR", "BOGOR TENGAH", "PALEDANG"),
+            ("JAWA TENGAH", "NOWHERE", "NOWHERE", "NOWHERE"), (None, None, None, None), ("JAWA BARAT", "KAB. BOGOR", "CIBINONG", None)]
+    frame = pd.DataFrame(rows, columns=["province", "regency", "district", "village"]).astype("string[pyarrow]")
+    together = resolve_regions(frame)
+    alone = pd.concat([resolve_regions(frame.iloc[[i]]) for i in range(len(frame))])
+    pd.testing.assert_frame_equal(alone, together)
+    assert together["village_code"].iloc[2] is not pd.NA and together["district_code"].iloc[2] == "317407"
+    assert together["district_code"].iloc[4] == "327103" and together.iloc[6].isna().all()
+    assert resolve_regions(frame.iloc[:0]).empty
+
+
 def test_region_flags_in_a_file(csv_file):
     text = (
         "NIK,NAMA,PROVINSI,KABUPATEN\n"

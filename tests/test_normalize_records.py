@@ -4,7 +4,15 @@ kept beside the normalised ones, flags instead of rejects for damaged identifier
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from conftest import ingest, make_source, record, rejects_by_row
+
+from bansos_merge.normalize.address import normalize_addresses, pad_rt_rw
+from bansos_merge.normalize.dates import parse_dates
+from bansos_merge.normalize.names import normalize_names
+from bansos_merge.normalize.sex import normalize_sex
+from bansos_merge.normalize.status import normalize_phone, normalize_status
+from bansos_merge.normalize.text import TEXT, blank_to_null
 
 
 def flags(norm, row: int) -> list[str]:
@@ -117,3 +125,17 @@ def test_status_death_date_phone_program(csv_file):
 def test_flags_only_for_fields_the_source_has(csv_file):
     _, norm = ingest(make_source(csv_file("NAMA\nSITI\n"), {"name": "NAMA"}))
     assert flags(norm, 1) == []  # no NIK column: no 'nik_missing' on every row
+
+
+
+@pytest.mark.parametrize("normaliser", [normalize_names, normalize_addresses, pad_rt_rw, normalize_sex, normalize_status,
+                                        normalize_phone, parse_dates, blank_to_null])  # fmt: skip
+def test_a_column_of_nulls_normalises_as_each_null_would(normaliser):
+    """A field a source or a query does not have is computed once per process (same_for_nulls):
+    the same values, dtypes and index as the normaliser's own run, every time, at any length."""
+    check = lambda a, b: (pd.testing.assert_frame_equal if isinstance(b, pd.DataFrame) else pd.testing.assert_series_equal)(a, b)  # noqa: E731
+    for n in (4, 1, 4, 3):
+        nulls = pd.Series([None] * n, index=[7, 3, 5, 9][:n], dtype=TEXT)
+        check(normaliser(nulls), normaliser.__wrapped__(nulls))
+    some = pd.Series(["3", None], dtype=TEXT)  # a value among the nulls: the normaliser runs
+    check(normaliser(some), normaliser.__wrapped__(some))

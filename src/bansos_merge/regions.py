@@ -88,11 +88,21 @@ def nik_region_status(region: pd.Series) -> pd.Series:
     older edition), `unknown` (a district missing from the tables under a regency that exists:
     a warning, since the tables start in 2016 and districts split often), or `never_existed`
     (a province or regency in no table: such a NIK was never issued). Null stays null."""
-    tables = load_regions()
-    status = region.map(tables.district_status)
-    regency_known = region.str.slice(0, 4).isin(tables.known_regencies)
+    districts, regencies = _code_indexes()
+    text = pd.Series(region, dtype="string[pyarrow]")
+    found = districts.get_indexer(text.to_numpy(dtype=object, na_value=None))
     # A province is known when one of its regencies is: every province has regencies.
-    return status.where(status.notna(), np.where(regency_known, "unknown", "never_existed")).where(region.notna())
+    regency_known = regencies.get_indexer(text.str.slice(0, 4).to_numpy(dtype=object, na_value=None)) >= 0
+    status = np.where(found >= 0, load_regions().district_status.to_numpy(dtype=object)[found], np.where(regency_known, "unknown", "never_existed"))
+    return pd.Series(status, index=region.index, dtype=object).where(region.notna())
+
+
+@cache
+def _code_indexes() -> tuple[pd.Index, pd.Index]:
+    """The district codes of every edition and the known regency codes, as indexes (their hash
+    tables built once, not per call: a query's one NIK is looked up in them)."""
+    tables = load_regions()
+    return tables.district_status.index, pd.Index(sorted(tables.known_regencies), dtype=object)
 
 
 def population_by_regency() -> pd.DataFrame:

@@ -64,9 +64,12 @@ class Strings:
 def strings(*columns: pd.Series) -> list[Strings]:
     """Encode columns into ONE shared code space (so a name and an alias can be compared)."""
     stacked = pd.concat([c.astype(TEXT).reset_index(drop=True) for c in columns], ignore_index=True)
-    stacked = stacked.mask(stacked == "")
     codes, uniques = pd.factorize(stacked)
     values = np.asarray(uniques, dtype=object)
+    empty = np.flatnonzero(values == "")
+    if len(empty):  # "" is no value: code -1, the values after it move up (as factorizing it masked)
+        codes = np.where(codes == empty[0], -1, codes - (codes > empty[0]))
+        values = np.delete(values, empty[0])
     n = len(columns[0])
     return [Strings(codes[i * n : (i + 1) * n].astype(np.int64), values) for i in range(len(columns))]
 

@@ -54,42 +54,47 @@ def _person_fields(run: LatestRun, person: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def result_rows(run: LatestRun, inputs: Inputs, found: pd.DataFrame) -> pd.DataFrame:
-    """The result frame (contract columns): `found` is score.outcome of `inputs.records`."""
-    rec = inputs.records
-    accepted = pd.DataFrame(
-        {
-            "row_number": rec["row_number"].to_numpy(),
-            "sheet": rec["source_sheet"].astype(object).to_numpy(),
-            "record_id": rec["record_id"].astype(str).to_numpy(),
-            "status": found["status"].to_numpy(),
-            "nik": mask_nik(rec["nik_raw"].str.strip().replace("", None)).to_numpy(),
-            "name": rec["name"].astype(object).to_numpy(),
-            "match_weight": found["weight"].round(3).to_numpy(),
-            "decision": found["decision"].to_numpy(),
-            "candidates": _candidate_ids(run, found["candidates"]),
-            **_person_fields(run, found["person"].to_numpy()),
-        }
-    )
-    rej = inputs.rejects
-    rejected = pd.DataFrame(
-        {
-            "row_number": rej["row_number"].to_numpy(),
-            "sheet": rej["source_sheet"].astype(object).to_numpy(),
-            "record_id": rej["record_id"].astype(str).to_numpy(),
-            "status": "rejected",
-            "reason_code": rej["reason_code"].to_numpy(),
-            "reason": rej["reason"].to_numpy(),
-            "field": rej["field"].to_numpy(),
-        }
-    )
-    for column in _LISTS:
-        rejected[column] = _as_lists([None] * len(rejected))
-    rows = pd.concat([accepted, rejected], ignore_index=True).reindex(columns=COLUMNS)
-    rows = rows.astype({c: object for c in COLUMNS if c not in ("row_number", "match_weight")})
-    rows = rows.where(rows.notna(), None)
-    sheet_rank = rows["sheet"].map({s: i for i, s in enumerate(inputs.sheets)}).fillna(0)
-    order = np.lexsort((rows["row_number"].to_numpy(), sheet_rank.to_numpy()))
-    return rows.iloc[order].reset_index(drop=True)
+    """The result frame (contract columns): `found` is score.outcome of `inputs.records`.
+
+    Built column by column as arrays (accepted rows, then rejected ones, then ordered), not by
+    concatenating and converting frames: a query of one row pays pandas per operation, not per row."""
+    rec, rej = inputs.records, inputs.rejects
+    accepted = {
+        "row_number": rec["row_number"].to_numpy(),
+        "sheet": rec["source_sheet"].astype(object).to_numpy(),
+        "record_id": rec["record_id"].astype(str).to_numpy(),
+        "status": found["status"].to_numpy(),
+        "nik": mask_nik(rec["nik_raw"].str.strip().replace("", None)).to_numpy(),
+        "name": rec["name"].astype(object).to_numpy(),
+        "match_weight": found["weight"].round(3).to_numpy(),
+        "decision": found["decision"].to_numpy(),
+        "candidates": _candidate_ids(run, found["candidates"]),
+        **_person_fields(run, found["person"].to_numpy()),
+    }
+    rejected = {
+        "row_number": rej["row_number"].to_numpy(),
+        "sheet": rej["source_sheet"].astype(object).to_numpy(),
+        "record_id": rej["record_id"].astype(str).to_numpy(),
+        "status": np.full(len(rej), "rejected", dtype=object),
+        "reason_code": rej["reason_code"].to_numpy(),
+        "reason": rej["reason"].to_numpy(),
+        "field": rej["field"].to_numpy(),
+        **{column: _as_lists([None] * len(rej)) for column in _LISTS},
+    }
+    columns = {}
+    for name in COLUMNS:
+        parts = [part[name] if name in part else np.full(len(part["row_number"]), None, dtype=object) for part in (accepted, rejected)]
+        if name == "row_number":
+            columns[name] = np.concatenate(parts).astype(np.int64)
+        elif name == "match_weight":
+            columns[name] = np.concatenate([np.asarray(p, dtype=np.float64) if p.dtype != object else np.full(len(p), np.nan) for p in parts])
+        else:
+            values = np.concatenate([np.asarray(p, dtype=object) for p in parts])
+            values[pd.isna(values)] = None  # NaN, NA, NaT: null (lists are values)
+            columns[name] = values
+    sheet_rank = pd.Series(columns["sheet"], dtype=object).map({s: i for i, s in enumerate(inputs.sheets)}).fillna(0)
+    order = np.lexsort((columns["row_number"], sheet_rank.to_numpy()))
+    return pd.DataFrame({name: values[order] for name, values in columns.items()})
 
 
 def _candidate_ids(run: LatestRun, candidates: pd.Series) -> np.ndarray:

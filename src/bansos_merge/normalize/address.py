@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .text import as_text, on_unique
+from .text import as_text, on_unique, same_for_nulls
 
 # Tried in order; the first that matches wins. RE2 has no shared group names across
 # alternatives, hence one pattern per notation.
@@ -50,6 +50,7 @@ def _address_parts(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"address": street.mask(street == ""), "rt": rt, "rw": rw})
 
 
+@same_for_nulls
 def pad_rt_rw(raw: pd.Series) -> pd.Series:
     """`3`, `03`, `RT 003`, `3.0` -> `003`; anything without a number -> null."""
     return on_unique(as_text(raw), _pad)
@@ -61,6 +62,7 @@ def _pad(values: pd.Series) -> pd.Series:
     return d.mask(d == "000")
 
 
+@same_for_nulls
 def normalize_addresses(raw: pd.Series) -> pd.DataFrame:
     """address (tokens normalised, RT/RW removed), rt and rw found in the text (3 digits)."""
     parts = on_unique(as_text(raw), _address_parts)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .text import TEXT, as_text, on_unique
+from .text import TEXT, as_text, on_unique, same_for_nulls
 
 _MONTHS = {
     "01": ["JANUARI", "JANUARY", "JAN"],
@@ -35,6 +35,8 @@ _SERIAL = r"^(?P<serial>\d{3,5})(?:\.0+)?$"
 
 
 def _month_names_to_numbers(s: pd.Series) -> pd.Series:
+    if not s.str.contains("[A-Z]", regex=True).any():  # no letters, no month name (most columns)
+        return s
     for number, names in _MONTHS.items():
         s = s.str.replace(r"\s*[-/. ]\s*(?:" + "|".join(names) + r")\.?\s*[-/. ]\s*", f"-{number}-", regex=True)
     return s
@@ -79,6 +81,7 @@ def _int(s: pd.Series) -> np.ndarray:
     return s.astype(pd.ArrowDtype(pa.int64())).fillna(-1).to_numpy(dtype=np.int64)
 
 
+@same_for_nulls
 def parse_dates(
     raw: pd.Series,
     order: str = "DMY",

@@ -173,7 +173,8 @@ def normalize_table(
     ids when `raw` is a slice of a table (they are numbered over the whole table)."""
     idx = raw.cells.index
     fields = {f: as_text(v) for f, v in _mapped(raw, src).items()}
-    get = lambda f: fields.get(f, pd.Series(pd.NA, index=idx, dtype=TEXT))  # noqa: E731
+    absent = pd.Series(pd.NA, index=idx, dtype=TEXT)  # a field the source does not have (made once, not per get)
+    get = lambda f: fields.get(f, absent)  # noqa: E731
 
     ids, made_ids = record_ids(raw, src, id_prefix) if ids is None else ids
     nik = parse_nik(get("nik"), _numeric(raw, src, "nik"), get("kk"), _numeric(raw, src, "kk"))

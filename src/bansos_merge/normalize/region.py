@@ -3,41 +3,58 @@
 Each level is matched inside the most specific region already resolved above it (a
 district name repeats across Indonesia, rarely inside one regency). A name that fits two
 regions (plain `BOGOR`: the regency or the city) stays unresolved rather than guessed.
+
+The region tables are sorted by key once per process (`_level_keys`) and looked up by binary
+search, so a call costs about the same for one row (a query of the matching service) as its
+few thousand distinct name combinations cost per row in a merge.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from ..regions import bare_key, load_regions, name_key
+from ..regions import LEVEL_DIGITS, bare_key, load_regions, name_key
 from .text import TEXT, as_text
 
 LEVELS = ("province", "regency", "district", "village")
+_CODE = f"U{max(LEVEL_DIGITS.values())}"  # a code as fixed-width text; "" is no code
 
 
-def _match_level(combos: pd.DataFrame, level: str, scope: pd.Series) -> pd.Series:
-    """Code of `level` for each combo, or null when absent, unknown or ambiguous."""
+@cache
+def _level_keys(level: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """The level's region keys (`key` or `bare`) sorted, and each one's code."""
     table = load_regions().regions
-    table = table.loc[table["level"] == level, ["code", "key", "bare"]]
-    key = name_key(combos[level].astype(TEXT)).astype(object)
-    code = pd.Series(None, index=combos.index, dtype=object)
+    table = table[table["level"] == level]
+    keys = table[column].to_numpy(dtype=object)
+    order = np.argsort(keys, kind="stable")
+    return keys[order], table["code"].to_numpy(dtype=_CODE)[order]
+
+
+def _match_level(probes: dict[str, np.ndarray], level: str, scope: np.ndarray) -> np.ndarray:
+    """Code of `level` for each combo ("" when absent, unknown or ambiguous): its `key`, else
+    its `bare` key, names exactly one region of the level inside `scope`."""
+    code = np.full(len(scope), "", dtype=_CODE)
     for column in ("key", "bare"):
-        probe = key if column == "key" else bare_key(key.astype("string[pyarrow]")).astype(object)
-        todo = code.isna() & probe.notna() & (probe != "")
-        if not todo.any():
+        probe = probes[column]
+        todo = np.flatnonzero((code == "") & (probe != None) & (probe != ""))  # noqa: E711
+        if not len(todo):
             break
-        left = pd.DataFrame({"row": combos.index[todo], "probe": probe[todo].to_numpy(), "scope": scope[todo].to_numpy()})
-        m = left.merge(table, left_on="probe", right_on=column)
-        scope_len = m["scope"].str.len().to_numpy()
-        inside = np.select(
-            [scope_len == n for n in (2, 4, 6)], [m["code"].str.slice(0, n) == m["scope"] for n in (2, 4, 6)], True
-        )
-        m = m[inside.astype(bool)]
-        unique = m.groupby("row")["code"].agg(["first", "size"])
-        found = unique.loc[unique["size"] == 1, "first"]
-        code.loc[found.index] = found.to_numpy()
-    return code.astype(TEXT)
+        keys, codes = _level_keys(level, column)
+        lo = np.searchsorted(keys, probe[todo], "left")
+        count = np.searchsorted(keys, probe[todo], "right") - lo
+        row = np.repeat(todo, count)
+        hit = codes[np.repeat(lo, count) + np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)]
+        within, parent = np.ones(len(row), dtype=bool), scope[row]
+        for n in (2, 4, 6):  # a code is inside a scope of n digits when its first n digits are it
+            at = np.char.str_len(parent) == n
+            within[at] = hit[at].astype(f"U{n}") == parent[at]
+        rows, first, matches = np.unique(row[within], return_index=True, return_counts=True)
+        code[rows[matches == 1]] = hit[within][first[matches == 1]]
+    return code
 
 
 def resolve_regions(frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,29 +64,41 @@ def resolve_regions(frame: pd.DataFrame) -> pd.DataFrame:
     """
     cols = [c for c in LEVELS if c in frame]
     out = pd.DataFrame(index=frame.index, columns=[f"{lvl}_code" for lvl in LEVELS], dtype=TEXT)
-    if not cols:
+    if not cols or len(frame) == 0:
         return out
     # Distinct combinations by integer codes (factorize per column), not by hashing object rows.
     key = np.zeros(len(frame), dtype=np.int64)
+    factors = {}
     for c in cols:
-        codes, uniques = pd.factorize(frame[c])
-        key = np.unique(key * (len(uniques) + 1) + (codes + 1), return_inverse=True)[1].astype(np.int64)
+        factors[c] = pd.factorize(frame[c])
+        key = np.unique(key * (len(factors[c][1]) + 1) + (factors[c][0] + 1), return_inverse=True)[1].astype(np.int64)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    combos = frame[cols].iloc[first].astype(object).reset_index(drop=True)
-    combos = combos.where(combos.notna(), None)
-    for lvl in LEVELS:
-        if lvl not in combos:
-            combos[lvl] = None
-    scope = pd.Series("", index=combos.index, dtype=TEXT)
-    for lvl in LEVELS:
-        code = _match_level(combos, lvl, scope.astype(object))
-        combos[f"{lvl}_code"] = code
-        scope = code.fillna(scope)
+    k = len(first)
+    names = np.full(len(LEVELS) * k, None, dtype=object)  # level by level, the combos' names
+    for i, lvl in enumerate(LEVELS):
+        if lvl in factors:
+            codes, uniques = factors[lvl]
+            at = codes[first]
+            names[i * k : (i + 1) * k][at >= 0] = np.asarray(uniques, dtype=object)[at[at >= 0]]
+    keys = name_key(as_text(names))
+    probes = {
+        "key": keys.to_numpy(dtype=object, na_value=None),
+        "bare": bare_key(keys.astype("string[pyarrow]")).to_numpy(dtype=object, na_value=None),
+    }
+    found = {}
+    scope = np.full(k, "", dtype=_CODE)
+    for i, lvl in enumerate(LEVELS):
+        found[lvl] = _match_level({c: p[i * k : (i + 1) * k] for c, p in probes.items()}, lvl, scope)
+        scope = np.where(found[lvl] != "", found[lvl], scope)
     # A resolved lower level implies its parents.
     for lvl, child, n in (("district", "village", 6), ("regency", "district", 4), ("province", "regency", 2)):
-        combos[f"{lvl}_code"] = combos[f"{lvl}_code"].fillna(combos[f"{child}_code"].str.slice(0, n))
-    out = combos[[f"{lvl}_code" for lvl in LEVELS]].astype(TEXT).iloc[inverse.reshape(-1)]
-    return out.set_axis(frame.index)
+        found[lvl] = np.where(found[lvl] != "", found[lvl], found[child].astype(f"U{n}"))
+    rows = inverse.reshape(-1)
+    columns = {
+        f"{lvl}_code": pd.arrays.ArrowExtensionArray(pa.array(found[lvl][rows], type=pa.string(), mask=found[lvl][rows] == ""))
+        for lvl in LEVELS
+    }
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def region_names_as_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .text import TEXT, as_text
+from .text import TEXT, as_text, same_for_nulls
 
 _MALE = r"^(?:L|LK|LAKI|LAKI2|LAKI-LAKI|LAKI LAKI|LELAKI|PRIA|1|M|MALE|COWOK)$"
 _FEMALE = r"^(?:P|PR|PEREMPUAN|WANITA|W|2|F|FEMALE|CEWEK)$"
 
 
+@same_for_nulls
 def normalize_sex(raw: pd.Series) -> pd.DataFrame:
     """`sex` (L, P or null) and `unparsed` (a value was present but is not a sex code)."""
     s = as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .text import TEXT, as_text
+from .text import TEXT, as_text, same_for_nulls
 
 _ALIVE = r"^(?:HIDUP|H|ALIVE|AKTIF|ADA|1|Y|YA|TIDAK MENINGGAL)$"
 _DECEASED = r"^(?:MATI|M|MENINGGAL|MENINGGAL DUNIA|WAFAT|ALMARHUM|ALMARHUMAH|ALM|DECEASED|DEAD|0|MD)$"
 
 
+@same_for_nulls
 def normalize_status(raw: pd.Series) -> pd.DataFrame:
     """`status` (alive, deceased or null) and `unparsed`."""
     s = as_text(raw).str.upper().str.replace(r"\.0+$", "", regex=True)
@@ -21,6 +22,7 @@ def normalize_status(raw: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"status": status, "unparsed": present & status.isna()})
 
 
+@same_for_nulls
 def normalize_phone(raw: pd.Series) -> pd.Series:
     """Digits only, +62/62 -> 0; fewer than 8 digits is no phone number."""
     d = as_text(raw).str.replace(r"\.0+$", "", regex=True).str.replace(r"\D+", "", regex=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -11,6 +12,30 @@ import pyarrow.compute as pc
 
 from ..textcol import TEXT, as_text  # noqa: F401  (re-exported for the normalisers)
 
+def same_for_nulls(fn: Callable) -> Callable:
+    """A row-wise normaliser of one column, made to compute a column of nulls only once per
+    process: every null row gets what one null gets (keyed by the column's dtype and the other
+    arguments; with an unhashable argument it just runs). A source without the field, or a
+    query that leaves it out, then costs nothing for it: in a one-row query of the matching
+    service each absent field otherwise costs a normaliser's full run of column operations."""
+    done: dict = {}
+
+    @functools.wraps(fn)
+    def wrapped(raw: pd.Series, *args, **kwargs):
+        if kwargs or not isinstance(raw, pd.Series) or len(raw) == 0 or raw.notna().any():
+            return fn(raw, *args, **kwargs)
+        try:
+            one = done.get((raw.dtype, args))
+        except TypeError:  # an unhashable argument (a column): not cached
+            return fn(raw, *args)
+        if one is None:
+            one = done[(raw.dtype, args)] = fn(raw.iloc[:1], *args)
+        return one.iloc[np.zeros(len(raw), dtype=np.intp)].set_axis(raw.index)
+
+    return wrapped
+
+
+@same_for_nulls
 def blank_to_null(s: pd.Series) -> pd.Series:
     """Trim, fold runs of white space, and turn empty strings into nulls."""
     s = s.str.replace(r"\s+", " ", regex=True).str.strip()
