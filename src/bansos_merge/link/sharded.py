@@ -75,10 +75,11 @@ def _hashed_text(s: Strings) -> Strings:
     return Strings(np.where(s.codes >= 0, _hash(s.values.astype(object))[np.maximum(s.codes, 0)], MISSING), s.values)
 
 
-def _by_value(f: LinkFrame) -> LinkFrame:
-    """`f` with its text columns coded by value hash: what a pass's derived columns and keys
-    made of it hold is the same on every worker."""
-    return replace(f, **{fld.name: _hashed_text(getattr(f, fld.name)) for fld in fields(LinkFrame) if fld.type in ("Strings", Strings)})
+def _by_value(f: LinkFrame, p: BlockingPass) -> LinkFrame:
+    """`f` with the text columns of the pass's key (and of the derived place) coded by value
+    hash: what its derived columns and keys hold is then the same on every worker."""
+    text = {fld.name for fld in fields(LinkFrame) if fld.type in ("Strings", Strings)}
+    return replace(f, **{name: _hashed_text(getattr(f, name)) for name in text & {*p.key.columns, "village_text"}})
 
 
 @dataclass
@@ -91,7 +92,7 @@ class _KeyRows:
 def _key_rows(f: LinkFrame, p: BlockingPass) -> _KeyRows:
     """A `same` or `token` pass's key rows of `f`, each exactly and by value."""
     local = pass_columns(f, derived_columns(f), p)
-    valued = _by_value(f)
+    valued = _by_value(f, p)
     hashed = [key_codes(c) for c in pass_columns(valued, derived_columns(valued), p)]
     if p.key.kind == "same":
         return _KeyRows(None, combined_key(local), _hash_rows(hashed))
