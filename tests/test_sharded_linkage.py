@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dask
 import dask.dataframe as dd
-import numpy as np
 import pandas as pd
 import pytest
 from distributed import Client, LocalCluster

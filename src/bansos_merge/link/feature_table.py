@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..textcol import TEXT
-from .features import MISSING, LinkFrame, Strings, days_to_ymd, digit_matrix, strings
+from .features import LinkFrame, Strings, days_to_ymd, digit_matrix, strings
 
 ROW = "_row"  # the record's position in the run: what a pair names
 # Term frequency of a record's value, per comparison that is adjusted by it (model.link_term_frequencies).
@@ -66,16 +66,3 @@ def from_table(table: pd.DataFrame) -> LinkFrame:
         elif fld.name not in text and fld.name != "n":
             columns[fld.name] = table[fld.name].to_numpy()
     return LinkFrame(n=len(table), **columns)
-
-
-def term_frequencies_of(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The table's term-frequency columns as model.score_pairs takes them."""
-    return {comparison: table[name].to_numpy(dtype=np.float64) for comparison, name in TF.items()}
-
-
-def missing_text(values: pd.Series) -> np.ndarray:
-    """Where a text column of a table has no value."""
-    return values.isna().to_numpy(dtype=bool) | (values.astype(TEXT) == "").fillna(True).to_numpy(dtype=bool)
-
-
-__all__ = ["MISSING", "ROW", "TF", "from_table", "missing_text", "term_frequencies_of", "to_table"]

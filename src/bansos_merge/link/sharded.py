@@ -193,6 +193,7 @@ def sharded_candidates(table: dd.DataFrame, max_block: int = DEFAULT_MAX_BLOCK, 
     once with its first pass, compared; and the blocking report, as blocking.candidate_pairs
     makes them. The pairs stay on the workers (persisted); the driver gets the counts."""
     buckets = buckets or table.npartitions
+    table = table.persist()  # on the workers once, not once in every pass's task graph
     found, apart, counts = [], [], []
     for pass_no in range(len(BLOCKING)):
         routed = table.map_partitions(route_part, pass_no, buckets, meta=table._meta.assign(**{BUCKET: np.int64(0)}))
