@@ -49,13 +49,17 @@ def to_table(f: LinkFrame, tf: dict[str, np.ndarray] | None = None) -> pd.DataFr
     return pd.DataFrame(out)
 
 
-def from_table(table: pd.DataFrame) -> LinkFrame:
-    """The LinkFrame of the table's rows, in their order, its text coded locally."""
+def from_table(table: pd.DataFrame, text_needed: set[str] | None = None) -> LinkFrame:
+    """The LinkFrame of the table's rows, in their order, its text coded locally; only the
+    text columns in `text_needed` (default: all), the others left without values (coding text
+    is most of the work)."""
     columns: dict[str, object] = {}
     text = _text_fields()
     grouped = {name: group for group in SHARED for name in group}
     for name in text:
-        if name not in columns:
+        if text_needed is not None and name not in text_needed:
+            columns[name] = Strings(np.full(len(table), -1, dtype=np.int64), np.empty(0, dtype=object))
+        elif name not in columns:
             group = grouped.get(name, (name,))
             for member, coded in zip(group, strings(*(table[m] for m in group))):
                 columns[member] = coded

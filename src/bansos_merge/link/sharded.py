@@ -119,7 +119,8 @@ def _routes(f: LinkFrame, p: BlockingPass) -> tuple[np.ndarray, np.ndarray]:
 
 def route_part(table: pd.DataFrame, pass_no: int, buckets: int) -> pd.DataFrame:
     """A partition's records, once per bucket that one of their keys for the pass goes to."""
-    records, route = _routes(from_table(table), BLOCKING[pass_no])
+    p = BLOCKING[pass_no]
+    records, route = _routes(from_table(table, {*p.key.columns, "village_text"}), p)
     sent = pd.DataFrame({"r": records, BUCKET: route % buckets}).drop_duplicates()
     return table.iloc[sent["r"].to_numpy()].assign(**{BUCKET: sent[BUCKET].to_numpy()})
 
