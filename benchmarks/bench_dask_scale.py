@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         time.sleep(5)
         wall, driver, log = run(config, work / "dask", env, "--dask-address", address)
+        (work / "dask.log").write_text(log, encoding="utf-8")
     finally:
         workers = [w.stop() for w in watched]
         for p in reversed(cluster):
