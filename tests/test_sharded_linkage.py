@@ -103,3 +103,20 @@ def test_a_pair_found_by_two_passes_is_kept_once_and_a_person_who_moved_is_found
     assert len(moved) == 1 and int(moved.iloc[0, 3 + address]) == COMPARISONS[address].levels.index("different_place")
     assert not found.duplicated(["left", "right"]).any()
     assert sorted(zip(found["left"], found["right"])) == sorted(zip(local["left"], local["right"]))
+
+
+def test_a_run_s_sharded_linkage_runs_on_the_workers_of_a_client_that_is_not_the_default(sample: pd.DataFrame) -> None:
+    """prefect-dask's client is not Dask's default: the run's sharded linkage must still compute
+    on its cluster, not on the driver's threads."""
+    from distributed import get_task_stream
+
+    from bansos_merge.run.sharded_link import block_and_compare
+
+    f = build_link_frame(sample)
+    pairs, report = candidate_pairs(f)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster, set_as_default=False) as client, get_task_stream(client) as stream:
+            found, gamma, shard_report = block_and_compare(f, 200, 3, client)
+    assert any("bucket_pass" in task["key"] for task in stream.data if isinstance(task.get("key"), str))
+    pd.testing.assert_frame_equal(found, pairs)
+    assert (gamma == compare_chunk(f, pairs)).all() and shard_report.passes == report.passes

@@ -138,7 +138,7 @@ def _merge(
     must, cannot, decided = decision_constraints(decisions, run_records.named)
     with progress.watch("blocking"), executor.cluster() as client:
         # On a Dask cluster, blocking and comparing are sharded into buckets on its workers.
-        sharded = block_and_compare(frame, config.linkage.max_block, len(parts)) if client is not None else None
+        sharded = block_and_compare(frame, config.linkage.max_block, len(parts), client) if client is not None else None
         pairs, blocking = (sharded[0], sharded[2]) if sharded else executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     log.info("  %s candidate pairs in %d chunks%s", f"{len(pairs):,}", len(chunks), f", found in {len(parts)} buckets a pass on the Dask cluster" if sharded else "")

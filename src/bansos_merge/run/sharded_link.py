@@ -11,6 +11,8 @@ clustering read it), and so are the pairs; see the README's Scale-out section.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -19,17 +21,21 @@ from ..link.feature_table import to_table
 from ..link.features import LinkFrame
 
 
-def block_and_compare(frame: LinkFrame, max_block: int, parts: int) -> tuple[pd.DataFrame, np.ndarray, BlockingReport]:
+def block_and_compare(frame: LinkFrame, max_block: int, parts: int, client: Any) -> tuple[pd.DataFrame, np.ndarray, BlockingReport]:
     """Candidate pairs (left, right, pass), their comparison levels and the blocking report,
-    as blocking.candidate_pairs and linker.compare_chunk give them, computed on the current
-    Dask client's cluster in `parts` partitions and as many buckets."""
+    as blocking.candidate_pairs and linker.compare_chunk give them, computed on the cluster of
+    `client` (a distributed.Client) in `parts` partitions and as many buckets. The client is
+    named as the scheduler: prefect-dask's is not the default one, and without it Dask would
+    compute on this process's threads."""
+    import dask
     import dask.dataframe as dd  # only a run on a cluster pays for importing Dask's DataFrame
 
     from ..link.sharded import LEVELS, sharded_candidates, with_run_columns
 
     table = to_table(frame).drop(columns=["nik_registered"])  # joined on the workers
-    features = with_run_columns(dd.from_pandas(table, npartitions=max(parts, 1), sort=False))
-    found, report = sharded_candidates(features, max_block, buckets=max(parts, 1))
-    pairs = found.compute().sort_values(["left", "right"]).reset_index(drop=True)
+    with dask.config.set(scheduler=client):
+        features = with_run_columns(dd.from_pandas(table, npartitions=max(parts, 1), sort=False))
+        found, report = sharded_candidates(features, max_block, buckets=max(parts, 1))
+        pairs = found.compute().sort_values(["left", "right"]).reset_index(drop=True)
     gamma = pairs[LEVELS].to_numpy(dtype=np.int8)
     return pairs[["left", "right", "pass"]], gamma, report
