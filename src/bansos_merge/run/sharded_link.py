@@ -26,14 +26,16 @@ def block_and_compare(frame: LinkFrame, max_block: int, parts: int, client: Any)
     as blocking.candidate_pairs and linker.compare_chunk give them, computed on the cluster of
     `client` (a distributed.Client) in `parts` partitions and as many buckets. The client is
     named as the scheduler: prefect-dask's is not the default one, and without it Dask would
-    compute on this process's threads."""
+    compute on this process's threads (and shuffle through this machine's disk)."""
     import dask
     import dask.dataframe as dd  # only a run on a cluster pays for importing Dask's DataFrame
 
     from ..link.sharded import LEVELS, sharded_candidates, with_run_columns
 
     table = to_table(frame).drop(columns=["nik_registered"])  # joined on the workers
-    with dask.config.set(scheduler=client):
+    # Dask picks its shuffle by the default client; this one is not the default, and the disk
+    # shuffle it would pick instead only works on one machine.
+    with dask.config.set({"scheduler": client, "dataframe.shuffle.method": "p2p"}):
         features = with_run_columns(dd.from_pandas(table, npartitions=max(parts, 1), sort=False))
         found, report = sharded_candidates(features, max_block, buckets=max(parts, 1))
         pairs = found.compute().sort_values(["left", "right"]).reset_index(drop=True)
