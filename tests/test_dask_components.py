@@ -58,7 +58,7 @@ def test_components_equal_scipy_on_the_synchronous_scheduler(n, edges, chain, se
 
 
 def test_components_equal_scipy_on_a_local_cluster() -> None:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, Client(cluster):
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, Client(cluster):
         for n, edges, chain, seed, edge_parts, node_parts in CASES[1:3]:
             a, b = _graph(n, edges, chain, seed)
             assert (_labels(n, a, b, edge_parts, node_parts) == _scipy_smallest(n, a, b)).all()

@@ -60,7 +60,7 @@ def test_sharded_pairs_scores_and_report_equal_the_local_run(sample: pd.DataFram
 
 
 def test_sharded_linkage_on_a_local_cluster(sample: pd.DataFrame) -> None:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, Client(cluster):
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, Client(cluster):
         local, report, scored, shard_report = _local_and_sharded(sample, 200, 6, 4)
     assert shard_report.passes == report.passes
     pd.testing.assert_frame_equal(scored, local, check_exact=True)
@@ -114,7 +114,7 @@ def test_a_run_s_sharded_linkage_runs_on_the_workers_of_a_client_that_is_not_the
 
     f = build_link_frame(sample)
     pairs, report = candidate_pairs(f)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         with Client(cluster, set_as_default=False) as client, get_task_stream(client) as stream:
             found, gamma, shard_report = block_and_compare(f, 200, 3, client)
     keys = [str(task.get("key")) for task in stream.data]
