@@ -19,6 +19,7 @@ import httpx
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.exceptions import PrefectException, TerminationSignal
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -87,6 +88,15 @@ class PrefectExecutor:
 
     def call(self, stage: str, fn, io: bool = False, **kwargs):
         return self._task(stage, fn, io)(**kwargs)
+
+    def cluster(self) -> contextlib.AbstractContextManager:
+        """A client of the flow's Dask cluster (prefect-dask), or None on threads."""
+        runner = getattr(FlowRunContext.get(), "task_runner", None)
+        if type(runner).__name__ != "DaskTaskRunner":
+            return contextlib.nullcontext()
+        from prefect_dask import get_dask_client
+
+        return get_dask_client()
 
 
 def _stop_tasks(futures: list) -> None:

@@ -129,17 +129,13 @@ def pairs_from_key(
     return np.minimum(a, b)[distinct], np.maximum(a, b)[distinct], *skipped
 
 
-def _one_edit_pairs(numbers: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Record pairs whose 16-digit numbers (NIKs) are one substitution or one adjacent
-    transposition apart.
-
-    Worked on the distinct values (records sharing a value are an exact pass's), then expanded.
-    """
-    has = np.flatnonzero(numbers >= 0)
-    values, inverse = np.unique(numbers[has], return_inverse=True)
+def one_edit_keys(values: np.ndarray) -> list[np.ndarray]:
+    """Per edit position p (16 substitutions, 15 adjacent transpositions), each value's key
+    `canonical * 32 + p`: two 16-digit numbers share the key of p when they are one edit at p
+    apart (or equal)."""
     digits = digit_matrix(values).astype(np.int64)
     powers = 10 ** np.arange(15, -1, -1, dtype=np.int64)
-    va, vb, skipped_blocks, skipped_rows = [], [], 0, 0
+    keys = []
     for p in range(31):
         if p < 16:  # digit p set to 0
             canon = values - digits[:, p] * powers[p]
@@ -147,7 +143,24 @@ def _one_edit_pairs(numbers: np.ndarray, max_block: int) -> tuple[np.ndarray, np
             q = p - 16
             lo, hi = np.minimum(digits[:, q], digits[:, q + 1]), np.maximum(digits[:, q], digits[:, q + 1])
             canon = values + (lo - digits[:, q]) * powers[q] + (hi - digits[:, q + 1]) * powers[q + 1]
-        a, b, sb, sr = pairs_from_key(canon * 32 + p, max_block)
+        keys.append(canon * 32 + p)
+    return keys
+
+
+def _one_edit_pairs(
+    numbers: np.ndarray, max_block: int, keep: Callable[[np.ndarray], np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Record pairs whose 16-digit numbers (NIKs) are one substitution or one adjacent
+    transposition apart.
+
+    Worked on the distinct values (records sharing a value are an exact pass's), then expanded.
+    `keep(keys)`: only the keys it keeps make pairs (a shard's share of them, link/sharded.py).
+    """
+    has = np.flatnonzero(numbers >= 0)
+    values, inverse = np.unique(numbers[has], return_inverse=True)
+    va, vb, skipped_blocks, skipped_rows = [], [], 0, 0
+    for key in one_edit_keys(values):
+        a, b, sb, sr = pairs_from_key(key if keep is None else np.where(keep(key), key, MISSING), max_block)
         va.append(a)
         vb.append(b)
         skipped_blocks += sb
@@ -173,11 +186,12 @@ def _holders_of_pairs(va: np.ndarray, vb: np.ndarray, value_of: np.ndarray, reco
     return a, b
 
 
-def _token_keys(text: Strings, other: np.ndarray) -> Keys:
-    """One row per (record, token of `text`) keyed with `other`: swapped names share a token."""
+def token_rows(text: Strings, other: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row per (record, token of `text`) where `other` is present: (record of each row,
+    the index of its token in `tokens`, `tokens`: every distinct value's tokens in a row)."""
     values = pd.Series(text.values, dtype=object).str.split(" ")
     lengths = values.str.len().to_numpy()
-    token_codes, _ = pd.factorize(np.concatenate(values.to_numpy()) if len(values) else np.empty(0, object))
+    tokens = np.concatenate(values.to_numpy()) if len(values) else np.empty(0, object)
     offsets = np.r_[0, np.cumsum(lengths)]
     code = text.codes
     rows = np.flatnonzero((code >= 0) & (other >= 0))
@@ -185,8 +199,14 @@ def _token_keys(text: Strings, other: np.ndarray) -> Keys:
     rec = np.repeat(rows, count)
     # Position of each (record, k-th token) in the flat token list: start of its value + k.
     within = np.arange(len(rec)) - np.repeat(np.cumsum(count) - count, count)
-    tokens = token_codes[np.repeat(offsets[code[rows]], count) + within]
-    return Keys(combine_keys(tokens.astype(np.int64), other[rec]), rec)
+    return rec, np.repeat(offsets[code[rows]], count) + within, tokens
+
+
+def _token_keys(text: Strings, other: np.ndarray) -> Keys:
+    """One row per (record, token of `text`) keyed with `other`: swapped names share a token."""
+    rec, at, tokens = token_rows(text, other)
+    token_codes, _ = pd.factorize(tokens)
+    return Keys(combine_keys(token_codes[at].astype(np.int64), other[rec]), rec)
 
 
 @dataclass(frozen=True)
@@ -246,19 +266,19 @@ DERIVED: dict[str, Callable[[LinkFrame, dict[str, np.ndarray]], np.ndarray]] = {
 }
 
 
-def _derived(f: LinkFrame) -> dict[str, np.ndarray]:
+def derived_columns(f: LinkFrame) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name, derive in DERIVED.items():
         out[name] = derive(f, out)
     return out
 
 
-def _codes(column: np.ndarray | Strings) -> np.ndarray:
+def key_codes(column: np.ndarray | Strings) -> np.ndarray:
     return column.codes if isinstance(column, Strings) else column
 
 
-def _combined(columns: list[np.ndarray | Strings]) -> np.ndarray:
-    codes = [_codes(c) for c in columns]
+def combined_key(columns: list[np.ndarray | Strings]) -> np.ndarray:
+    codes = [key_codes(c) for c in columns]
     return codes[0] if len(codes) == 1 else combine_keys(*codes)
 
 
@@ -267,18 +287,18 @@ Pairs = tuple[np.ndarray, np.ndarray, int, int]  # left, right, blocks skipped, 
 
 def _same_values(columns: list, cap: int) -> Pairs:
     """Records with the same values in every column."""
-    return pairs_from_key(_combined(columns), cap)
+    return pairs_from_key(combined_key(columns), cap)
 
 
 def _token(columns: list, cap: int) -> Pairs:
     """Records sharing a token of the first (text) column, with the same values in the others."""
-    keys = _token_keys(columns[0], _combined(columns[1:]))
+    keys = _token_keys(columns[0], combined_key(columns[1:]))
     return pairs_from_key(keys.key, cap, keys.rows)
 
 
 def _one_edit(columns: list, cap: int) -> Pairs:
     """Records whose 16-digit numbers are one substitution or adjacent transposition apart."""
-    return _one_edit_pairs(_codes(columns[0]), cap)
+    return _one_edit_pairs(key_codes(columns[0]), cap)
 
 
 KEY_KINDS: dict[str, Callable[[list, int], Pairs]] = {"same": _same_values, "token": _token, "one_edit": _one_edit}
@@ -297,8 +317,13 @@ class _PassResult:
     rows_skipped: int
 
 
+def pass_columns(f: LinkFrame, derived: dict[str, np.ndarray], p: BlockingPass) -> list[np.ndarray | Strings]:
+    """The columns a pass's key is made of (the link frame's, or derived ones)."""
+    return [derived[c] if c in derived else getattr(f, c) for c in p.key.columns]
+
+
 def _run_pass(f: LinkFrame, derived: dict[str, np.ndarray], p: BlockingPass, max_block: int) -> _PassResult:
-    columns = [derived[c] if c in derived else getattr(f, c) for c in p.key.columns]
+    columns = pass_columns(f, derived, p)
     a, b, blocks_skipped, rows_skipped = KEY_KINDS[p.key.kind](columns, p.cap or max_block)
     skip = registry_apart(f, a, b)
     return _PassResult(np.unique(a[~skip] * f.n + b[~skip]), a[skip] * f.n + b[skip], blocks_skipped, rows_skipped)
@@ -310,7 +335,7 @@ def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[p
 
     The passes run on as many threads as cores: their work is numpy sorting and comparing,
     which runs outside the GIL; results are gathered in pass order, so nothing depends on timing."""
-    derived = _derived(f)
+    derived = derived_columns(f)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         results = list(pool.map(lambda p: _run_pass(f, derived, p, max_block), BLOCKING))
     codes = [r.kept for r in results]

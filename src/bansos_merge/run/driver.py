@@ -54,6 +54,7 @@ from ..publish.run_folder import RunFolder
 from ..publish.shrink import shrink_message, shrink_problems
 from .executor import Executor, LocalExecutor
 from .progress import Progress
+from .sharded_link import block_and_compare
 
 STAGES = ("read and normalise", "link", "cluster", "assemble", "publish")
 
@@ -135,12 +136,17 @@ def _merge(
     frame = run_records.frame
     del views, kks
     must, cannot, decided = decision_constraints(decisions, run_records.named)
-    with progress.watch("blocking"):
-        pairs, blocking = executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
+    with progress.watch("blocking"), executor.cluster() as client:
+        # On a Dask cluster, blocking and comparing are sharded into buckets on its workers.
+        sharded = block_and_compare(frame, config.linkage.max_block, len(parts), client) if client is not None else None
+        pairs, blocking = (sharded[0], sharded[2]) if sharded else executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
-    log.info("  %s candidate pairs in %d chunks", f"{len(pairs):,}", len(chunks))
+    log.info("  %s candidate pairs in %d chunks%s", f"{len(pairs):,}", len(chunks), f", found in {len(parts)} buckets a pass on the Dask cluster" if sharded else "")
     with progress.watch("comparing"):
-        gammas = executor.map("compare", compare_chunk, {"pairs": chunks}, {"f": frame})
+        gammas = (
+            np.split(sharded[1], np.cumsum([len(c) for c in chunks])[:-1]) if sharded
+            else executor.map("compare", compare_chunk, {"pairs": chunks}, {"f": frame})
+        )
     model = executor.call(
         "train", train_model_of, frame=frame, pairs=pairs, gamma=np.concatenate(gammas), registry_apart=blocking.registry_apart,
         config=config, labels=labelled_pairs(must, cannot),

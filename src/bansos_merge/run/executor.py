@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from ..errors import UserError
@@ -27,6 +28,10 @@ class Executor(Protocol):
 
     def call(self, stage: str, fn: Callable, io: bool = False, **kwargs: Any) -> Any:
         """fn once."""
+
+    def cluster(self) -> AbstractContextManager:
+        """A Dask client of the cluster the steps run on (the sharded linkage runs on it,
+        run/sharded_link.py), or None: no cluster, everything runs here."""
 
 
 def units(mapped: dict[str, Sequence]) -> list[dict[str, Any]]:
@@ -85,6 +90,9 @@ class LocalExecutor:
 
     def call(self, stage: str, fn: Callable, io: bool = False, **kwargs: Any) -> Any:
         return with_retries(fn, io)(**kwargs)
+
+    def cluster(self) -> AbstractContextManager:
+        return nullcontext()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
