@@ -163,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish even if a source lost more than half its rows since the previous run, or is gone",
     )
     run.add_argument(
+        "--incremental", action="store_true",
+        help="start from the latest run in the output directory: read only changed sources, compare only new or changed "
+        "records (README, \"Incremental runs\"); falls back to a full run, saying why, when that run cannot serve",
+    )
+    run.add_argument(
+        "--retrain", action="store_true",
+        help="with --incremental: train the model afresh instead of reusing the previous run's",
+    )
+    run.add_argument(
         "--verbose", action="store_true",
         help="also show each unit of work as it finishes (Prefect's per-task lines); default: the numbered stages and counts",
     )
