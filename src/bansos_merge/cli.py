@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: daily at 02:00)")
     serve.add_argument("--timezone", default="Asia/Jakarta", help="time zone of the schedule")
     serve.add_argument("--name", default="scheduled-merge", help="deployment name")
+    serve.add_argument("--incremental", action="store_true", help="each scheduled run incremental (see `run --incremental`)")
     serve.set_defaults(func=_serve)
 
     sample = sub.add_parser("sample", help="write synthetic agency extracts with ground truth")

@@ -155,32 +155,28 @@ def _merge(
         gamma = _compare(executor, progress, log, frame, pairs, execution.pair_chunk)
         trained = executor.call("train", trained_model, frame=frame, pairs=pairs, gamma=gamma, registry_apart=blocking.registry_apart,
                                 config=config)
-        registry_apart, summary = blocking.registry_apart, {"mode": "full", **({"incremental_fallback": fallback} if fallback else {})}
+        summary = {"mode": "full", **({"incremental_fallback": fallback} if fallback else {})}
     else:
         old = base.state.keys()
         changes = incremental.diff(old, run_records.keys, digest, record_sources, old["source"].to_numpy(dtype=object))
         del old
-        reused, reused_gamma = incremental.reused_pairs(base.state.pairs(), changes.new_of_old)
         with progress.watch("blocking"):
-            fresh, blocking = executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block, touched=changes.touched)
-        log.info("  %s records new or changed; %s compared pairs reused", f"{int(changes.touched.sum()):,}", f"{len(reused):,}")
-        fresh_gamma = _compare(executor, progress, log, frame, fresh, execution.pair_chunk)
-        pairs, gamma = incremental.merged_pairs(reused, reused_gamma, fresh, fresh_gamma, frame.n)
-        registry_apart = int(base.state.meta.get("registry_apart", 0)) + blocking.registry_apart
+            pairs, blocking = executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
+        gamma, known = incremental.known_levels(pairs, base.state.pairs(), changes.new_of_old, frame.n)
+        log.info("  %s records new or changed; %s of %s candidate pairs compared before", f"{int(changes.touched.sum()):,}",
+                 f"{int(known.sum()):,}", f"{len(pairs):,}")
+        gamma[~known] = _compare(executor, progress, log, frame, pairs[~known], execution.pair_chunk)
         why = incremental.retrain_reason(mode.retrain, changes.new_share, config.linkage.incremental_retrain_share)
         if why:
             log.info("  incremental: retraining the model (%s)", why)
-            trained = executor.call("train", trained_model, frame=frame, pairs=pairs, gamma=gamma, registry_apart=registry_apart,
-                                    config=config)
-        else:
-            trained = incremental.state_model(base.state)
+        trained = executor.call("train", trained_model, frame=frame, pairs=pairs, gamma=gamma, registry_apart=blocking.registry_apart,
+                                config=config, reuse_u=None if why else incremental.previous_model(base.state))
         summary = {
             "mode": "incremental", "incremental_from": base.state.run_id,
             "incremental": {"sources": changes.counts, "sources_read": [s.name for s in config.sources if s.name not in base.unchanged],
-                            "pairs": {"reused": len(reused), "compared": len(fresh)}, "model": f"retrained ({why})" if why else "reused"},
+                            "pairs": {"reused": int(known.sum()), "compared": int((~known).sum())}, "model": f"retrained ({why})" if why else "u reused, m and prior learned"},
         }
-    meta = {"run_id": run.run_id, "linkage_fingerprint": linkage_fingerprint(config), "registry_apart": registry_apart,
-            "records": int(frame.n), "sources": [source_entry(src, s, p) for src, s, p in zip(config.sources, sources, parts_per_source)]}
+    meta = {"run_id": run.run_id, "linkage_fingerprint": linkage_fingerprint(config), "records": int(frame.n), "sources": [source_entry(src, s, p) for src, s, p in zip(config.sources, sources, parts_per_source)]}
     executor.call("state", write_state, io=True, state_dir=state_dir, meta=meta, keys=run_records.keys, digest=digest, pairs=pairs,
                   gamma=gamma, model=trained, sources=record_sources)
     model = learn(trained, frame, labelled_pairs(must, cannot), config.linkage.match_threshold) if config.linkage.learn_from_decisions else trained
@@ -315,10 +311,12 @@ def _compare(executor: Executor, progress: Progress, log: logging.Logger, frame:
     return np.concatenate(gammas)
 
 
-def trained_model(frame: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig) -> FSModel:
-    """The run's model before the analysts' labels: trained, or the configured one."""
+def trained_model(frame: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, registry_apart: int, config: MergeConfig,
+                  reuse_u: FSModel | None = None) -> FSModel:
+    """The run's model before the analysts' labels: trained (with `reuse_u`'s u: an incremental
+    run's), or the configured one."""
     lk = config.linkage
-    return FSModel.load(Path(lk.model_path)) if lk.model_path else train(frame, pairs, gamma, lk.seed, registry_apart)
+    return FSModel.load(Path(lk.model_path)) if lk.model_path else train(frame, pairs, gamma, lk.seed, registry_apart, reuse_u)
 
 
 def cluster(keys: pd.Series, links: Links, config: MergeConfig, run_id: str, previous: PreviousRun | None, must: pd.DataFrame,

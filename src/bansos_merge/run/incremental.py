@@ -5,9 +5,12 @@ what changed.
                       from state, not read), or why the run falls back to a full one
   diff                this run's records against the state's, by stable record key: added,
                       removed, changed (other link frame values), unchanged
-  reused_pairs        the previous run's compared pairs among unchanged records, at their new
-                      positions; blocking forms the rest (pairs with an added or changed record)
-  choose_model        the state's trained model, unless --retrain or too many new records
+  known_levels        of this run's candidate pairs (blocked over every record, as in a full
+                      run), those the previous run compared between two unchanged records: their
+                      levels are reused, the rest compared
+  previous_model      the state's model, whose u (random pairs' agreement: nearly all of
+                      training's time) is reused unless --retrain or too many new records; m and
+                      the prior are learned on this run's pairs (EM over level patterns: cheap)
 
 Clustering, assembly and publishing then run as in a full run, over every record: the clusters
 touched by a change are re-resolved with the same rules, and the others come out as they were.
@@ -96,25 +99,25 @@ def diff(old: pd.DataFrame, keys: pd.Series, digest: np.ndarray, sources: np.nda
     return Diff(touched, np.where(same, position, -1), counts)
 
 
-def reused_pairs(old_pairs: pd.DataFrame, new_of_old: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """The previous run's pairs between two unchanged records, at their positions in this run
-    (left < right), and their comparison levels."""
+def known_levels(pairs: pd.DataFrame, old_pairs: pd.DataFrame, new_of_old: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The comparison levels of this run's candidate `pairs` that the previous run compared (both
+    records unchanged), and which those are; the others' rows are left for comparing.
+
+    Blocking runs over every record as in a full run, so the pairs are a full run's: a block that
+    a new record pushes over its cap, or a removal brings under it, changes pairs of unchanged
+    records too."""
     a, b = new_of_old[old_pairs["left"].to_numpy()], new_of_old[old_pairs["right"].to_numpy()]
     keep = (a >= 0) & (b >= 0)
-    kept = old_pairs[keep]
-    pairs = pd.DataFrame({"left": np.minimum(a[keep], b[keep]), "right": np.maximum(a[keep], b[keep]),
-                          "pass": kept["pass"].to_numpy(np.int8)})
-    return pairs, kept[[c.name for c in COMPARISONS]].to_numpy(np.int8)
-
-
-def merged_pairs(reused: pd.DataFrame, reused_gamma: np.ndarray, new: pd.DataFrame, new_gamma: np.ndarray, n: int
-                 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Reused and newly compared pairs as one table in a full run's order (by left, right)."""
-    pairs = pd.concat([reused, new[["left", "right", "pass"]]], ignore_index=True)
-    gamma = np.concatenate([reused_gamma, new_gamma]) if len(new_gamma) else reused_gamma
-    order = np.argsort(pairs["left"].to_numpy(np.int64) * n + pairs["right"].to_numpy(np.int64), kind="stable")
-    pairs = pairs.iloc[order].reset_index(drop=True)
-    return pairs.astype({"left": np.int64, "right": np.int64, "pass": np.int8}), gamma[order]
+    old_code = np.minimum(a[keep], b[keep]).astype(np.int64) * n + np.maximum(a[keep], b[keep])
+    old_gamma = old_pairs.loc[keep, [c.name for c in COMPARISONS]].to_numpy(np.int8)
+    order = np.argsort(old_code, kind="stable")
+    old_code, old_gamma = old_code[order], old_gamma[order]
+    code = pairs["left"].to_numpy(np.int64) * n + pairs["right"].to_numpy(np.int64)
+    at = np.minimum(np.searchsorted(old_code, code), max(len(old_code) - 1, 0))
+    known = (old_code[at] == code) if len(old_code) else np.zeros(len(code), bool)
+    gamma = np.zeros((len(code), len(COMPARISONS)), np.int8)
+    gamma[known] = old_gamma[at[known]]
+    return gamma, known
 
 
 def retrain_reason(retrain: bool, share: float, bound: float) -> str | None:
@@ -126,5 +129,6 @@ def retrain_reason(retrain: bool, share: float, bound: float) -> str | None:
     return None
 
 
-def state_model(state: State) -> FSModel:
+def previous_model(state: State) -> FSModel:
+    """The previous run's model as trained (before the analysts' labels)."""
     return FSModel.load(state.folder / "model.json")

@@ -74,16 +74,26 @@ def _arrow_dtype(t: pa.DataType):
     return pd.ArrowDtype(t) if pa.types.is_string(t) or pa.types.is_list(t) else None
 
 
+OBJECT_COLUMNS = b"bansos_merge.object_columns"
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """A frame as Arrow IPC (LZ4), without pandas metadata: `read_frame` gives its dtypes back."""
+    """A frame as Arrow IPC (LZ4), without pandas' metadata (which cannot name an Arrow list
+    dtype) but with which columns were Python objects: `read_frame` gives every dtype back."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    feather.write_feather(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None), tmp, compression="lz4")
+    objects = json.dumps([str(c) for c in frame.columns if frame[c].dtype == object]).encode()
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata({OBJECT_COLUMNS: objects})
+    feather.write_feather(table, tmp, compression="lz4")
     os.replace(tmp, path)
 
 
 def read_frame(path: Path) -> pd.DataFrame:
-    return feather.read_table(path).to_pandas(types_mapper=_arrow_dtype)
+    table = feather.read_table(path)
+    frame = table.to_pandas(types_mapper=_arrow_dtype)
+    for column in json.loads((table.schema.metadata or {}).get(OBJECT_COLUMNS, b"[]")):
+        frame[column] = table.column(column).to_pandas()
+    return frame
 
 
 def normalise_and_keep(raw: Path, path: Path, keep: Path) -> SpilledPart:
