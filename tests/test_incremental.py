@@ -225,3 +225,17 @@ def test_no_previous_run_is_a_full_run(small, tmp_path):
     folder = _copy(small, tmp_path / "data")
     manifest = _run(_config(folder, "merge.yaml"), tmp_path / "out", "--incremental")
     assert manifest["mode"] == "full" and "no previous run" in manifest["incremental_fallback"]
+
+
+def test_the_prefect_flow_runs_incrementally(small, tmp_path):
+    folder = _copy(small, tmp_path / "data")
+    config = _config(folder, "merge.yaml")
+    first = _run(config, tmp_path / "out")
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    cli = [sys.executable, "-m", "bansos_merge.cli", "run", "--config", str(config), "--output", str(tmp_path / "out"), "--prefect"]
+    done = subprocess.run([*cli, "--incremental"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((tmp_path / "out" / "latest" / "manifest.json").read_text())
+    assert manifest["mode"] == "incremental" and manifest["incremental_from"] == first["run_id"]
+    assert manifest["incremental"]["sources_read"] == [] and manifest["incremental"]["pairs"]["compared"] == 0
+    assert manifest["persons"] == first["persons"]

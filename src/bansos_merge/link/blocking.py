@@ -98,12 +98,9 @@ def _look_alike(f: LinkFrame, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def pairs_from_key(
-    key: np.ndarray, max_block: int, rows: np.ndarray | None = None, touched: np.ndarray | None = None
+    key: np.ndarray, max_block: int, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """All pairs (i < j) of records sharing a key. Returns (left, right, blocks_skipped, rows_skipped).
-
-    `touched` (per key row): expand only the blocks holding a touched row, sized and capped
-    over all rows as ever (an incremental run: the pairs a full run forms in those blocks)."""
+    """All pairs (i < j) of records sharing a key. Returns (left, right, blocks_skipped, rows_skipped)."""
     idx = np.flatnonzero(key >= 0)
     empty = np.empty(0, np.int64)
     if len(idx) == 0:
@@ -114,8 +111,6 @@ def pairs_from_key(
     sizes = np.diff(np.r_[starts, len(k)])
     too_big = sizes > max_block
     keep = ~np.repeat(too_big, sizes) & (np.repeat(sizes, sizes) > 1)
-    if touched is not None:
-        keep &= np.repeat(np.maximum.reduceat(touched[order].astype(np.int8), starts) > 0, sizes)
     order, k = order[keep], k[keep]
     who = order if rows is None else rows[order]
     lefts, rights = [], []
@@ -134,7 +129,7 @@ def pairs_from_key(
     return np.minimum(a, b)[distinct], np.maximum(a, b)[distinct], *skipped
 
 
-def _one_edit_pairs(numbers: np.ndarray, max_block: int, touched: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _one_edit_pairs(numbers: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Record pairs whose 16-digit numbers (NIKs) are one substitution or one adjacent
     transposition apart.
 
@@ -142,7 +137,6 @@ def _one_edit_pairs(numbers: np.ndarray, max_block: int, touched: np.ndarray | N
     """
     has = np.flatnonzero(numbers >= 0)
     values, inverse = np.unique(numbers[has], return_inverse=True)
-    touched_values = None if touched is None else np.bincount(inverse, weights=touched[has], minlength=len(values)) > 0
     digits = digit_matrix(values).astype(np.int64)
     powers = 10 ** np.arange(15, -1, -1, dtype=np.int64)
     va, vb, skipped_blocks, skipped_rows = [], [], 0, 0
@@ -153,7 +147,7 @@ def _one_edit_pairs(numbers: np.ndarray, max_block: int, touched: np.ndarray | N
             q = p - 16
             lo, hi = np.minimum(digits[:, q], digits[:, q + 1]), np.maximum(digits[:, q], digits[:, q + 1])
             canon = values + (lo - digits[:, q]) * powers[q] + (hi - digits[:, q + 1]) * powers[q + 1]
-        a, b, sb, sr = pairs_from_key(canon * 32 + p, max_block, touched=touched_values)
+        a, b, sb, sr = pairs_from_key(canon * 32 + p, max_block)
         va.append(a)
         vb.append(b)
         skipped_blocks += sb
@@ -268,23 +262,23 @@ def _combined(columns: list[np.ndarray | Strings]) -> np.ndarray:
 Pairs = tuple[np.ndarray, np.ndarray, int, int]  # left, right, blocks skipped, rows in them
 
 
-def _same_values(columns: list, cap: int, touched: np.ndarray | None = None) -> Pairs:
+def _same_values(columns: list, cap: int) -> Pairs:
     """Records with the same values in every column."""
-    return pairs_from_key(_combined(columns), cap, touched=touched)
+    return pairs_from_key(_combined(columns), cap)
 
 
-def _token(columns: list, cap: int, touched: np.ndarray | None = None) -> Pairs:
+def _token(columns: list, cap: int) -> Pairs:
     """Records sharing a token of the first (text) column, with the same values in the others."""
     keys = _token_keys(columns[0], _combined(columns[1:]))
-    return pairs_from_key(keys.key, cap, keys.rows, None if touched is None else touched[keys.rows])
+    return pairs_from_key(keys.key, cap, keys.rows)
 
 
-def _one_edit(columns: list, cap: int, touched: np.ndarray | None = None) -> Pairs:
+def _one_edit(columns: list, cap: int) -> Pairs:
     """Records whose 16-digit numbers are one substitution or adjacent transposition apart."""
-    return _one_edit_pairs(_codes(columns[0]), cap, touched)
+    return _one_edit_pairs(_codes(columns[0]), cap)
 
 
-KEY_KINDS: dict[str, Callable[..., Pairs]] = {"same": _same_values, "token": _token, "one_edit": _one_edit}
+KEY_KINDS: dict[str, Callable[[list, int], Pairs]] = {"same": _same_values, "token": _token, "one_edit": _one_edit}
 
 
 def blocking_table() -> list[dict]:
@@ -300,29 +294,22 @@ class _PassResult:
     rows_skipped: int
 
 
-def _run_pass(f: LinkFrame, derived: dict[str, np.ndarray], p: BlockingPass, max_block: int, touched: np.ndarray | None) -> _PassResult:
+def _run_pass(f: LinkFrame, derived: dict[str, np.ndarray], p: BlockingPass, max_block: int) -> _PassResult:
     columns = [derived[c] if c in derived else getattr(f, c) for c in p.key.columns]
-    a, b, blocks_skipped, rows_skipped = KEY_KINDS[p.key.kind](columns, p.cap or max_block, touched)
-    if touched is not None:  # a touched block's pairs among untouched records are the previous run's
-        either = touched[a] | touched[b]
-        a, b = a[either], b[either]
+    a, b, blocks_skipped, rows_skipped = KEY_KINDS[p.key.kind](columns, p.cap or max_block)
     skip = registry_apart(f, a, b)
     return _PassResult(np.unique(a[~skip] * f.n + b[~skip]), a[skip] * f.n + b[skip], blocks_skipped, rows_skipped)
 
 
-def candidate_pairs(
-    f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK, touched: np.ndarray | None = None
-) -> tuple[pd.DataFrame, BlockingReport]:
+def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[pd.DataFrame, BlockingReport]:
     """Deduplicated candidate pairs (left < right), each with the first pass that found it;
-    pairs the civil registry already keeps apart are counted, not kept. With `touched` (per
-    record), only the pairs with a touched record: those of a full run's that an incremental run
-    must compare (blocks sized and capped over every record).
+    pairs the civil registry already keeps apart are counted, not kept.
 
     The passes run on as many threads as cores: their work is numpy sorting and comparing,
     which runs outside the GIL; results are gathered in pass order, so nothing depends on timing."""
     derived = _derived(f)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        results = list(pool.map(lambda p: _run_pass(f, derived, p, max_block, touched), BLOCKING))
+        results = list(pool.map(lambda p: _run_pass(f, derived, p, max_block), BLOCKING))
     codes = [r.kept for r in results]
     passes = [np.full(len(r.kept), pass_no, np.int8) for pass_no, r in enumerate(results)]
     report = [
