@@ -239,3 +239,12 @@ def test_the_prefect_flow_runs_incrementally(small, tmp_path):
     assert manifest["mode"] == "incremental" and manifest["incremental_from"] == first["run_id"]
     assert manifest["incremental"]["sources_read"] == [] and manifest["incremental"]["pairs"]["compared"] == 0
     assert manifest["persons"] == first["persons"]
+
+
+def test_many_new_records_retrain_the_model(small, tmp_path):
+    folder = _copy(small, tmp_path / "data")
+    _run(_config(folder, "some.yaml", keep=lambda s: s["name"] not in LISTS_ADDED_LATER), tmp_path / "out")
+    # the bound is not a linkage setting that makes the state incompatible
+    manifest = _run(_config(folder, "every.yaml", incremental_retrain_share=0.01), tmp_path / "out", "--incremental")
+    assert manifest["mode"] == "incremental"
+    assert manifest["incremental"]["model"].startswith("retrained (") and "more than linkage.incremental_retrain_share (1%)" in manifest["incremental"]["model"]

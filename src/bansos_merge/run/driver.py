@@ -57,6 +57,7 @@ from .executor import Executor, LocalExecutor
 from .progress import Progress
 from .state import (
     STATE,
+    STATE_VERSION,
     frame_digest,
     kept_part,
     linkage_fingerprint,
@@ -177,8 +178,10 @@ def _merge(
                             "pairs": {"reused": int(known.sum()), "compared": int((~known).sum())}, "model": f"retrained ({why})" if why else "u reused, m and prior learned"},
         }
     meta = {"run_id": run.run_id, "linkage_fingerprint": linkage_fingerprint(config), "records": int(frame.n), "sources": [source_entry(src, s, p) for src, s, p in zip(config.sources, sources, parts_per_source)]}
+    writing = time.perf_counter()
     executor.call("state", write_state, io=True, state_dir=state_dir, meta=meta, keys=run_records.keys, digest=digest, pairs=pairs,
                   gamma=gamma, model=trained, sources=record_sources)
+    summary["state"] = {"version": STATE_VERSION, "keys_pairs_model_write_s": round(time.perf_counter() - writing, 2)}
     model = learn(trained, frame, labelled_pairs(must, cannot), config.linkage.match_threshold) if config.linkage.learn_from_decisions else trained
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     offsets = np.cumsum([0] + [len(c) for c in chunks])

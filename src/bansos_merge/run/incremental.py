@@ -87,15 +87,13 @@ def diff(old: pd.DataFrame, keys: pd.Series, digest: np.ndarray, sources: np.nda
     touched[position[same]] = False
     changed_new = np.zeros(len(new_keys), bool)
     changed_new[position[found & ~same]] = True
-    counts: dict[str, dict[str, int]] = {}
-    for name in dict.fromkeys([*pd.unique(old_sources), *pd.unique(sources)]):
-        mine, theirs = sources == name, old_sources == name
-        counts[str(name)] = {
-            "added": int((mine & touched & ~changed_new).sum()),
-            "removed": int((theirs & ~found).sum()),
-            "changed": int((mine & changed_new).sum()),
-            "unchanged": int((mine & ~touched).sum()),
-        }
+    names = list(dict.fromkeys([*pd.unique(old_sources), *pd.unique(sources)]))
+    mine, theirs = pd.Categorical(sources, names).codes, pd.Categorical(old_sources, names).codes
+    tally = {
+        "added": mine[touched & ~changed_new], "removed": theirs[~found], "changed": mine[changed_new], "unchanged": mine[~touched],
+    }
+    per_source = {k: np.bincount(v, minlength=len(names)) for k, v in tally.items()}
+    counts = {str(name): {k: int(per_source[k][i]) for k in tally} for i, name in enumerate(names)}
     return Diff(touched, np.where(same, position, -1), counts)
 
 
