@@ -155,6 +155,11 @@ def main() -> None:
         before_config, after_config = _config(sample, work, "some.yaml", set(args.later.split(","))), every
 
     result["full_before"] = run(python, before_config, work / "out", work / "full_before.log")
+    # The full runs start from the same previous run as the incremental one (its person IDs
+    # carried over: part of a run's cost): copies of the output folder, files hard-linked
+    # (a published run's files are never written again).
+    for copy in ("out_full", "out_base"):
+        subprocess.run(["cp", "-al", str(work / "out"), str(work / copy)], check=True)
     if args.scenario == "update":
         os.replace(work / "after.csv", work / src["path"])
     result["incremental"] = run(python, after_config, work / "out", work / "incremental.log", *flags)
@@ -174,7 +179,7 @@ def main() -> None:
             print(f"{name:>13}: {r['wall_s']:7.2f} s wall (load {r['load_before']}): {stages}", flush=True)
     m = result["incremental"]["manifest"]
     print(f"incremental run: {result['share_of_full']:.1%} of the full run's wall time; model {m['incremental']['model']}; "
-          f"pairs {m['incremental']['pairs']}")
+          f"pairs {m['incremental']['pairs']}; link steps {m['incremental'].get('link_s')}")
     for name, c in m["incremental"]["sources"].items():
         if c["added"] or c["removed"] or c["changed"]:
             print(f"  {name}: {c}")

@@ -158,24 +158,30 @@ def _merge(
                                 config=config)
         summary = {"mode": "full", **({"incremental_fallback": fallback} if fallback else {})}
     else:
+        clock = _Clock()
         old = base.state.keys()
         changes = incremental.diff(old, run_records.keys, digest, record_sources, old["source"].to_numpy(dtype=object))
         del old
+        clock("diff")
         with progress.watch("blocking"):
             pairs, blocking = executor.call("block", candidate_pairs, f=frame, max_block=config.linkage.max_block)
+        clock("blocking")
         gamma, known = incremental.known_levels(pairs, base.state.pairs(), changes.new_of_old, frame.n)
         log.info("  %s records new or changed; %s of %s candidate pairs compared before", f"{int(changes.touched.sum()):,}",
                  f"{int(known.sum()):,}", f"{len(pairs):,}")
         gamma[~known] = _compare(executor, progress, log, frame, pairs[~known], execution.pair_chunk)
+        clock("levels reused, the rest compared")
         why = incremental.retrain_reason(mode.retrain, changes.new_share, config.linkage.incremental_retrain_share)
         if why:
             log.info("  incremental: retraining the model (%s)", why)
         trained = executor.call("train", trained_model, frame=frame, pairs=pairs, gamma=gamma, registry_apart=blocking.registry_apart,
                                 config=config, reuse_u=None if why else incremental.previous_model(base.state))
+        clock("train")
         summary = {
             "mode": "incremental", "incremental_from": base.state.run_id,
             "incremental": {"sources": changes.counts, "sources_read": [s.name for s in config.sources if s.name not in base.unchanged],
-                            "pairs": {"reused": int(known.sum()), "compared": int((~known).sum())}, "model": f"retrained ({why})" if why else "u reused, m and prior learned"},
+                            "pairs": {"reused": int(known.sum()), "compared": int((~known).sum())}, "model": f"retrained ({why})" if why else "u reused, m and prior learned",
+                            "link_s": clock.seconds},
         }
     meta = {"run_id": run.run_id, "linkage_fingerprint": linkage_fingerprint(config), "records": int(frame.n), "sources": [source_entry(src, s, p) for src, s, p in zip(config.sources, sources, parts_per_source)]}
     writing = time.perf_counter()
@@ -340,6 +346,19 @@ def _shrink_guard(log: logging.Logger, output_dir: Path, sources: list, allow_sh
     for problem in problems:
         log.warning("  --allow-shrink: %s", problem)
     return problems
+
+
+class _Clock:
+    """Seconds of the steps within a stage, for the manifest: each call ends a step."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._at = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self._at, 2)
+        self._at = now
 
 
 class _Stages:
