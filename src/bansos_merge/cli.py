@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--retrain", action="store_true",
-        help="with --incremental: train the model afresh instead of reusing the previous run's",
+        help="with --incremental: train the model afresh, u-probabilities too, instead of reusing the previous run's u",
     )
     run.add_argument(
         "--verbose", action="store_true",
