@@ -9,9 +9,11 @@ full run on the updated files, side by side in one run.
 written). Scenarios:
   update  the list `--list` (a CSV) is resent (bansos_merge.sample.update.resend): its before
           version is merged in full, then the after version (rows removed, changed, added) is
-          merged incrementally, and in full into another output folder;
+          merged incrementally, and in full;
   add     a full run on every source but `--later`, then an incremental run with all of them,
           and a full run on all of them.
+Both full runs after the first start from the same previous run as the incremental one (copies
+of its output folder): carrying person IDs over is part of what a run costs.
 Prints each run's wall time and stages (from its log), the incremental run's share of the full
 run's wall time, what it reused, and the equivalence figures: the share of records whose person
 holds the same records in both runs, and each run's pairwise precision / recall against the
