@@ -247,4 +247,5 @@ def test_many_new_records_retrain_the_model(small, tmp_path):
     # the bound is not a linkage setting that makes the state incompatible
     manifest = _run(_config(folder, "every.yaml", incremental_retrain_share=0.01), tmp_path / "out", "--incremental")
     assert manifest["mode"] == "incremental"
-    assert manifest["incremental"]["model"].startswith("retrained (") and "more than linkage.incremental_retrain_share (1%)" in manifest["incremental"]["model"]
+    model = manifest["incremental"]["model"]
+    assert model.startswith("retrained (") and "more than linkage.incremental_retrain_share (1%)" in model

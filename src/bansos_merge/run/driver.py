@@ -177,18 +177,22 @@ def _merge(
         trained = executor.call("train", trained_model, frame=frame, pairs=pairs, gamma=gamma, registry_apart=blocking.registry_apart,
                                 config=config, reuse_u=None if why else incremental.previous_model(base.state))
         clock("train")
-        summary = {
-            "mode": "incremental", "incremental_from": base.state.run_id,
-            "incremental": {"sources": changes.counts, "sources_read": [s.name for s in config.sources if s.name not in base.unchanged],
-                            "pairs": {"reused": int(known.sum()), "compared": int((~known).sum())}, "model": f"retrained ({why})" if why else "u reused, m and prior learned",
-                            "link_s": clock.seconds},
-        }
-    meta = {"run_id": run.run_id, "linkage_fingerprint": linkage_fingerprint(config), "records": int(frame.n), "sources": [source_entry(src, s, p) for src, s, p in zip(config.sources, sources, parts_per_source)]}
+        summary = {"mode": "incremental", "incremental_from": base.state.run_id, "incremental": {
+            "sources": changes.counts,
+            "sources_read": [s.name for s in config.sources if s.name not in base.unchanged],
+            "pairs": {"reused": int(known.sum()), "compared": int((~known).sum())},
+            "model": f"retrained ({why})" if why else "u reused, m and prior learned",
+            "link_s": clock.seconds,
+        }}
+    meta = {"run_id": run.run_id, "linkage_fingerprint": linkage_fingerprint(config), "records": int(frame.n),
+            "sources": [source_entry(src, s, p) for src, s, p in zip(config.sources, sources, parts_per_source)]}
     writing = time.perf_counter()
     executor.call("state", write_state, io=True, state_dir=state_dir, meta=meta, keys=run_records.keys, digest=digest, pairs=pairs,
                   gamma=gamma, model=trained, sources=record_sources)
     summary["state"] = {"version": STATE_VERSION, "keys_pairs_model_write_s": round(time.perf_counter() - writing, 2)}
-    model = learn(trained, frame, labelled_pairs(must, cannot), config.linkage.match_threshold) if config.linkage.learn_from_decisions else trained
+    # what the analysts' labels teach (the state keeps the model without it)
+    lk = config.linkage
+    model = learn(trained, frame, labelled_pairs(must, cannot), lk.match_threshold) if lk.learn_from_decisions else trained
     chunks = pair_chunks(pairs, execution.pair_chunk, at_least=os.cpu_count() or 1)
     offsets = np.cumsum([0] + [len(c) for c in chunks])
     scored = executor.map(
