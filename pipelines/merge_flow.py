@@ -120,11 +120,13 @@ def _stop_tasks(futures: list) -> None:
     validate_parameters=False,
     task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count()),
 )
-def merge(config_path: str, output_dir: str | None = None, allow_shrink: bool = False, run_id: str | None = None) -> str:
+def merge(config_path: str, output_dir: str | None = None, allow_shrink: bool = False, run_id: str | None = None,
+          incremental: bool = False, retrain: bool = False) -> str:
     """The merge (bansos_merge.run.driver) as a Prefect flow, a task per stage; returns the run
-    folder and leaves a Markdown artifact with the run's counts."""
+    folder and leaves a Markdown artifact with the run's counts. `incremental`/`retrain`: as
+    `bansos-merge run --incremental/--retrain`."""
     log = get_run_logger()
-    final, manifest = run(config_path, output_dir, PrefectExecutor(), log, allow_shrink, run_id)
+    final, manifest = run(config_path, output_dir, PrefectExecutor(), log, allow_shrink, run_id, incremental=incremental, retrain=retrain)
     create_markdown_artifact(run_summary_markdown(manifest), key="bansos-merge-run", description="bansos-merge run summary")
     return str(final)
 
@@ -145,6 +147,8 @@ def run_merge(
     dask_workers: int | None = None,
     allow_shrink: bool = False,
     run_id: str | None = None,
+    incremental: bool = False,
+    retrain: bool = False,
 ) -> RunOutcome:
     """Run the flow and report what it published, whatever Prefect says afterwards.
 
@@ -169,7 +173,8 @@ def run_merge(
     run_id = run_id or new_run_id()
     error: BaseException | None = None
     try:
-        state = flow_(str(config_path), None if output_dir is None else str(output_dir), allow_shrink, run_id, return_state=True)
+        state = flow_(str(config_path), None if output_dir is None else str(output_dir), allow_shrink, run_id, incremental, retrain,
+                      return_state=True)
         if not state.is_completed():
             result = state.result(raise_on_failure=False)
             error = result if isinstance(result, BaseException) else RuntimeError(f"the flow ended {state.type.value}: {state.message}")

@@ -163,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish even if a source lost more than half its rows since the previous run, or is gone",
     )
     run.add_argument(
+        "--incremental", action="store_true",
+        help="start from the latest run in the output directory: read only changed sources, compare only new or changed "
+        "records (README, \"Incremental runs\"); falls back to a full run, saying why, when that run cannot serve",
+    )
+    run.add_argument(
+        "--retrain", action="store_true",
+        help="with --incremental: train the model afresh, u-probabilities too, instead of reusing the previous run's u",
+    )
+    run.add_argument(
         "--verbose", action="store_true",
         help="also show each unit of work as it finishes (Prefect's per-task lines); default: the numbered stages and counts",
     )
@@ -182,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: daily at 02:00)")
     serve.add_argument("--timezone", default="Asia/Jakarta", help="time zone of the schedule")
     serve.add_argument("--name", default="scheduled-merge", help="deployment name")
+    serve.add_argument("--incremental", action="store_true", help="each scheduled run incremental (see `run --incremental`)")
     serve.set_defaults(func=_serve)
 
     sample = sub.add_parser("sample", help="write synthetic agency extracts with ground truth")

@@ -128,6 +128,11 @@ class LinkageConfig(_Strict):
     )
     seed: int = 20261129
     model_path: str | None = Field(None, description="Reuse a trained model (JSON) instead of training")
+    incremental_retrain_share: float = Field(
+        0.2, ge=0, le=1,
+        description="An incremental run (--incremental) trains its model afresh when more than this share of its records "
+        "are new or changed; below it the previous run's u-probabilities are reused (m and the prior are learned again)",
+    )
 
     _model = field_validator("model_path")(lambda v, info: None if v is None else _resolve(v, info))
 

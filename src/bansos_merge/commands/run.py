@@ -63,7 +63,7 @@ def _run_here(args: argparse.Namespace, config) -> int:
     log = _console_log(args.verbose)
     print("running here, without Prefect (a running `bansos-merge server start`, or --prefect, records runs in Prefect)", flush=True)
     try:
-        final, _ = run_local(str(args.config), args.output, args.allow_shrink, log=log)
+        final, _ = run_local(str(args.config), args.output, args.allow_shrink, log=log, incremental=args.incremental, retrain=args.retrain)
     except (UserError, KeyboardInterrupt, Terminated):
         raise
     except Exception as e:  # noqa: BLE001  (one line for the user; the traceback in the log)
@@ -133,7 +133,8 @@ def _run_with_prefect(args: argparse.Namespace, config) -> int:
 
         watching = _leave_once_published_without_prefect(api.url, output, run_id, reporting)
         try:
-            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink, run_id)
+            outcome = run_merge(str(args.config), args.output, args.dask_address, args.dask_workers, args.allow_shrink, run_id,
+                                args.incremental, args.retrain)
         finally:
             watching.set()
             args.prefect_lost = not healthy(api.url)

@@ -68,7 +68,7 @@ def serve(args: argparse.Namespace) -> int:
     merge.serve(
         name=args.name,
         schedule=schedule,
-        parameters={"config_path": str(config_path)},
+        parameters={"config_path": str(config_path), "incremental": args.incremental},
         tags=["bansos-merge"],
     )
     return 0

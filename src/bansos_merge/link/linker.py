@@ -58,13 +58,13 @@ def compare_chunk(f: LinkFrame, pairs: pd.DataFrame) -> np.ndarray:
     return compare_pairs(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
 
 
-def train(f: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, seed: int, registry_apart: int) -> FSModel:
+def train(f: LinkFrame, pairs: pd.DataFrame, gamma: np.ndarray, seed: int, registry_apart: int, reuse_u: FSModel | None = None) -> FSModel:
     """The model, trained on the candidate pairs but the registry's look-alikes (two registry
     records of one name, birth date and sex: mostly two people, decided by their own rule):
     they count, like the registry-apart pairs blocking did not keep, as known non-matches in
     the prior, so that what EM learns of households and cards is what it learned without them."""
     look_alike = registry_double(f, pairs["left"].to_numpy(), pairs["right"].to_numpy())
-    return train_model(f, gamma[~look_alike], seed, registry_apart + int(look_alike.sum()))
+    return train_model(f, gamma[~look_alike], seed, registry_apart + int(look_alike.sum()), reuse_u)
 
 
 def learn(model: FSModel, f: LinkFrame, labels: pd.DataFrame, match_threshold: float, tf: dict | None = None) -> FSModel:

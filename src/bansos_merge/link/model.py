@@ -256,15 +256,23 @@ def _training_rules(gamma: np.ndarray) -> list[tuple[str, np.ndarray, list[str]]
     ]
 
 
-def train_model(f: LinkFrame, gamma: np.ndarray, seed: int, registry_apart: int = 0) -> FSModel:
+def train_model(f: LinkFrame, gamma: np.ndarray, seed: int, registry_apart: int = 0, reuse_u: FSModel | None = None) -> FSModel:
     """u from random pairs; m averaged over the EM sessions that learned it; a comparison no
     session learned, and the prior, from EM over all candidate pairs (the rest held fixed).
 
     `registry_apart`: the candidate pairs blocking did not keep because the civil registry
     already says they are two people. They are still candidates for the prior (the share of
     matches among the pairs blocking proposes), so that skipping them leaves the weights, and
-    what the thresholds mean, as they were."""
-    u, u_counts = estimate_u(f, seed)
+    what the thresholds mean, as they were.
+
+    `reuse_u`: a model whose u is kept instead of estimated (an incremental run's previous
+    model): u is what random pairs of the records agree on, which a small update hardly moves,
+    and estimating it is nearly all of training's time; m and the prior are learned afresh."""
+    if reuse_u is None:
+        u, u_counts = estimate_u(f, seed)
+    else:
+        u = {k: np.asarray(v, dtype=float) for k, v in reuse_u.u.items()}
+        u_counts = {k: np.asarray(reuse_u.observed.get(k, [True] * len(v)), dtype=float) for k, v in reuse_u.u.items()}
     sessions = {name: (_session(gamma, rows, blind, u), blind) for name, rows, blind in _training_rules(gamma)}
     m, learned = {}, set()
     for c in COMPARISONS:
