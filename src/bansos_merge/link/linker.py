@@ -75,20 +75,14 @@ def learn(model: FSModel, f: LinkFrame, labels: pd.DataFrame, match_threshold: f
     "same person" there would teach that two different NIKs are one person's."""
     if labels is None or len(labels) == 0:
         return model
-    ends = _ends(labels)
-    labels = labels[~(registry_apart(f, *ends) | registry_double(f, *ends))]
-    if len(labels) == 0:
+    a, b = labels["left"].to_numpy(), labels["right"].to_numpy()
+    keep = ~(registry_apart(f, a, b) | registry_double(f, a, b))
+    if not keep.any():
         return model
-    a, b = _ends(labels)
+    a, b, same = a[keep], b[keep], labels["same"].to_numpy(dtype=bool)[keep]
     gamma = compare_pairs(f, a, b)
     tf = link_term_frequencies(f) if tf is None else tf
-    return learn_from_labels(
-        model, gamma, labels["same"].to_numpy(dtype=bool), lambda m: score_pairs(m, gamma, tf, a, b).total, match_threshold
-    )
-
-
-def _ends(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    return learn_from_labels(model, gamma, same, lambda m: score_pairs(m, gamma, tf, a, b).total, match_threshold)
 
 
 def labelled_pairs(must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None) -> pd.DataFrame:

@@ -10,7 +10,8 @@ queue) returning rows of one kind; `find_conflicts` stacks them. Kinds and their
   `values` holds the reason (the NIK status), so "no NIK" is counted apart from "a wrong NIK".
 - attribute_mismatch: a record of a person whose birth date differs from the golden one
   beyond normal variation (exact, day/month swap, one digit, the NIK's date), or whose sex
-  differs; and a list record held out of a link only because its birth date disagrees.
+  differs; and a list record held out of a link only because its birth date disagrees. Only
+  another record shows a mismatch: a lone record at odds with its own NIK is flagged instead.
 - deceased: an aid-list record of a person the civil registry records as deceased.
 - ineligible: an aid-list record of a person on an exclusion list (civil servants, soldiers
   and police, ...), with the list's reasons.
