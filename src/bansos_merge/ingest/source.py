@@ -57,7 +57,8 @@ def source_files(src: SourceConfig) -> list[Path]:
     return [path]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read a MiB at a time (the manifest's and the incremental state's)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -143,7 +144,7 @@ def _file_entry(path: Path, sheets_read: list, sheets_skipped: list, rows_read: 
     check.rows_read = rows_read
     return {
         "path": str(path),
-        "sha256": _sha256(path),
+        "sha256": file_sha256(path),
         "bytes": path.stat().st_size,
         "modified": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).date().isoformat(),
         "sheets_read": sheets_read,

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 
 from ..config import MergeConfig, SourceConfig
-from ..ingest.source import _sha256, source_files
+from ..ingest.source import file_sha256, source_files
 from ..link.blocking import blocking_table
 from ..link.comparisons import COMPARISONS
 from ..link.features import LinkFrame, Strings
@@ -67,7 +67,7 @@ def source_fingerprint(src: SourceConfig) -> str:
 
 def file_hashes(src: SourceConfig) -> list[dict]:
     """The source's files as they are now: path and sha256 (hashing reads bytes, parses nothing)."""
-    return [{"path": str(p), "sha256": _sha256(p)} for p in source_files(src)]
+    return [{"path": str(p), "sha256": file_sha256(p)} for p in source_files(src)]
 
 
 def _arrow_dtype(t: pa.DataType):
