@@ -10,15 +10,18 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 from python_calamine import CalamineWorkbook
 
 from bansos_merge.config import load_config
+from bansos_merge.link.comparisons import BIRTH_DATE, birth_date_levels
+from bansos_merge.link.features import DAY0, days_to_ymd
 from bansos_merge.regions import load_regions
 from bansos_merge.sample import CorruptionRates, generate_sample
-from bansos_merge.sample.corrupt import nik_problem
+from bansos_merge.sample.corrupt import corrupt_birth_dates, nik_problem
 from bansos_merge.sample.truth import CONDITION_KINDS
 from bansos_merge.sample.writers import HEADERS
 
@@ -350,3 +353,19 @@ def test_the_oversight_plantings_leave_the_rest_of_the_sample_as_it_was(sample, 
     # only planted rows differ (a typo can also land on a region that never existed: those stay)
     assert set(before.loc[changed, "NOMOR_KARTU"]) <= set(planted.loc[planted["source"] == "bpnt", "record_id"])
     assert changed.sum() >= 2
+
+
+def test_a_birth_date_typo_is_one_part_one_off():
+    """What the generator calls a typo in a birth date the comparator reads as one, also where the
+    obvious change gives no date (31 Jan + 1 month, 29 Feb - 1 year) or a future one."""
+    ref = np.datetime64("2025-06-30")
+    dates = np.array(["1980-01-31", "1984-02-29", "1990-12-31", "2025-05-31", "1975-03-31", "2000-02-29"] * 500, dtype="datetime64[D]")
+    rates = CorruptionRates(mismatch_birth_date=0.0, birth_date_swap=0.0, birth_date_digit=1.0, birth_date_missing=0.0)
+    written, label = corrupt_birth_dates(np.random.default_rng(3), dates, rates, ref)
+    typo = label == "digit"
+    assert typo.sum() > 2500 and (written[typo] < ref).all()
+    none = np.full(int(typo.sum()), -1)
+    level = birth_date_levels(
+        days_to_ymd((written[typo] - DAY0).astype(np.int64)), days_to_ymd((dates[typo] - DAY0).astype(np.int64)), none, none
+    )
+    assert (level == BIRTH_DATE.levels.index("swap_or_one_digit_or_nik_date")).all()

@@ -362,7 +362,10 @@ def corrupt_birth_dates(
     dm = np.where(op == 2, np.where(m[idx] < 12, 1, -1), 0)
     dd = np.select([op == 3, op == 4], [np.where(d[idx] < 28, 1, -1), np.where(d[idx] <= 18, 10, -10)], 0)
     new, ok = _valid(y[idx] + dy, m[idx] + dm, d[idx] + dd)
-    fallback = _valid(y[idx] - 1, m[idx], np.minimum(d[idx], 28))[0]
+    # Where that gives no date (31 Jan + 1 month) or a future one: the year one less, or for
+    # 29 Feb the day before -- still one part one off, as a typo is.
+    year_before, has = _valid(y[idx] - 1, m[idx], d[idx])
+    fallback = np.where(has, year_before, _valid(y[idx], m[idx], d[idx] - 1)[0])
     new = np.where(ok & (new < ref), new, fallback)
     out[idx], label[idx] = new, "digit"
 
