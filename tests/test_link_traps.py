@@ -111,8 +111,15 @@ SEX_HOME = dict(mother="SITI MARYAM", address="DUSUN TENGAH", rt="002", rw="002"
 ADITYA = person("ADITYA PRATAMA", "L", "08-05-2012", KEBUMEN, 3, SEX_KK, **SEX_HOME)
 ADINDA = person("ADINDA PRATIWI", "P", "08-05-2012", KEBUMEN, 3, SEX_KK, **SEX_HOME)
 
+# --- a wrong birth date in one list, the mother's name in another (cluster/resolve.borrowed_mothers)
+TOMAS = person("TOMAS SETIAWAN", "L", "06-06-1977", KEBUMEN, 2, make_kk(KEBUMEN, "04-02-2014", 79),
+               mother="MARTHA SETIAWAN", address="DUSUN CIKADU", rt="003", rw="002")
+# --- a wrong birth date beside a NIK one typo off, on the person's card: not a father and son
+IMAM = person("IMAM SANTOSO", "L", "05-01-1974", SUKABUMI, 2, make_kk(SUKABUMI, "28-06-2012", 78),
+              mother="SUMARNI", address="KP. NANGKA", rt="004", rw="003")
+IMAM_TYPO_NIK = IMAM.nik[:9] + "4" + IMAM.nik[10:]  # 050174 -> 050474: a date digit, serial intact
 REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
-            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA]
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM]
 
 EXTRACTS = Extracts(
     registry=REGISTRY,
@@ -138,6 +145,8 @@ EXTRACTS = Extracts(
         dtks_row("CH-D", ENENG_D),
         dtks_row("DC-1", KASIMUN),
         dtks_row("SX-3", ADINDA, JENIS_KELAMIN=None),
+        dtks_row("WD-1", TOMAS, NOMOR_NIK=None, TANGGAL_LAHIR="19-09-1981"),  # the mother, a wrong date
+        dtks_row("WD-2", IMAM, NOMOR_NIK=IMAM_TYPO_NIK, TANGGAL_LAHIR="03-09-1959", NAMA_IBU_KANDUNG=None),
     ],
     bpnt=[
         bpnt_row("6013010000900001", FATHER.but(name="SUPARMAN"), NIK_KTP=SON.nik),  # the son, suffix dropped
@@ -150,7 +159,11 @@ EXTRACTS = Extracts(
         bpnt_row("6013010000900007", WAGIMAN.but(name="WAGIMAN SUTRISMO"), NIK_KTP=WAGIMAN_LOST_NIK, NOKK_DTKS=None),
         bpnt_row("6013010000900006", ADINDA),
     ],
-    bnba=[bnba_row(TRI, excel_number(TRI.nik))],
+    bnba=[
+        bnba_row(TRI, excel_number(TRI.nik)),
+        bnba_row(TOMAS, excel_number(TOMAS.nik)),  # the registry's date, no mother's name
+        bnba_row(SON, excel_number(SON.nik)),  # the son's date and card, no mother's name
+    ],
 )
 
 
@@ -194,9 +207,25 @@ def test_twins_listed_but_not_in_the_registry_are_two_persons(world):
 
 
 def test_father_and_son_with_the_same_name_are_two_persons(world):
+    """Also when the son's village list names no mother: it borrows his registry record's, which
+    is not the one the father's row names."""
     w = world
-    son_bpnt = f"{BPNT}:6013010000900001"
-    assert_clusters(w, [{w.reg(FATHER.nik), f"{DTKS}:FS-1"}, {w.reg(SON.nik), f"{DTKS}:FS-2", son_bpnt}])
+    son_bpnt, son_bnba = f"{BPNT}:6013010000900001", f"{BNBA}:3"
+    assert_clusters(w, [{w.reg(FATHER.nik), f"{DTKS}:FS-1"}, {w.reg(SON.nik), f"{DTKS}:FS-2", son_bpnt, son_bnba}])
+
+
+def test_a_wrong_birth_date_is_one_person_with_the_mother_another_list_lacks(world):
+    """DTKS has the mother's name and a wrong birth date, the village list the registry's date and
+    no mother: father and son share a name and a card, not a mother, so the village list borrows
+    the mother its registry record names, and the three records are one person."""
+    w = world
+    assert_clusters(w, [{w.reg(TOMAS.nik), f"{DTKS}:WD-1", f"{BNBA}:2"}])
+
+
+def test_a_wrong_birth_date_beside_a_nik_one_typo_off_is_one_person(world):
+    w = world
+    assert w.evidence(w.reg(IMAM.nik), f"{DTKS}:WD-2")["nik"][0] == "typo_outside_serial"
+    assert_clusters(w, [{w.reg(IMAM.nik), f"{DTKS}:WD-2"}])
 
 
 def test_father_and_son_listed_without_niks_are_two_persons(world):

@@ -18,7 +18,7 @@ from .errors import UserError
 from .identity import record_keys, split_key
 from .cluster.resolve import decide, household_apart, judge_registry_doubles
 from .link.comparisons import COMPARISONS
-from .link.features import build_link_frame
+from .link.features import LinkFrame, build_link_frame
 from .link.linker import score_candidates
 from .link.model import FSModel, link_term_frequencies, score_pairs
 from .publish.masking import mask_nik
@@ -110,20 +110,40 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
     total = float(scored["weight"])
     # The run's linkage settings; a run that did not record one used the default.
     lk = LinkageConfig.model_validate({k: v for k, v in manifest.get("linkage_config", {}).items() if k in LinkageConfig.model_fields})
-    decided = decide(pair, frame, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold)
+    person = pd.factorize(records["person_id"])[0]
+    mothers = _mothers_within(frame, person)
+    decided = decide(
+        pair, frame, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold, mothers
+    )
     # As the run does: two NIKs of one registry person (the run joined its two registrations)
     # are judged on the identity evidence; the registry's persons are the run's.
-    anchor = np.where(frame.civil & (frame.nik >= 0), pd.factorize(records["person_id"])[0], -1)
+    anchor = np.where(frame.civil & (frame.nik >= 0), person, -1)
     decided, weight = judge_registry_doubles(
-        pair, frame, decided, anchor, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight, lk.registry_double_threshold
+        pair, frame, decided, anchor, lk.match_threshold, lk.review_threshold, lk.family_rules, model.prior_weight,
+        lk.registry_double_threshold, mothers,
     )
     decision = str(decided[0])
     identity_only = float(weight[0]) if weight[0] != total else None
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
-    queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, lk.family_rules)[0]))
+    queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, lk.family_rules, mothers)[0]))
     labels = model.trained_on.get("labels")
     return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels,
                        identity_only)
+
+
+def _mothers_within(frame: LinkFrame, person: np.ndarray) -> np.ndarray:
+    """The mothers' names as the run lent them (cluster.resolve.borrowed_mothers), from the run's
+    persons: a record naming none takes the one its person's civil-registry records of the same
+    birth date name, when they agree."""
+    own = frame.mother.codes
+    lenders = pd.DataFrame({"person": person, "date": frame.birth_date, "mother": own})[frame.civil & (own >= 0) & (frame.birth_date >= 0)]
+    lent = lenders.groupby(["person", "date"])["mother"].agg(["min", "max"])
+    lent = lent[lent["min"] == lent["max"]]["min"]
+    asks = (own < 0) & (frame.birth_date >= 0)
+    found = lent.reindex(pd.MultiIndex.from_arrays([person[asks], frame.birth_date[asks]])).to_numpy()
+    mothers = own.copy()
+    mothers[np.flatnonzero(asks)] = np.where(np.isnan(found), -1, found).astype(np.int64)
+    return mothers
 
 
 def _queue_status(folder: Path, left: str, right: str, decision: str, household: bool) -> str:

@@ -22,6 +22,8 @@ from ..link.comparisons import (
     NIK_EXACT,
     NIK_SERIAL_ONE_EDIT,
     NIK_SIBLING,
+    NIK_TYPO,
+    KK_SAME,
 )
 from ..config import LinkageConfig, MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart, registry_double
@@ -66,7 +68,8 @@ def resolve(
     f = links.frame
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     undecided = ~np.isin(a * f.n + b, _decided_keys(must_link, cannot_link, f.n))
-    decision = decide(pairs, f, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold)
+    mothers = borrowed_mothers(pairs, f, match_threshold)
+    decision = decide(pairs, f, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold, mothers)
     decision = pd.Categorical.from_codes(np.where(undecided, decision.codes, DECISIONS.index("decided")), DECISIONS)
     civil_nik = np.where(f.civil, f.nik, -1)
     # One person registered twice is one registry person, joined whatever the NIKs say.
@@ -74,7 +77,7 @@ def resolve(
     registered = _one_anchor(civil_nik, doubles)
 
     decision, weight = judge_registry_doubles(
-        pairs, f, decision, registered, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold
+        pairs, f, decision, registered, match_threshold, review_threshold, family_rules, links.model.prior_weight, double_threshold, mothers
     )
 
     # A record fitting two registry people about equally well is linked to neither.
@@ -100,7 +103,7 @@ def resolve(
         clusters = cluster(f.n, _with(edges, must), against, civil_nik)
 
     label = clusters.label
-    queue = _queue(pairs, decision, f, label, edges, clusters.cut_edges, unsure, links.model.prior_weight, family_rules, review_config)
+    queue = _queue(pairs, decision, f, label, edges, clusters.cut_edges, unsure, links.model.prior_weight, family_rules, review_config, mothers)
 
     person_id, history = assign_person_ids(records, label, previous, run_id, known_ids, sources_with_ids, keys, id_key)
     counts = {
@@ -118,7 +121,7 @@ def resolve(
 
 def _queue(
     pairs: pd.DataFrame, decision: pd.Categorical, f: LinkFrame, label: np.ndarray, edges: pd.DataFrame, cut: pd.DataFrame,
-    unsure: np.ndarray, prior_weight: float, family_rules: bool, review_config: ReviewConfig | None,
+    unsure: np.ndarray, prior_weight: float, family_rules: bool, review_config: ReviewConfig | None, mothers: np.ndarray,
 ) -> Queue:
     """The analysts' queue (cluster/queue.py) from every pair whose decision is in question: the
     pairs kept apart in doubt (with why), the edges the clustering cut, the matches."""
@@ -138,7 +141,7 @@ def _queue(
     cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
     matched = pairs.loc[edges.index[label[edges["left"].to_numpy()] == label[edges["right"].to_numpy()]]].assign(reason="match")
     candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
-    household = _is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules)
+    household = _is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules, mothers)
     evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
     judged = pairs.assign(weight=np.where(look_alike, identity_weight(pairs, prior_weight), pairs["weight"].to_numpy()))
     return build_queue(judged, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig())
@@ -217,7 +220,7 @@ def _one_anchor(civil_nik: np.ndarray, doubles: pd.DataFrame) -> np.ndarray:
 
 def judge_registry_doubles(
     pairs: pd.DataFrame, f: LinkFrame, decision: pd.Categorical, anchor: np.ndarray, match_threshold: float, review_threshold: float,
-    family_rules: bool, prior_weight: float, double_threshold: float,
+    family_rules: bool, prior_weight: float, double_threshold: float, mothers: np.ndarray | None = None,
 ) -> tuple[pd.Categorical, np.ndarray]:
     """A pair holding one NIK each of a person registered twice (the two registrations, or lists
     that copied one of them) disagrees on the NIK, and likely the card and address, by
@@ -231,7 +234,7 @@ def judge_registry_doubles(
     weight = np.where(both, identity_weight(pairs, prior_weight), weight)
     again = pairs[both].assign(weight=weight[both], nik=np.int8(MISSING))
     codes = decision.codes.copy()
-    codes[both] = decide(again, f, match_threshold, review_threshold, family_rules, prior_weight, double_threshold).codes
+    codes[both] = decide(again, f, match_threshold, review_threshold, family_rules, prior_weight, double_threshold, mothers).codes
     return pd.Categorical.from_codes(codes, DECISIONS), weight
 
 
@@ -270,6 +273,7 @@ def decide(
     family_rules: bool = True,
     prior_weight: float = 0.0,
     double_threshold: float = np.inf,
+    mothers: np.ndarray | None = None,
 ) -> pd.Categorical:
     """The pair-level decision, from the weight and a few rules that naive Bayes cannot see
     (a family shares a card, an address, a mother and, for twins, a birth date):
@@ -283,7 +287,8 @@ def decide(
       the NIK and the birth date both agree exactly.
     - dates_differ: birth dates that disagree outright, above the match threshold: reviewed
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
-      son share a name and a card, but not a mother.
+      son share a name and a card, but not a mother, nor a NIK one typo apart. `mothers` (see
+      `borrowed_mothers`) lends a side that names no mother the one its registry record names.
     - registry_double: two civil-registry records with different NIKs and family cards but one
       name, birth date, sex, mother's name and birth place, whose identity evidence (see
       `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
@@ -302,7 +307,7 @@ def decide(
     nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
     apart = registry_apart(f, a, b)
     nik_agrees = np.isin(nik, NIK_AGREES)
-    names_differ, dates_differ = _household_rules(pairs)
+    names_differ, dates_differ = _household_rules(pairs, mothers)
     serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
     one_unregistered = f.nik_registered[a] != f.nik_registered[b]
     serial_apart = serial_levels & ~one_unregistered
@@ -323,24 +328,54 @@ def decide(
     return pd.Categorical.from_codes(code, DECISIONS)
 
 
-def _household_rules(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _household_rules(pairs: pd.DataFrame, mothers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(names_differ, dates_differ) conditions, whatever the weight (see `decide`). A NIK that
     agrees only in the 15 digits a spreadsheet kept does not lift names_differ: twins with
     consecutive serials share those."""
     nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
     names_differ = (name == NAME_DIFFERENT) & ~((nik == NIK_EXACT) & (dob == BIRTH_DATE_EXACT))
-    same_mother = pairs["mother_name"].to_numpy() == MOTHER_EXACT
-    dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~np.isin(nik, NIK_AGREES) & ~same_mother
+    mother = pairs["mother_name"].to_numpy()
+    same_mother = mother == MOTHER_EXACT
+    if mothers is not None:
+        lent = mothers[pairs["left"].to_numpy()]
+        same_mother |= (mother == MISSING) & (lent >= 0) & (lent == mothers[pairs["right"].to_numpy()])
+    # NIKs one typo apart in the region or date digits encode nearly the same birth date: on one
+    # card, that is one person whose listed date is wrong, not a father and son.
+    typo_on_card = (nik == NIK_TYPO) & (pairs["kk"].to_numpy() == KK_SAME)
+    dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~np.isin(nik, NIK_AGREES) & ~same_mother & ~typo_on_card
     return names_differ, dates_differ
 
 
-def household_apart(pairs: pd.DataFrame, family_rules: bool = True) -> np.ndarray:
+def household_apart(pairs: pd.DataFrame, family_rules: bool = True, mothers: np.ndarray | None = None) -> np.ndarray:
     """Pairs the household rules keep apart at any weight: names that differ completely, or
     birth dates that disagree outright (see `decide`); nothing without the rules."""
     if not family_rules:
         return np.zeros(len(pairs), dtype=bool)
-    names_differ, dates_differ = _household_rules(pairs)
+    names_differ, dates_differ = _household_rules(pairs, mothers)
     return names_differ | dates_differ
+
+
+def borrowed_mothers(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float) -> np.ndarray:
+    """Per record, the code of its mother's name (-1: none known): its own, or, for a record
+    that names none, the one named by the civil-registry record it matches on the weight and an
+    exact birth date (when all such agree). A list row with the registry's date but no mother,
+    beside another list's row with the registry's mother but a wrong date, is then one person:
+    father and son share a name and a card, but not a mother."""
+    own = f.mother.codes
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    sure = (
+        (pairs["weight"].to_numpy() >= match_threshold)
+        & (pairs["birth_date"].to_numpy() == BIRTH_DATE_EXACT)
+        & (pairs["name"].to_numpy() != NAME_DIFFERENT)
+        & (f.civil[a] != f.civil[b])
+    )
+    registry, listed = np.where(f.civil[a], a, b)[sure], np.where(f.civil[a], b, a)[sure]
+    lend = (own[registry] >= 0) & (own[listed] < 0)
+    lent = pd.Series(own[registry[lend]]).groupby(listed[lend]).agg(["min", "max"])
+    agreed = lent[lent["min"] == lent["max"]]
+    mothers = own.copy()
+    mothers[agreed.index.to_numpy()] = agreed["min"].to_numpy()
+    return mothers
 
 
 AMBIGUITY_MARGIN = 3.0  # log2: the best candidate must be 8x likelier than the next
