@@ -56,3 +56,33 @@ def test_a_lone_record_at_odds_with_its_own_nik_is_flagged_not_a_mismatch(tmp_pa
     out = conflicts_of(tmp_path, rows, ["a", "b", "c", "c", "c"])
     mismatch = out[out["kind"] == "attribute_mismatch"]
     assert mismatch[["row", "field"]].values.tolist() == [[3, "birth_date"]]
+
+
+def test_a_list_without_sex_shows_it_through_its_nik(tmp_path):
+    """BPNT lists no sex, but its NIK says it: a list row stating the other sex, with a NIK that
+    says the same as BPNT's, is a mismatch. A row whose own NIK sides with its stated sex is
+    not (the other NIK may be a family member's)."""
+    woman = make_nik(SUKABUMI, "05-07-1978", "P", 3)
+    man = make_nik(KEBUMEN, "06-07-1980", "L", 4)
+    rows = [
+        small_row(woman, "SITI AMINAH", "05-07-1978", SUKABUMI, JK="L"),  # states L, its NIK and BPNT's say P
+        small_row(woman, "SITI AMINAH", "", SUKABUMI),  # BPNT-like: the NIK, no sex
+        small_row(man, "ADE SUPRIATNA", "06-07-1980", KEBUMEN, JK="L"),  # its own NIK says L
+        small_row(make_nik(KEBUMEN, "06-07-1980", "P", 5), "ADE SUPRIATNA", "", KEBUMEN),  # a woman's NIK, no sex
+    ]
+    out = conflicts_of(tmp_path, rows, ["a", "a", "b", "b"])
+    mismatch = out[out["kind"] == "attribute_mismatch"]
+    assert mismatch[["row", "field", "values", "value"]].values.tolist() == [[0, "sex", "P", "L"]]
+
+
+def test_the_sex_its_nik_confirms_survives(tmp_path):
+    """Two lists state different sexes for one person: the golden sex is the one the NIK confirms,
+    and the other row is the mismatch, whichever list comes first."""
+    man = make_nik(KEBUMEN, "23-01-1972", "L", 2)
+    rows = [
+        small_row(man, "MUHAMMAD RASYID", "23-01-1972", KEBUMEN, JK="P"),
+        small_row(man, "MUHAMMAD RASYID", "23-01-1972", KEBUMEN, JK="L"),
+    ]
+    out = conflicts_of(tmp_path, rows, ["a", "a"])
+    mismatch = out[out["kind"] == "attribute_mismatch"]
+    assert mismatch[["row", "field", "values", "value"]].values.tolist() == [[0, "sex", "L", "P"]]

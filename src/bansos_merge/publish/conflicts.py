@@ -10,8 +10,10 @@ queue) returning rows of one kind; `find_conflicts` stacks them. Kinds and their
   `values` holds the reason (the NIK status), so "no NIK" is counted apart from "a wrong NIK".
 - attribute_mismatch: a record of a person whose birth date differs from the golden one
   beyond normal variation (exact, day/month swap, one digit, the NIK's date), or whose sex
-  differs; and a list record held out of a link only because its birth date disagrees. Only
-  another record shows a mismatch: a lone record at odds with its own NIK is flagged instead.
+  differs. Only another record shows a mismatch: a lone record at odds with its own NIK is
+  flagged instead. Where no civil-registry record states the sex, a list without it (BPNT)
+  shows it through its NIK (`_contradicted_by_nik`). Not so the birth date: the NIK keeps the
+  first registered date, and a corrected birth date differs from it for good.
 - deceased: an aid-list record of a person the civil registry records as deceased.
 - ineligible: an aid-list record of a person on an exclusion list (civil servants, soldiers
   and police, ...), with the list's reasons.
@@ -32,7 +34,7 @@ import pyarrow.compute as pc
 
 from ..identity import record_keys
 from ..link.comparisons import BIRTH_DATE, birth_date_levels
-from ..link.features import MISSING, days_to_ymd, to_days
+from ..link.features import days_to_ymd, to_days
 from ..regions import regency_names
 from .registry import Persons, distinct_counts, is_value, value_codes
 
@@ -202,9 +204,13 @@ def attribute_mismatch(x: _Linked) -> pd.DataFrame:
     on_birth_date = pc.equal(pc.list_flatten(conflicts), "birth_date").to_numpy(zero_copy_only=False)
     tied[pc.list_parent_indices(conflicts).to_numpy()[on_birth_date]] = True
     date_off |= tied[x.person] & (record_days >= 0) & ~own_nik_date
-    record_sex = r["sex"].fillna("").to_numpy(dtype=object)
-    golden_sex = x.registry["sex"].fillna("").to_numpy(dtype=object)[x.person]
-    sex_off = (record_sex != "") & (golden_sex != "") & (record_sex != golden_sex)
+    sex_codes = {"L": 0, "P": 1}
+    record_sex = r["sex"].map(sex_codes).fillna(-1).to_numpy(dtype=np.int64)
+    golden_sex = x.registry["sex"].map(sex_codes).fillna(-1).to_numpy(dtype=np.int64)[x.person]
+    sex_off = (record_sex >= 0) & (golden_sex >= 0) & (record_sex != golden_sex)
+    shown_sex = _contradicted_by_nik(x, record_sex, r["nik_sex"].map(sex_codes).fillna(-1).to_numpy(dtype=np.int64))
+    golden_sex = np.where(sex_off | (shown_sex < 0), golden_sex, shown_sex)
+    sex_off |= shown_sex >= 0
     dated = x.select(date_off)
     date_rows = _rows(
         dated,
@@ -216,11 +222,37 @@ def attribute_mismatch(x: _Linked) -> pd.DataFrame:
         "birth date differs from the person's golden record beyond a typo or a day/month swap",
     )
     sexed = x.select(sex_off)
+    sex_text = np.array(["L", "P"], dtype=object)
     sex_rows = _rows(
-        sexed, "attribute_mismatch", "medium", "sex", sexed["person_id"] + ":sex", (golden_sex[sex_off], sexed["sex"]),
+        sexed, "attribute_mismatch", "medium", "sex", sexed["person_id"] + ":sex", (sex_text[golden_sex[sex_off]], sexed["sex"]),
         "sex differs from the person's golden record",
     )
     return pd.concat([date_rows, sex_rows], ignore_index=True)
+
+
+def _contradicted_by_nik(x: _Linked, stated: np.ndarray, nik_says: np.ndarray) -> np.ndarray:
+    """Per record, the value (code) that another record's NIK shows against the record's stated
+    one, or -1. That other record states no value of its own (BPNT lists no sex), and no
+    civil-registry record of the person states one (the registry's is the golden value). The
+    record itself carries a NIK saying the same, or no NIK and the only stated value of its
+    person: a NIK is a family member's often enough that one stated value against another
+    does not say which is wrong."""
+    person = x.person
+    civil = is_value(x.records["source_kind"], "civil_registry")
+    registry_states = np.bincount(person[civil & (stated >= 0)], minlength=x.count) > 0
+    statements = np.bincount(person[stated >= 0], minlength=x.count)
+    asked = np.flatnonzero((stated >= 0) & ~registry_states[person])
+    witness = np.flatnonzero((nik_says >= 0) & (stated < 0))
+    pairs = pd.DataFrame({"row": asked, "person": person[asked]}).merge(
+        pd.DataFrame({"person": person[witness], "shown": nik_says[witness]}), on="person"
+    )
+    row, shown = pairs["row"].to_numpy(), pairs["shown"].to_numpy()
+    own = nik_says[row]
+    backed = np.where(own >= 0, own == shown, statements[person[row]] == 1)
+    hit = backed & (stated[row] != shown)
+    out = np.full(len(stated), -1, dtype=np.int64)
+    out[row[hit]] = shown[hit]
+    return out
 
 
 def deceased(x: _Linked) -> pd.DataFrame:
@@ -315,28 +347,6 @@ def review_needed(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def dates_differ_in_review(x: _Linked, review: pd.DataFrame) -> pd.DataFrame:
-    """attribute_mismatch for pairs that would link but for birth dates that disagree outright
-    (the review queue's `dates_differ`): the list record carries the deviating date — the
-    civil registry is authoritative, so its record is not flagged. Only pairs the NIK cannot
-    tell apart: two NIKs that differ say two people (father and son), not a wrong date."""
-    held = review[(review["reason"] == "dates_differ") & (review["nik"] == MISSING)]
-    if held.empty:
-        return pd.DataFrame(columns=_COLUMNS)
-    pos = np.r_[held["left"].to_numpy(), held["right"].to_numpy()]
-    other = np.r_[held["right"].to_numpy(), held["left"].to_numpy()]
-    keep = x.records["source_kind"].to_numpy()[pos] != "civil_registry"
-    pos, other = pos[keep], other[keep]
-    sel = x.select(pos).reset_index(drop=True)
-    days = to_days(x.records["birth_date"])
-    values = _iso(days[pos]) + "; " + _iso(days[other])
-    key = record_keys(sel) + ":birth_date"
-    return _rows(
-        sel, "attribute_mismatch", "medium", "birth_date", key, (values, _iso(days[pos])),
-        "would link to another record of the same name and household, but the birth dates disagree (in review)",
-    ).drop_duplicates(["source", "record_id"])
-
-
 def find_conflicts(
     records: pd.DataFrame, registry: pd.DataFrame, review: pd.DataFrame, persons: Persons, civil_registry: bool | None = None
 ) -> pd.DataFrame:
@@ -353,7 +363,6 @@ def find_conflicts(
         multiple_nik(x),
         invalid_nik(x),
         attribute_mismatch(x),
-        dates_differ_in_review(x, review),
         deceased(x),
         ineligible(x),
         duplicate_in_source(x),

@@ -45,6 +45,9 @@ _ADDRESS = (
 )
 
 
+_NIK_SAYS = {"birth_date": "nik_birth_date", "sex": "nik_sex"}
+
+
 def _completeness(records: pd.DataFrame, field: str) -> np.ndarray:
     value = records[field]
     present = value.notna().to_numpy(dtype=float)
@@ -52,9 +55,9 @@ def _completeness(records: pd.DataFrame, field: str) -> np.ndarray:
         return present * np.where(records["nik_status"].to_numpy() == "valid", 2, 1)
     if field == "name":
         return present * value.str.count(" ").fillna(0).to_numpy(dtype=float) + present
-    if field == "birth_date":
-        # A date its NIK corroborates is more complete than one nothing confirms.
-        return present + (value == records["nik_birth_date"]).fillna(False).to_numpy(dtype=float)
+    if field in _NIK_SAYS:
+        # A date or sex its NIK corroborates is more complete than one nothing confirms.
+        return present + (value == records[_NIK_SAYS[field]]).fillna(False).to_numpy(dtype=float)
     return present
 
 
