@@ -58,6 +58,7 @@ def sample(tmp_path_factory) -> Path:
     # Small slices and person partitions, so that the records really are cut into many.
     config["execution"] = {"partition_rows": 1000, "person_partition_rows": 300}
     config["publish"] = {"workbook_rows_per_kind": 15}  # the workbook picks its rows across partitions
+    config["review"] = {"min_doubt": 0.0}  # a queue to compare: this small sample leaves hardly a pair in doubt
     (out / "merge.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return out
 
