@@ -22,13 +22,13 @@ import pyarrow.compute as pc
 from ..identity import record_keys, stable_record_keys
 
 
-def _hashed_ids(keys: pd.Series, taken: set[str], id_key: bytes | None = None) -> np.ndarray:
+def _hashed_ids(keys: pd.Series, used: np.ndarray, id_key: bytes | None = None) -> np.ndarray:
     """'P' + 16 hex digits of a stable 64-bit hash (SipHash under `id_key`, see output_key.py;
-    pandas' fixed key without one); rehashed with a salt on collision.
+    pandas' fixed key without one); rehashed with a salt on a clash with `used` (the hashes of
+    the IDs already given, `id_hashes`) or with another key's.
 
     Worked on the hashes (an id and its hash are one-to-one), formatted once at the end: at
     national scale these are tens of millions of new ids."""
-    used = np.unique(np.array([int(t[1:], 16) for t in taken if _ID.fullmatch(t)], dtype=np.uint64))
     hashes = np.zeros(len(keys), dtype=np.uint64)
     todo, where, salt = keys, np.arange(len(keys)), 0
     hash_key = DEFAULT_HASH_KEY if id_key is None else id_key[:8].hex()  # the 16 characters SipHash takes: 64 bits of key
@@ -47,6 +47,10 @@ def _hashed_ids(keys: pd.Series, taken: set[str], id_key: bytes | None = None) -
 _ID = re.compile(r"P[0-9A-F]{16}")
 DEFAULT_HASH_KEY = "0123456789123456"  # pandas' own
 _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+_HEX_VALUE = np.full(256, 0, dtype=np.uint64)
+_HEX_VALUE[_HEX] = np.arange(16, dtype=np.uint64)
+_IS_HEX = np.zeros(256, dtype=bool)
+_IS_HEX[_HEX] = True
 
 
 def _formatted(hashes: np.ndarray) -> np.ndarray:
@@ -58,15 +62,51 @@ def _formatted(hashes: np.ndarray) -> np.ndarray:
     return chars.view("S17").ravel().astype("U17").astype(object)
 
 
-def _greedy_inherit(overlap: pd.DataFrame) -> pd.DataFrame:
-    """Each cluster takes its best old id not taken by a larger overlap; repeated until stable."""
-    rem = overlap.sort_values(["n", "old", "label"], ascending=[False, True, True])
+def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The 64-bit hashes that IDs of the 'P' + 16 hex digits form stand for (`_formatted`'s
+    inverse, vectorised over the Arrow bytes). Other IDs (an older format) cannot clash with a new
+    one and are left out."""
+    ids = pc.drop_null(ids.cast(pa.string()))
+    ids = ids.filter(pc.and_(pc.equal(pc.binary_length(ids), 17), pc.starts_with(ids, "P")))
+    arr = pa.concat_arrays(ids.chunks) if isinstance(ids, pa.ChunkedArray) else ids
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    chars = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 17)[:, 1:]
+    chars = chars[_IS_HEX[chars].all(axis=1)]
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    return np.bitwise_or.reduce(_HEX_VALUE[chars] << shifts[None, :], axis=1)
+
+
+def _first_rows(x: np.ndarray) -> np.ndarray:
+    """The position of each distinct value's first entry, by value (a stable sort: numpy's
+    unique with return_index hashes, several times slower on millions of ints)."""
+    order = np.argsort(x, kind="stable")
+    return order[np.flatnonzero(np.r_[True, x[order][1:] != x[order][:-1]])] if len(x) else order
+
+
+def _first(x: np.ndarray) -> np.ndarray:
+    """Which entries are the first of their value, in array order."""
+    first = np.zeros(len(x), dtype=bool)
+    first[_first_rows(x)] = True
+    return first
+
+
+def _greedy_inherit(label: np.ndarray, old: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cluster, old id code) pairs: each cluster takes its best old id not taken by a larger
+    overlap (ties: the smaller old id, then the smaller cluster); repeated until stable."""
+    order = np.lexsort((label, old, -n))
+    label, old = label[order], old[order]
     taken = []
-    while len(rem):
-        best = rem.drop_duplicates("label").drop_duplicates("old")
-        taken.append(best)
-        rem = rem[~rem["label"].isin(best["label"]) & ~rem["old"].isin(best["old"])]
-    return pd.concat(taken)[["label", "old"]] if taken else pd.DataFrame(columns=["label", "old"])
+    while len(label):
+        best = np.flatnonzero(_first(label))
+        best = best[_first(old[best])]
+        taken.append(best_pairs := (label[best], old[best]))
+        keep = ~np.isin(label, best_pairs[0]) & ~np.isin(old, best_pairs[1])
+        label, old = label[keep], old[keep]
+    if not taken:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate([t[0] for t in taken]), np.concatenate([t[1] for t in taken])
 
 
 def assign_person_ids(
@@ -74,7 +114,7 @@ def assign_person_ids(
     label: np.ndarray,
     previous: pd.DataFrame | None,
     run_id: str,
-    known_ids: set[str],
+    known_ids: set[str] | pa.Array | pa.ChunkedArray,
     sources_with_ids: set[str] | None = None,
     keys: pd.Series | None = None,
     id_key: bytes | None = None,
@@ -95,44 +135,58 @@ def assign_person_ids(
         return stable_record_keys(frame, sources_with_ids)
 
     keys = keys_of(records) if keys is None else keys
-    key_array = pa.array(keys.array if isinstance(keys.dtype, pd.ArrowDtype) else keys.to_numpy(dtype=object), pa.string())
-    previous_ids: set[str] = set()
-    overlap = pd.DataFrame({"label": pd.Series(dtype=np.int64), "old": pd.Series(dtype=object), "n": pd.Series(dtype=np.int64)})
+    key_array = _strings(keys)
+    # Previous person IDs as codes into their sorted distinct values (ties go to the smaller ID).
+    old_ids, old_hashes = np.zeros(0, dtype=object), np.zeros(0, dtype=np.uint64)
+    overlap_label = overlap_old = overlap_n = np.zeros(0, dtype=np.int64)
     if previous is not None and len(previous):
-        prev_keys = keys_of(previous)
-        old = pd.Series(previous["person_id"].astype(str).to_numpy(), index=prev_keys.to_numpy())
-        old = old[~old.index.duplicated()]
-        previous_ids = set(old.unique())
-        at = pc.fill_null(pc.index_in(key_array, value_set=pa.array(old.index.to_numpy(dtype=object), pa.string())), -1).to_numpy()
+        prev_keys = pc.dictionary_encode(_strings(keys_of(previous)))
+        first_row = _first_rows(prev_keys.indices.to_numpy(zero_copy_only=False))  # per distinct key, its first row
+        person = pc.dictionary_encode(_strings(previous["person_id"]).take(pa.array(first_row)))
+        rank = np.argsort(pc.array_sort_indices(person.dictionary).to_numpy())
+        old_ids = np.asarray(person.dictionary.to_numpy(zero_copy_only=False), dtype=object)[np.argsort(rank)]
+        old_code = rank[person.indices.to_numpy(zero_copy_only=False)]  # per distinct previous key
+        old_hashes = id_hashes(person.dictionary)
+        at = pc.fill_null(pc.index_in(key_array, value_set=prev_keys.dictionary), -1).to_numpy()
         hit = at >= 0
-        matched = pd.DataFrame({"label": label[hit], "old": old.to_numpy()[at[hit]]})
-        overlap = matched.groupby(["label", "old"]).size().rename("n").reset_index()
+        pair = label[hit].astype(np.int64) * len(old_ids) + old_code[at[hit]]
+        pair.sort()
+        start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        overlap_n = np.diff(np.r_[start, len(pair)])
+        overlap_label, overlap_old = pair[start] // len(old_ids), pair[start] % len(old_ids)
 
-    inherited = _greedy_inherit(overlap)
+    inherited_label, inherited_old = _greedy_inherit(overlap_label, overlap_old, overlap_n)
     # The smallest key of each cluster names it (one Arrow sort; a groupby min on strings is slow).
     order = pc.sort_indices(key_array).to_numpy()
-    labels, first = np.unique(label[order], return_index=True)
+    first = _first_rows(label[order])
+    labels = label[order][first]
     smallest = key_array.take(pa.array(order[first]))
     pid = np.full(len(labels), None, dtype=object)  # per cluster, in `labels` order
-    pid[np.searchsorted(labels, inherited["label"].to_numpy(dtype=np.int64))] = inherited["old"].to_numpy()
+    pid[np.searchsorted(labels, inherited_label)] = old_ids[inherited_old]
     fresh = pd.isna(pid)
     smallest = pd.Series(pd.arrays.ArrowExtensionArray(smallest.filter(pa.array(fresh))))
-    pid[fresh] = _hashed_ids(smallest, set(known_ids) | previous_ids, id_key)
+    given = known_ids if isinstance(known_ids, (pa.Array, pa.ChunkedArray)) else pa.array(list(known_ids), pa.string())
+    pid[fresh] = _hashed_ids(smallest, np.concatenate([id_hashes(given), old_hashes]), id_key)
 
-    moved = overlap.assign(new=pid[np.searchsorted(labels, overlap["label"].to_numpy(dtype=np.int64))])
-    moved = moved[moved["old"] != moved["new"]]
+    new_of_overlap = pid[np.searchsorted(labels, overlap_label)]
+    moved = old_ids[overlap_old] != new_of_overlap
+    moved_old, moved_new = old_ids[overlap_old[moved]], new_of_overlap[moved]
+    kept = np.zeros(len(old_ids), dtype=bool)
+    kept[inherited_old] = True
     # Built column-wise: a concat of frames checks an all-None column value by value.
-    new = pid[fresh & ~np.isin(labels, overlap["label"].to_numpy(dtype=np.int64))]
-    removed = sorted(previous_ids - set(overlap["old"]))
+    new = pid[fresh & ~np.isin(labels, overlap_label)]
+    present = np.zeros(len(old_ids), dtype=bool)
+    present[overlap_old] = True
+    removed = old_ids[~present]
     none = np.full(len(new), None, dtype=object), np.full(len(removed), None, dtype=object)
     history = pd.DataFrame(
         {
-            "old_id": np.concatenate([none[0], moved["old"].to_numpy(dtype=object), np.array(removed, dtype=object)]),
-            "new_id": np.concatenate([new, moved["new"].to_numpy(dtype=object), none[1]]),
+            "old_id": np.concatenate([none[0], moved_old, removed]),
+            "new_id": np.concatenate([new, moved_new, none[1]]),
             "reason": np.concatenate(
                 [
                     np.full(len(new), "new", dtype=object),
-                    np.where(moved["old"].isin(inherited["old"]), "split", "merged").astype(object),
+                    np.where(kept[overlap_old[moved]], "split", "merged").astype(object),
                     np.full(len(removed), "removed", dtype=object),
                 ]
             ),
@@ -140,3 +194,11 @@ def assign_person_ids(
     )
     history["run_id"] = run_id
     return pid[np.searchsorted(labels, label)], history
+
+
+def _strings(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array (Arrow-backed columns without a copy to objects)."""
+    if isinstance(values.dtype, pd.ArrowDtype):
+        array = pa.array(values.array)
+        return (array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array).cast(pa.string())
+    return pa.array(values.to_numpy(dtype=object), pa.string())

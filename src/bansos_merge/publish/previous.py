@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..identity import FINGERPRINT_FIELDS
@@ -20,11 +21,11 @@ class PreviousRun:
     id_history: pd.DataFrame
 
     @property
-    def known_ids(self) -> set[str]:
-        ids = set(self.records["person_id"].dropna())
-        for col in ("old_id", "new_id"):
-            ids |= set(self.id_history[col].dropna())
-        return ids
+    def known_ids(self) -> pa.ChunkedArray:
+        """Every person ID the folder has given (with repeats): new IDs must not take one again."""
+        columns = [self.records["person_id"], self.id_history["old_id"], self.id_history["new_id"]]
+        arrays = [pa.array(c.array if isinstance(c.dtype, pd.ArrowDtype) else c.to_numpy(dtype=object), from_pandas=True) for c in columns]
+        return pa.chunked_array([chunk.cast(pa.string()) for a in arrays for chunk in getattr(a, "chunks", [a])])
 
 
 def load_previous(output_dir: Path) -> PreviousRun | None:
@@ -32,7 +33,8 @@ def load_previous(output_dir: Path) -> PreviousRun | None:
     if folder is None or not (folder / "records.parquet").exists():
         return None
     columns = ["source", "record_id", "person_id", "nik", *FINGERPRINT_FIELDS]
-    records = pq.read_table(folder / "records.parquet", columns=columns).to_pandas()
+    # Arrow-backed text: at a million records, Python strings would cost a gigabyte.
+    records = pq.read_table(folder / "records.parquet", columns=columns).to_pandas(types_mapper=pd.ArrowDtype)
     history_file = folder / "id_history.parquet"
     history = (
         pq.read_table(history_file).to_pandas()
