@@ -54,6 +54,7 @@ from ..publish.run_folder import RunFolder
 from ..publish.shrink import shrink_message, shrink_problems
 from . import incremental
 from .executor import Executor, LocalExecutor
+from .memory import limit_malloc_arenas
 from .progress import Progress
 from .sharded_link import block_and_compare
 from .state import (
@@ -93,6 +94,7 @@ def run(config_path: str, output_dir: str | None, executor: Executor, log: loggi
     `incremental`: start from the latest run's state (run/incremental.py), or say in one line
     why not and run in full; `retrain`: an incremental run trains its model afresh."""
     started = now_utc()
+    limit_malloc_arenas()
     config = load_config(config_path, output_dir)
     preflight(config)
     folder = RunFolder(Path(config.output_dir), run_id)
