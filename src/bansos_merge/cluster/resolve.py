@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -52,7 +53,7 @@ def resolve(
     cannot_link_threshold: float,
     previous: pd.DataFrame | None,
     run_id: str,
-    known_ids: set[str],
+    known_ids: set[str] | pa.ChunkedArray,
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
     sources_with_ids: set[str] | None = None,
@@ -153,7 +154,7 @@ def resolve_with(
     links: Links,
     run_id: str,
     previous_records: pd.DataFrame | None = None,
-    known_ids: set[str] | None = None,
+    known_ids: set[str] | pa.ChunkedArray | None = None,
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
     keys: pd.Series | None = None,
@@ -170,7 +171,7 @@ def resolve_with(
         lk.cannot_link_threshold,
         previous_records,
         run_id,
-        set(known_ids or ()),
+        set() if known_ids is None else known_ids,
         must_link=must_link,
         cannot_link=cannot_link,
         sources_with_ids={s.name for s in config.sources if s.id_column},
