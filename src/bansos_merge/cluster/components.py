@@ -18,6 +18,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..sorted_sets import isin
+
 
 @dataclass
 class Clustering:
@@ -94,13 +96,13 @@ def cluster(
     cut = []
     if bad:
         bad_arr = np.fromiter(bad, dtype=np.int64)
-        in_bad = np.isin(label[a], bad_arr)
+        in_bad = isin(label[a], bad_arr)
         cannot: dict[int, set[int]] = {}
         for x, y in zip(ca.tolist(), cb.tolist()):
             cannot.setdefault(x, set()).add(y)
             cannot.setdefault(y, set()).add(x)
         order = np.flatnonzero(in_bad)[np.argsort(-w[in_bad], kind="stable")]
-        members = np.flatnonzero(np.isin(label, bad_arr))
+        members = np.flatnonzero(isin(label, bad_arr))
         uf = _UnionFind(members, civil_nik, cannot)
         for e in order:
             why = uf.try_union(int(a[e]), int(b[e]), force=bool(np.isposinf(w[e])))

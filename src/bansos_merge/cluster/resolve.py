@@ -31,6 +31,7 @@ from ..link.blocking import registry_apart, registry_double
 from ..link.features import MISSING, LinkFrame
 from ..link.linker import Links
 from ..output_key import output_key
+from ..sorted_sets import unique
 from .components import cluster
 from .ids import assign_person_ids
 from .queue import Queue, build_queue
@@ -114,7 +115,7 @@ def resolve(
         "review": queue.stats,
         "cut_edges": int(len(clusters.cut_edges)),
         "detached_ambiguous": int(detached.sum()),
-        "persons": int(len(np.unique(label))),
+        "persons": int(len(unique(label))),
         "decisions": {k: int(v) for k, v in pd.Series(decision).value_counts().items() if v},
     }
     return Resolution(person_id, clusters.link_score, queue.pairs, history, counts)

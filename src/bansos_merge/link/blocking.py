@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..sorted_sets import unique
 from .features import MISSING, LinkFrame, Strings, digit_matrix
 
 DEFAULT_MAX_BLOCK = 200
@@ -165,7 +166,7 @@ def _one_edit_pairs(
         vb.append(b)
         skipped_blocks += sb
         skipped_rows += sr
-    pair_code = np.unique(np.concatenate(va) * len(values) + np.concatenate(vb))
+    pair_code = unique(np.concatenate(va) * len(values) + np.concatenate(vb))
     a, b = _holders_of_pairs(pair_code // len(values), pair_code % len(values), inverse, has)
     return np.minimum(a, b), np.maximum(a, b), skipped_blocks, skipped_rows
 
@@ -326,7 +327,7 @@ def _run_pass(f: LinkFrame, derived: dict[str, np.ndarray], p: BlockingPass, max
     columns = pass_columns(f, derived, p)
     a, b, blocks_skipped, rows_skipped = KEY_KINDS[p.key.kind](columns, p.cap or max_block)
     skip = registry_apart(f, a, b)
-    return _PassResult(np.unique(a[~skip] * f.n + b[~skip]), a[skip] * f.n + b[skip], blocks_skipped, rows_skipped)
+    return _PassResult(unique(a[~skip] * f.n + b[~skip]), a[skip] * f.n + b[skip], blocks_skipped, rows_skipped)
 
 
 def candidate_pairs(f: LinkFrame, max_block: int = DEFAULT_MAX_BLOCK) -> tuple[pd.DataFrame, BlockingReport]:

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from ..textcol import TEXT
 from ..normalize.text import on_unique
+from ..sorted_sets import isin
 
 MISSING = -1
 DAY0 = np.datetime64("1800-01-01")  # dates are days since DAY0: never negative, so -1 is free for missing
@@ -148,7 +149,7 @@ def build_link_frame(records: pd.DataFrame) -> LinkFrame:
         aid=(r["source_kind"] == "aid_list").to_numpy(dtype=bool),
         deceased=civil & (r["status"] == "deceased").fillna(False).to_numpy(dtype=bool),
         nik=nik,
-        nik_registered=(nik >= 0) & np.isin(nik, nik[civil & (nik >= 0)]),
+        nik_registered=(nik >= 0) & isin(nik, nik[civil & (nik >= 0)]),
         nik15=nik15,
         nik_digits=digit_matrix(nik),
         nik_date=nik_date,
@@ -217,5 +218,5 @@ def concat_link_frames(parts: list[LinkFrame], part_sources: list[str]) -> LinkF
         if fld.name not in columns and fld.name not in ("n", "nik_registered"):
             columns[fld.name] = np.concatenate([getattr(p, fld.name) for p in parts])
     nik, civil = columns["nik"], columns["civil"]
-    columns["nik_registered"] = (nik >= 0) & np.isin(nik, nik[civil & (nik >= 0)])
+    columns["nik_registered"] = (nik >= 0) & isin(nik, nik[civil & (nik >= 0)])
     return LinkFrame(n=sum(p.n for p in parts), **columns)
