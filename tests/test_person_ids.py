@@ -96,6 +96,16 @@ def test_removed_row_keeps_the_id_and_a_person_with_no_record_left_is_removed(ru
     assert history == [("removed", ids["dtks:B"], None)]
 
 
+def test_a_run_sharing_no_record_with_the_previous_one_removes_every_id(run1):
+    """No record recurs (a run left with none, or only new ones): every old ID is removed."""
+    ids, _ = run1
+    got, history = _assign([], previous=ids)
+    assert got == {} and history == sorted(("removed", i, None) for i in set(ids.values()))
+    got, history = _assign([["reg:7"]], previous=ids)
+    assert got["reg:7"] not in ids.values()
+    assert history == sorted([("new", None, got["reg:7"])] + [("removed", i, None) for i in set(ids.values())])
+
+
 def test_corrected_row_keeps_its_id(run1):
     """A corrected row is the same record (same source and record id) in the same cluster."""
     ids, _ = run1

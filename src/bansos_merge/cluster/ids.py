@@ -153,7 +153,7 @@ def assign_person_ids(
         hit = at >= 0
         pair = label[hit].astype(np.int64) * len(old_ids) + old_code[at[hit]]
         pair.sort()
-        start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        start = np.flatnonzero(np.diff(pair, prepend=-1) != 0)  # pairs are >= 0; none when no key recurs
         overlap_n = np.diff(np.r_[start, len(pair)])
         overlap_label, overlap_old = pair[start] // len(old_ids), pair[start] % len(old_ids)
 

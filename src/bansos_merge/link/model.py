@@ -200,6 +200,8 @@ def em_train(
     names = [c.name for c in COMPARISONS]
     m = {c.name: _initial_m(len(c.levels)) for c in COMPARISONS} if m is None else dict(m)
     prior = 0.5
+    if counts.sum() + known_non_matches == 0:  # no pairs at all (an empty run): nothing to learn
+        return m, prior, 0
     log_u = _log_probs(patterns, u, names)
     iterations = 0
     for iterations in range(1, max_iter + 1):
