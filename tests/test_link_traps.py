@@ -8,8 +8,10 @@ names), so the model is trained by EM on realistic data, as in a real run.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from bansos_merge.cluster.resolve import decide
 from bansos_merge.normalize.names import normalize_names
 from bansos_merge.textcol import as_text
 from linkage_fixtures import (
@@ -118,8 +120,15 @@ TOMAS = person("TOMAS SETIAWAN", "L", "06-06-1977", KEBUMEN, 2, make_kk(KEBUMEN,
 IMAM = person("IMAM SANTOSO", "L", "05-01-1974", SUKABUMI, 2, make_kk(SUKABUMI, "28-06-2012", 78),
               mother="SUMARNI", address="KP. NANGKA", rt="004", rw="003")
 IMAM_TYPO_NIK = IMAM.nik[:9] + "4" + IMAM.nik[10:]  # 050174 -> 050474: a date digit, serial intact
+# --- a namesake outside the registry on BPNT (no birth date, no card) with his own NIK, born 1971
+FELIX = person("FELIX KOSASIH", "L", "06-02-1985", SUKABUMI, 1, make_kk(SUKABUMI, "07-02-2018", 77), mother="FENNY WIJAYA", address="KP. JATI")
+FELIX_NAMESAKE = person("FELIX KOSASIH", "L", "03-02-1971", SUKABUMI, 1, make_kk(SUKABUMI, "07-02-2018", 75), address="KP. JATI")
+# --- a recipient listed on BPNT under his daughter's NIK (never registered), on the family's card
+SUPRI_KK = make_kk(KEBUMEN, "11-06-2017", 76)
+SUPRI = person("TRI SUPRIYANTO", "L", "22-08-1980", KEBUMEN, 3, SUPRI_KK, mother="SUPARTI", address="DUSUN KIDUL")
+SUPRI_DAUGHTER_NIK = make_nik(KEBUMEN, "29-03-2008", "P", 2)
 REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
-            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM]
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI]
 
 EXTRACTS = Extracts(
     registry=REGISTRY,
@@ -158,6 +167,8 @@ EXTRACTS = Extracts(
         bpnt_row("6013010000900005", ADITYA),
         bpnt_row("6013010000900007", WAGIMAN.but(name="WAGIMAN SUTRISMO"), NIK_KTP=WAGIMAN_LOST_NIK, NOKK_DTKS=None),
         bpnt_row("6013010000900006", ADINDA),
+        bpnt_row("6013010000900008", FELIX_NAMESAKE, NOKK_DTKS=None),
+        bpnt_row("6013010000900009", SUPRI, NIK_KTP=SUPRI_DAUGHTER_NIK),
     ],
     bnba=[
         bnba_row(TRI, excel_number(TRI.nik)),
@@ -220,6 +231,31 @@ def test_a_wrong_birth_date_is_one_person_with_the_mother_another_list_lacks(wor
     the mother its registry record names, and the three records are one person."""
     w = world
     assert_clusters(w, [{w.reg(TOMAS.nik), f"{DTKS}:WD-1", f"{BNBA}:2"}])
+
+
+def test_a_row_without_a_birth_date_is_dated_by_its_own_nik(world):
+    """BPNT lists no birth dates. The FELIX KOSASIH on BPNT carries his own NIK, which says 1971;
+    the registered one was born in 1985: two people, whatever the weight. TRI SUPRIYANTO, listed
+    under his daughter's NIK, keeps his exact name and card: one person (a family member's NIK).
+    This small world's model weighs the namesake pair under the match threshold; the 1M sample's
+    weighs such pairs above it (about 40 of them), so the decision is asked at such a weight."""
+    w = world
+    namesake, supri = f"{BPNT}:6013010000900008", f"{BPNT}:6013010000900009"
+    assert_clusters(w, [{w.reg(FELIX.nik)}, {namesake}, {w.reg(SUPRI.nik), supri}])
+    rows = [_pair_row(w, w.reg(FELIX.nik), namesake), _pair_row(w, w.reg(SUPRI.nik), supri)]
+    assert [w.evidence(w.reg(FELIX.nik), namesake)[c][0] for c in ("nik", "name", "birth_date", "kk")] == [
+        "different", "exact", "missing", "missing"
+    ]
+    pairs = w.links.pairs.iloc[rows].assign(weight=w.config.linkage.match_threshold + 4)
+    got = decide(pairs, w.links.frame, w.config.linkage.match_threshold, w.config.linkage.review_threshold)
+    assert list(got) == ["dates_differ", "match"]
+
+
+def _pair_row(w, x: str, y: str) -> int:
+    a, b = sorted((int(w.position[x]), int(w.position[y])))
+    pairs = w.links.pairs
+    (row,) = np.flatnonzero((pairs["left"].to_numpy() == a) & (pairs["right"].to_numpy() == b))
+    return int(row)
 
 
 def test_a_wrong_birth_date_beside_a_nik_one_typo_off_is_one_person(world):

@@ -24,7 +24,9 @@ from ..link.comparisons import (
     NIK_SERIAL_ONE_EDIT,
     NIK_SIBLING,
     NIK_TYPO,
+    NIK_DIFFERENT,
     KK_SAME,
+    birth_date_levels,
 )
 from ..config import LinkageConfig, MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart, registry_double
@@ -291,6 +293,7 @@ def decide(
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
       son share a name and a card, but not a mother, nor a NIK one typo apart. `mothers` (see
       `borrowed_mothers`) lends a side that names no mother the one its registry record names.
+      A list row without a birth date is dated by its own NIK (`_nik_says_another`).
     - registry_double: two civil-registry records with different NIKs and family cards but one
       name, birth date, sex, mother's name and birth place, whose identity evidence (see
       `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
@@ -310,6 +313,7 @@ def decide(
     apart = registry_apart(f, a, b)
     nik_agrees = np.isin(nik, NIK_AGREES)
     names_differ, dates_differ = _household_rules(pairs, mothers)
+    dates_differ |= _nik_says_another(pairs, f)
     serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
     one_unregistered = f.nik_registered[a] != f.nik_registered[b]
     serial_apart = serial_levels & ~one_unregistered
@@ -346,6 +350,26 @@ def _household_rules(pairs: pd.DataFrame, mothers: np.ndarray | None = None) -> 
     typo_on_card = (nik == NIK_TYPO) & (pairs["kk"].to_numpy() == KK_SAME)
     dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~np.isin(nik, NIK_AGREES) & ~same_mother & ~typo_on_card
     return names_differ, dates_differ
+
+
+def _nik_says_another(pairs: pd.DataFrame, f: LinkFrame) -> np.ndarray:
+    """A list row with no birth date, whose own valid NIK (not one the registry holds, and not the
+    registry record's) encodes a date that disagrees outright with the registry record's: the
+    NIK is someone else's, so the row is that someone, not this registered person -- unless name
+    and family card both agree exactly (a recipient listed under a family member's NIK). BPNT
+    lists no birth dates; a father's row carrying his own NIK beside his registered son's is this."""
+    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    registry, listed = np.where(f.civil[a], a, b), np.where(f.civil[a], b, a)
+    asked = np.flatnonzero(
+        (f.civil[a] != f.civil[b]) & (pairs["nik"].to_numpy() == NIK_DIFFERENT) & (f.birth_ymd[listed] < 0)
+        & (f.nik_ymd[listed] >= 0) & ~f.nik_registered[listed] & (f.birth_ymd[registry] >= 0)
+    )
+    none = np.full(len(asked), MISSING)
+    level = birth_date_levels(f.nik_ymd[listed[asked]], f.birth_ymd[registry[asked]], none, none)
+    family = (pairs["name"].to_numpy()[asked] == NAME_EXACT) & (pairs["kk"].to_numpy()[asked] == KK_SAME)
+    out = np.zeros(len(pairs), dtype=bool)
+    out[asked[(level == BIRTH_DATE_DIFFERENT) & ~family]] = True
+    return out
 
 
 def household_apart(pairs: pd.DataFrame, family_rules: bool = True, mothers: np.ndarray | None = None) -> np.ndarray:
