@@ -457,3 +457,33 @@ def test_no_server_to_use_is_one_clear_error(sample: Path, tmp_path: Path) -> No
         (error,) = _errors(done.stderr)
         assert text in error and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_finished_run_leaves_no_process_behind(tmp_path: Path) -> None:
+    """Every process the run started (the workbook's writer, multiprocessing's resource tracker)
+    has ended by the time the CLI exits; the tracker is polled for while the run lasts."""
+    (tmp_path / "dukcapil.csv").write_text(DUKCAPIL, encoding="utf-8")
+    (tmp_path / "blt.csv").write_text(AID, encoding="utf-8")
+    config = _config(tmp_path, [DUKCAPIL_SOURCE, AID_SOURCE])
+    run = subprocess.Popen(CLI + ["run", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(tmp_path))
+    cli, seen = psutil.Process(run.pid), {}  # pid -> (process, its command line when first seen)
+    while run.poll() is None:
+        try:
+            for p in cli.children(recursive=True):
+                if p.pid not in seen:
+                    seen[p.pid] = (p, " ".join(_cmdline(p)))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.01)
+    output = run.communicate()[0]
+    assert run.returncode == 0, output
+    assert any("resource_tracker" in line for _, line in seen.values()), "the tracker was never seen"
+    left = [line for p, line in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, left
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
+from multiprocessing import resource_tracker
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +180,7 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
     tallies = outputs.tallies
     content = tallies.workbook if tallies else workbook_input(outputs.conflicts, outputs.records, publish.workbook_rows_per_kind)
     content = dataclasses.replace(content, review=manifest.get("review"))
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with _second_process() as pool:
         key = tag_key(key_dir) if key_dir is not None and not publish.show_full_nik else None
         workbook = pool.submit(write_workbook, content, folder / "conflicts.xlsx", publish.language, publish.show_full_nik, key)
         _write(outputs.records, RecordRow, folder / "records.parquet")
@@ -194,6 +197,21 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
         write_public(folder / "public", counts, manifest, publish.public_min_cell, publish.language)
         workbook.result()
     write_json(manifest, folder / "manifest.json")
+
+
+@contextlib.contextmanager
+def _second_process() -> Iterator[ProcessPoolExecutor]:
+    """A one-process spawn pool. The pool starts multiprocessing's resource tracker, which would
+    outlive the CLI by a moment (it exits when its parent's end of a pipe closes): it is stopped
+    with the pool, so that a run, failed or not, leaves no process behind. `_stop` is CPython's
+    own (3.11+); the tracker restarts itself should anything need it later."""
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+    finally:
+        stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+        if stop is not None:
+            stop()
 
 
 def _write(frame: pd.DataFrame | list[Path], model: type[BaseModel], path: Path, order: str | None = None) -> None:
