@@ -123,12 +123,15 @@ IMAM_TYPO_NIK = IMAM.nik[:9] + "4" + IMAM.nik[10:]  # 050174 -> 050474: a date d
 # --- a namesake outside the registry on BPNT (no birth date, no card) with his own NIK, born 1971
 FELIX = person("FELIX KOSASIH", "L", "06-02-1985", SUKABUMI, 1, make_kk(SUKABUMI, "07-02-2018", 77), mother="FENNY WIJAYA", address="KP. JATI")
 FELIX_NAMESAKE = person("FELIX KOSASIH", "L", "03-02-1971", SUKABUMI, 1, make_kk(SUKABUMI, "07-02-2018", 75), address="KP. JATI")
+# --- a namesake on BPNT with his own NIK (born 2006), beside a DTKS row (no NIK) of the registered one
+DEDE = person("DEDE SUNARYA", "L", "02-07-1968", SUKABUMI, 2, make_kk(SUKABUMI, "16-02-2009", 74), mother="CUCU", address="KP. SAWAH")
+DEDE_NAMESAKE = person("DEDE SUNARYA", "L", "05-09-2006", SUKABUMI, 2, make_kk(SUKABUMI, "16-02-2009", 73), address="KP. SAWAH")
 # --- a recipient listed on BPNT under his daughter's NIK (never registered), on the family's card
 SUPRI_KK = make_kk(KEBUMEN, "11-06-2017", 76)
 SUPRI = person("TRI SUPRIYANTO", "L", "22-08-1980", KEBUMEN, 3, SUPRI_KK, mother="SUPARTI", address="DUSUN KIDUL")
 SUPRI_DAUGHTER_NIK = make_nik(KEBUMEN, "29-03-2008", "P", 2)
 REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
-            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI]
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE]
 
 EXTRACTS = Extracts(
     registry=REGISTRY,
@@ -156,6 +159,7 @@ EXTRACTS = Extracts(
         dtks_row("SX-3", ADINDA, JENIS_KELAMIN=None),
         dtks_row("WD-1", TOMAS, NOMOR_NIK=None, TANGGAL_LAHIR="19-09-1981"),  # the mother, a wrong date
         dtks_row("WD-2", IMAM, NOMOR_NIK=IMAM_TYPO_NIK, TANGGAL_LAHIR="03-09-1959", NAMA_IBU_KANDUNG=None),
+        dtks_row("ND-1", DEDE, NOMOR_NIK=None),
     ],
     bpnt=[
         bpnt_row("6013010000900001", FATHER.but(name="SUPARMAN"), NIK_KTP=SON.nik),  # the son, suffix dropped
@@ -169,6 +173,7 @@ EXTRACTS = Extracts(
         bpnt_row("6013010000900006", ADINDA),
         bpnt_row("6013010000900008", FELIX_NAMESAKE, NOKK_DTKS=None),
         bpnt_row("6013010000900009", SUPRI, NIK_KTP=SUPRI_DAUGHTER_NIK),
+        bpnt_row("6013010000900010", DEDE_NAMESAKE, NOKK_DTKS=None),
     ],
     bnba=[
         bnba_row(TRI, excel_number(TRI.nik)),
@@ -235,20 +240,22 @@ def test_a_wrong_birth_date_is_one_person_with_the_mother_another_list_lacks(wor
 
 def test_a_row_without_a_birth_date_is_dated_by_its_own_nik(world):
     """BPNT lists no birth dates. The FELIX KOSASIH on BPNT carries his own NIK, which says 1971;
-    the registered one was born in 1985: two people, whatever the weight. TRI SUPRIYANTO, listed
-    under his daughter's NIK, keeps his exact name and card: one person (a family member's NIK).
-    This small world's model weighs the namesake pair under the match threshold; the 1M sample's
-    weighs such pairs above it (about 40 of them), so the decision is asked at such a weight."""
+    the registered one was born in 1985: two people, whatever the weight. So is the DEDE SUNARYA
+    on BPNT (his NIK: 2006) beside the registered one's DTKS row, which has no NIK. TRI
+    SUPRIYANTO, listed under his daughter's NIK, shares her family card: one person. This small
+    world's model weighs the namesake pairs under the match threshold; the 1M sample's weighs
+    such pairs above it (about 50 of them), so the decision is asked at such a weight."""
     w = world
-    namesake, supri = f"{BPNT}:6013010000900008", f"{BPNT}:6013010000900009"
-    assert_clusters(w, [{w.reg(FELIX.nik)}, {namesake}, {w.reg(SUPRI.nik), supri}])
-    rows = [_pair_row(w, w.reg(FELIX.nik), namesake), _pair_row(w, w.reg(SUPRI.nik), supri)]
-    assert [w.evidence(w.reg(FELIX.nik), namesake)[c][0] for c in ("nik", "name", "birth_date", "kk")] == [
-        "different", "exact", "missing", "missing"
+    felix, dede, supri = (f"{BPNT}:60130100009000{n}" for n in ("08", "10", "09"))
+    assert_clusters(w, [{w.reg(FELIX.nik)}, {felix}, {w.reg(DEDE.nik), f"{DTKS}:ND-1"}, {dede}, {w.reg(SUPRI.nik), supri}])
+    asked = [(w.reg(FELIX.nik), felix), (f"{DTKS}:ND-1", dede), (w.reg(SUPRI.nik), supri)]
+    levels = [[w.evidence(x, y)[c][0] for c in ("nik", "name", "birth_date", "kk")] for x, y in asked]
+    assert levels == [
+        ["different", "exact", "missing", "missing"], ["missing", "exact", "missing", "missing"], ["different", "exact", "missing", "same"]
     ]
-    pairs = w.links.pairs.iloc[rows].assign(weight=w.config.linkage.match_threshold + 4)
-    got = decide(pairs, w.links.frame, w.config.linkage.match_threshold, w.config.linkage.review_threshold)
-    assert list(got) == ["dates_differ", "match"]
+    lk = w.config.linkage
+    pairs = w.links.pairs.iloc[[_pair_row(w, x, y) for x, y in asked]].assign(weight=lk.match_threshold + 4)
+    assert list(decide(pairs, w.links.frame, lk.match_threshold, lk.review_threshold)) == ["dates_differ", "dates_differ", "match"]
 
 
 def _pair_row(w, x: str, y: str) -> int:

@@ -293,7 +293,7 @@ def decide(
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
       son share a name and a card, but not a mother, nor a NIK one typo apart. `mothers` (see
       `borrowed_mothers`) lends a side that names no mother the one its registry record names.
-      A list row without a birth date is dated by its own NIK (`_nik_says_another`).
+      A row without a birth date is dated by its own NIK (`_nik_says_another`).
     - registry_double: two civil-registry records with different NIKs and family cards but one
       name, birth date, sex, mother's name and birth place, whose identity evidence (see
       `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
@@ -353,22 +353,24 @@ def _household_rules(pairs: pd.DataFrame, mothers: np.ndarray | None = None) -> 
 
 
 def _nik_says_another(pairs: pd.DataFrame, f: LinkFrame) -> np.ndarray:
-    """A list row with no birth date, whose own valid NIK (not one the registry holds, and not the
-    registry record's) encodes a date that disagrees outright with the registry record's: the
-    NIK is someone else's, so the row is that someone, not this registered person -- unless name
-    and family card both agree exactly (a recipient listed under a family member's NIK). BPNT
-    lists no birth dates; a father's row carrying his own NIK beside his registered son's is this."""
+    """A row with no birth date (BPNT lists none), dated by its own valid NIK, one the registry
+    does not hold, beside a record whose birth date disagrees outright with that NIK's date and
+    whose NIK is not near it: the NIK is someone else's, so the row is that someone, not this
+    person -- unless the two share a family card (a recipient listed under a family member's
+    NIK). A namesake in the village, or a father beside his registered son, is this."""
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
-    registry, listed = np.where(f.civil[a], a, b), np.where(f.civil[a], b, a)
+
+    def undated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (f.birth_ymd[x] < 0) & (f.nik_ymd[x] >= 0) & ~f.nik_registered[x] & (f.birth_ymd[y] >= 0)
+
+    a_undated = undated(a, b)
+    x, y = np.where(a_undated, a, b), np.where(a_undated, b, a)
     asked = np.flatnonzero(
-        (f.civil[a] != f.civil[b]) & (pairs["nik"].to_numpy() == NIK_DIFFERENT) & (f.birth_ymd[listed] < 0)
-        & (f.nik_ymd[listed] >= 0) & ~f.nik_registered[listed] & (f.birth_ymd[registry] >= 0)
+        (a_undated | undated(b, a)) & np.isin(pairs["nik"].to_numpy(), (NIK_DIFFERENT, MISSING)) & (pairs["kk"].to_numpy() != KK_SAME)
     )
     none = np.full(len(asked), MISSING)
-    level = birth_date_levels(f.nik_ymd[listed[asked]], f.birth_ymd[registry[asked]], none, none)
-    family = (pairs["name"].to_numpy()[asked] == NAME_EXACT) & (pairs["kk"].to_numpy()[asked] == KK_SAME)
     out = np.zeros(len(pairs), dtype=bool)
-    out[asked[(level == BIRTH_DATE_DIFFERENT) & ~family]] = True
+    out[asked] = birth_date_levels(f.nik_ymd[x[asked]], f.birth_ymd[y[asked]], none, none) == BIRTH_DATE_DIFFERENT
     return out
 
 
