@@ -131,6 +131,7 @@ def build_queue(
         "candidates": int(len(candidates)),
         "decided_automatically": {r: int(np.sum(auto == r)) for r in AUTO_REASONS},
         "questions": int(len(ranked)),
+        "asked_through_another_pair": int(len(open_) - len(asked)),
         "pairs": int(len(queued)),
         "items": int(queued["item"].nunique()) if len(queued) else 0,
         "group_items": int((queued.drop_duplicates("item")["item_records"] >= 3).sum()) if len(queued) else 0,
