@@ -113,7 +113,7 @@ SEX_HOME = dict(mother="SITI MARYAM", address="DUSUN TENGAH", rt="002", rw="002"
 ADITYA = person("ADITYA PRATAMA", "L", "08-05-2012", KEBUMEN, 3, SEX_KK, **SEX_HOME)
 ADINDA = person("ADINDA PRATIWI", "P", "08-05-2012", KEBUMEN, 3, SEX_KK, **SEX_HOME)
 
-# --- a wrong birth date in one list, the mother's name in another (cluster/resolve.borrowed_mothers)
+# --- a wrong birth date in one list, the mother's name in another (cluster/household.borrowed_mothers)
 TOMAS = person("TOMAS SETIAWAN", "L", "06-06-1977", KEBUMEN, 2, make_kk(KEBUMEN, "04-02-2014", 79),
                mother="MARTHA SETIAWAN", address="DUSUN CIKADU", rt="003", rw="002")
 # --- a wrong birth date beside a NIK one typo off, on the person's card: not a father and son

@@ -18,7 +18,9 @@ import pytest
 import yaml
 from linkage_fixtures import KEBUMEN, SUKABUMI, Extracts, Person, background, bpnt_row, build_world, dtks_row, make_kk, make_nik, run_library
 
+from bansos_merge.cli import main
 from bansos_merge.cluster.doubt import doubt
+from bansos_merge.explain import explain_pair
 from bansos_merge.link.comparisons import NAME, partial_agree
 
 DTKS, BPNT = "trap_dtks", "trap_bpnt"
@@ -59,10 +61,14 @@ EXTRACTS = Extracts(
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world_config(tmp_path_factory) -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp("queue")
-    config, reg_ids = build_world(base / "world", background(base), EXTRACTS)
-    return run_library(config, reg_ids)
+    return build_world(base / "world", background(base), EXTRACTS)
+
+
+@pytest.fixture(scope="module")
+def world(world_config):
+    return run_library(*world_config)
 
 
 def queued(world, x: str, y: str) -> pd.DataFrame:
@@ -80,7 +86,7 @@ def test_a_household_member_under_another_name_is_decided_not_queued(world):
     assert world.resolution.counts["review"]["decided_automatically"]["household_rule"] >= 1
 
 
-def test_a_pair_kept_apart_on_its_birth_date_alone_is_asked(world):
+def test_a_pair_kept_apart_on_its_birth_date_alone_is_asked(world, world_config):
     """The household rule keeps the row from the registered HAMDAN (a father of the same name
     would look the same), but nothing else says so: the analyst is asked, not told."""
     row, registered = f"{DTKS}:DA-1", world.reg(HAMDAN.nik)
@@ -89,6 +95,10 @@ def test_a_pair_kept_apart_on_its_birth_date_alone_is_asked(world):
     assert world.person(row) != world.person(registered)
     asked = queued(world, row, registered)
     assert list(asked["reason"]) == ["dates_differ"] and asked["doubt"].iloc[0] > 0.5, world.explain([row, registered])
+    # `explain` on the CLI's run says the same: queued, not decided by the household rules.
+    assert main(["run", "--config", str(world_config[0]), "--no-prefect"]) == 0
+    e = explain_pair(Path(world.config.output_dir), row, registered)
+    assert e.decision == "dates_differ" and e.queue.startswith("in the review queue"), e.queue
 
 
 def test_a_name_cut_to_initials_agrees_with_the_name(world):

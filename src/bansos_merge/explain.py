@@ -16,7 +16,8 @@ import pandas as pd
 from .config import LinkageConfig
 from .errors import UserError
 from .identity import record_keys, split_key
-from .cluster.resolve import decide, household_apart, judge_registry_doubles
+from .cluster.household import date_alone, household_apart
+from .cluster.resolve import decide, judge_registry_doubles
 from .link.comparisons import COMPARISONS
 from .link.features import LinkFrame, build_link_frame
 from .link.linker import score_candidates
@@ -125,14 +126,16 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
     decision = str(decided[0])
     identity_only = float(weight[0]) if weight[0] != total else None
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
-    queue = _queue_status(folder, left, right, decision, bool(household_apart(pair, lk.family_rules, mothers)[0]))
+    # As the queue does (resolve._queue): a pair kept apart on its birth date alone is judged by its doubt.
+    household = (bool(household_apart(pair, lk.family_rules, mothers)[0]) or decision in ("names_differ", "dates_differ")) and not date_alone(pair)[0]
+    queue = _queue_status(folder, left, right, decision, household)
     labels = model.trained_on.get("labels")
     return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels,
                        identity_only)
 
 
 def _mothers_within(frame: LinkFrame, person: np.ndarray) -> np.ndarray:
-    """The mothers' names as the run lent them (cluster.resolve.borrowed_mothers), from the run's
+    """The mothers' names as the run lent them (cluster.household.borrowed_mothers), from the run's
     persons: a record naming none takes the one its person's civil-registry records of the same
     birth date name, when they agree."""
     own = frame.mother.codes
@@ -161,7 +164,7 @@ def _queue_status(folder: Path, left: str, right: str, decision: str, household:
             )
     if decision in ("registry_apart", "serial_apart"):
         return "not queued: the civil registry decides (" + decision + ")"
-    if household or decision in ("names_differ", "dates_differ"):
+    if household:
         return "not queued: decided automatically by the household rules (" + ("names differ" if "names" in decision else "names or birth dates differ") + ")"
     if decision == "non_match":
         return "not queued: decided automatically (the weight is below the review threshold)"

@@ -13,20 +13,12 @@ from scipy.sparse.csgraph import connected_components
 
 from ..link.comparisons import (
     BIRTH_DATE_DIFFERENT,
-    BIRTH_DATE_EXACT,
     MOTHER_EXACT,
     PLACE_EXACT,
-    NAME_DIFFERENT,
     NAME_EXACT,
     NAME_SAME_TOKENS,
-    NIK_AGREES,
-    NIK_EXACT,
     NIK_SERIAL_ONE_EDIT,
     NIK_SIBLING,
-    NIK_TYPO,
-    NIK_DIFFERENT,
-    KK_SAME,
-    birth_date_levels,
 )
 from ..config import LinkageConfig, MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart, registry_double
@@ -35,6 +27,7 @@ from ..link.linker import Links
 from ..output_key import output_key
 from ..sorted_sets import unique
 from .components import cluster
+from .household import borrowed_mothers, date_alone, household_apart, household_rules, nik_says_another
 from .ids import assign_person_ids
 from .queue import Queue, build_queue
 
@@ -145,21 +138,10 @@ def _queue(
     cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
     matched = pairs.loc[edges.index[label[edges["left"].to_numpy()] == label[edges["right"].to_numpy()]]].assign(reason="match")
     candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
-    household = (_is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules, mothers)) & ~_date_alone(pairs)
+    household = (_is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules, mothers)) & ~date_alone(pairs)
     evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
     judged = pairs.assign(weight=np.where(look_alike, identity_weight(pairs, prior_weight), pairs["weight"].to_numpy()))
     return build_queue(judged, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig())
-
-
-def _date_alone(pairs: pd.DataFrame) -> np.ndarray:
-    """Pairs kept apart on a birth date alone: one family card, one exact name, and neither a
-    NIK nor a mother's name on both sides -- a father beside his namesake son, or one person a
-    list gave a wrong date (on the 1M sample, 24 of 73 such pairs). The rule keeps them apart;
-    the doubt, not the rule, says whether an analyst is asked."""
-    return (
-        (pairs["birth_date"].to_numpy() == BIRTH_DATE_DIFFERENT) & (pairs["kk"].to_numpy() == KK_SAME)
-        & (pairs["name"].to_numpy() == NAME_EXACT) & (pairs["nik"].to_numpy() == MISSING) & (pairs["mother_name"].to_numpy() == MISSING)
-    )
 
 
 def resolve_with(
@@ -303,8 +285,8 @@ def decide(
     - dates_differ: birth dates that disagree outright, above the match threshold: reviewed
       (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
       son share a name and a card, but not a mother, nor a NIK one typo apart. `mothers` (see
-      `borrowed_mothers`) lends a side that names no mother the one its registry record names.
-      A row without a birth date is dated by its own NIK (`_nik_says_another`).
+      `household.borrowed_mothers`) lends a side that names no mother the one its registry record names.
+      A row without a birth date is dated by its own NIK (`household.nik_says_another`).
     - registry_double: two civil-registry records with different NIKs and family cards but one
       name, birth date, sex, mother's name and birth place, whose identity evidence (see
       `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
@@ -320,11 +302,10 @@ def decide(
     """
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     w = pairs["weight"].to_numpy()
-    nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
+    nik, name = pairs["nik"].to_numpy(), pairs["name"].to_numpy()
     apart = registry_apart(f, a, b)
-    nik_agrees = np.isin(nik, NIK_AGREES)
-    names_differ, dates_differ = _household_rules(pairs, mothers)
-    dates_differ |= _nik_says_another(pairs, f)
+    names_differ, dates_differ = household_rules(pairs, mothers)
+    dates_differ |= nik_says_another(pairs, f)
     serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
     one_unregistered = f.nik_registered[a] != f.nik_registered[b]
     serial_apart = serial_levels & ~one_unregistered
@@ -343,78 +324,6 @@ def decide(
         default=DECISIONS.index("non_match"),
     )
     return pd.Categorical.from_codes(code, DECISIONS)
-
-
-def _household_rules(pairs: pd.DataFrame, mothers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(names_differ, dates_differ) conditions, whatever the weight (see `decide`). A NIK that
-    agrees only in the 15 digits a spreadsheet kept does not lift names_differ: twins with
-    consecutive serials share those."""
-    nik, name, dob = pairs["nik"].to_numpy(), pairs["name"].to_numpy(), pairs["birth_date"].to_numpy()
-    names_differ = (name == NAME_DIFFERENT) & ~((nik == NIK_EXACT) & (dob == BIRTH_DATE_EXACT))
-    mother = pairs["mother_name"].to_numpy()
-    same_mother = mother == MOTHER_EXACT
-    if mothers is not None:
-        lent = mothers[pairs["left"].to_numpy()]
-        same_mother |= (mother == MISSING) & (lent >= 0) & (lent == mothers[pairs["right"].to_numpy()])
-    # NIKs one typo apart in the region or date digits encode nearly the same birth date: on one
-    # card, that is one person whose listed date is wrong, not a father and son.
-    typo_on_card = (nik == NIK_TYPO) & (pairs["kk"].to_numpy() == KK_SAME)
-    dates_differ = (dob == BIRTH_DATE_DIFFERENT) & ~np.isin(nik, NIK_AGREES) & ~same_mother & ~typo_on_card
-    return names_differ, dates_differ
-
-
-def _nik_says_another(pairs: pd.DataFrame, f: LinkFrame) -> np.ndarray:
-    """A row with no birth date (BPNT lists none), dated by its own valid NIK, one the registry
-    does not hold, beside a record whose birth date disagrees outright with that NIK's date and
-    whose NIK is not near it: the NIK is someone else's, so the row is that someone, not this
-    person -- unless the two share a family card (a recipient listed under a family member's
-    NIK). A namesake in the village, or a father beside his registered son, is this."""
-    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
-
-    def undated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return (f.birth_ymd[x] < 0) & (f.nik_ymd[x] >= 0) & ~f.nik_registered[x] & (f.birth_ymd[y] >= 0)
-
-    a_undated = undated(a, b)
-    x, y = np.where(a_undated, a, b), np.where(a_undated, b, a)
-    asked = np.flatnonzero(
-        (a_undated | undated(b, a)) & np.isin(pairs["nik"].to_numpy(), (NIK_DIFFERENT, MISSING)) & (pairs["kk"].to_numpy() != KK_SAME)
-    )
-    none = np.full(len(asked), MISSING)
-    out = np.zeros(len(pairs), dtype=bool)
-    out[asked] = birth_date_levels(f.nik_ymd[x[asked]], f.birth_ymd[y[asked]], none, none) == BIRTH_DATE_DIFFERENT
-    return out
-
-
-def household_apart(pairs: pd.DataFrame, family_rules: bool = True, mothers: np.ndarray | None = None) -> np.ndarray:
-    """Pairs the household rules keep apart at any weight: names that differ completely, or
-    birth dates that disagree outright (see `decide`); nothing without the rules."""
-    if not family_rules:
-        return np.zeros(len(pairs), dtype=bool)
-    names_differ, dates_differ = _household_rules(pairs, mothers)
-    return names_differ | dates_differ
-
-
-def borrowed_mothers(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float) -> np.ndarray:
-    """Per record, the code of its mother's name (-1: none known): its own, or, for a record
-    that names none, the one named by the civil-registry record it matches on the weight and an
-    exact birth date (when all such agree). A list row with the registry's date but no mother,
-    beside another list's row with the registry's mother but a wrong date, is then one person:
-    father and son share a name and a card, but not a mother."""
-    own = f.mother.codes
-    a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
-    sure = (
-        (pairs["weight"].to_numpy() >= match_threshold)
-        & (pairs["birth_date"].to_numpy() == BIRTH_DATE_EXACT)
-        & (pairs["name"].to_numpy() != NAME_DIFFERENT)
-        & (f.civil[a] != f.civil[b])
-    )
-    registry, listed = np.where(f.civil[a], a, b)[sure], np.where(f.civil[a], b, a)[sure]
-    lend = (own[registry] >= 0) & (own[listed] < 0)
-    lent = pd.Series(own[registry[lend]]).groupby(listed[lend]).agg(["min", "max"])
-    agreed = lent[lent["min"] == lent["max"]]
-    mothers = own.copy()
-    mothers[agreed.index.to_numpy()] = agreed["min"].to_numpy()
-    return mothers
 
 
 AMBIGUITY_MARGIN = 3.0  # log2: the best candidate must be 8x likelier than the next
