@@ -130,8 +130,11 @@ DEDE_NAMESAKE = person("DEDE SUNARYA", "L", "05-09-2006", SUKABUMI, 2, make_kk(S
 SUPRI_KK = make_kk(KEBUMEN, "11-06-2017", 76)
 SUPRI = person("TRI SUPRIYANTO", "L", "22-08-1980", KEBUMEN, 3, SUPRI_KK, mother="SUPARTI", address="DUSUN KIDUL")
 SUPRI_DAUGHTER_NIK = make_nik(KEBUMEN, "29-03-2008", "P", 2)
+# --- two TUMPALs born a year apart in one district, both serial 0002: NIKs one digit apart, two cards
+TUMPAL = person("TUMPAL PANJAITAN", "L", "20-06-1992", KEBUMEN, 2, make_kk(KEBUMEN, "31-03-2016", 69), mother="HOTMAIDA", address="DUSUN LOR")
+TUMPAL_NEIGHBOUR = person("TUMPAL", "L", "20-06-1991", KEBUMEN, 2, make_kk(KEBUMEN, "03-10-2014", 68), address="DUSUN LOR")
 REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
-            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE]
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE, TUMPAL]
 
 EXTRACTS = Extracts(
     registry=REGISTRY,
@@ -174,6 +177,7 @@ EXTRACTS = Extracts(
         bpnt_row("6013010000900008", FELIX_NAMESAKE, NOKK_DTKS=None),
         bpnt_row("6013010000900009", SUPRI, NIK_KTP=SUPRI_DAUGHTER_NIK),
         bpnt_row("6013010000900010", DEDE_NAMESAKE, NOKK_DTKS=None),
+        bpnt_row("6013010000900011", TUMPAL_NEIGHBOUR),
     ],
     bnba=[
         bnba_row(TRI, excel_number(TRI.nik)),
@@ -256,6 +260,20 @@ def test_a_row_without_a_birth_date_is_dated_by_its_own_nik(world):
     lk = w.config.linkage
     pairs = w.links.pairs.iloc[[_pair_row(w, x, y) for x, y in asked]].assign(weight=lk.match_threshold + 4)
     assert list(decide(pairs, w.links.frame, lk.match_threshold, lk.review_threshold)) == ["dates_differ", "dates_differ", "match"]
+
+
+def test_a_nik_one_typo_off_on_another_family_card_is_another_person(world):
+    """A typo leaves the family card as it was. TUMPAL on BPNT holds his own card and a NIK one
+    digit from the registered TUMPAL PANJAITAN's (born a year apart, same serial): two people,
+    whatever the weight. IMAM's typo on his own card stays one person (the test above)."""
+    w = world
+    card, registered = "{}:6013010000900011".format(BPNT), w.reg(TUMPAL.nik)
+    e = w.evidence(registered, card)
+    assert [e[c][0] for c in ("nik", "kk")] == ["typo_outside_serial", "different"]
+    assert_clusters(w, [{registered}, {card}])
+    lk = w.config.linkage
+    pairs = w.links.pairs.iloc[[_pair_row(w, registered, card)]].assign(weight=lk.match_threshold + 8)
+    assert list(decide(pairs, w.links.frame, lk.match_threshold, lk.review_threshold)) == ["serial_apart"]
 
 
 def _pair_row(w, x: str, y: str) -> int:

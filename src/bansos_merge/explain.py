@@ -176,7 +176,7 @@ _DECISIONS = {
     "names_differ": "apart: the weight says match, but the names differ completely",
     "dates_differ": "apart: the weight says match, but the birth dates disagree outright",
     "registry_apart": "non-match: two civil-registry people with different NIKs",
-    "serial_apart": "non-match: NIKs of one region and date with other serials (twins or neighbours)",
+    "serial_apart": "non-match: NIKs of one region and date with other serials (twins or neighbours), or one typo apart on two family cards",
     "registry_double": "match: one person registered twice in the civil registry (name, birth date, sex, mother, birth place)",
     "review_band": "apart unless an analyst says otherwise: between the review and match thresholds",
     "non_match": "non-match",
