@@ -126,6 +126,10 @@ FELIX_NAMESAKE = person("FELIX KOSASIH", "L", "03-02-1971", SUKABUMI, 1, make_kk
 # --- a namesake on BPNT with his own NIK (born 2006), beside a DTKS row (no NIK) of the registered one
 DEDE = person("DEDE SUNARYA", "L", "02-07-1968", SUKABUMI, 2, make_kk(SUKABUMI, "16-02-2009", 74), mother="CUCU", address="KP. SAWAH")
 DEDE_NAMESAKE = person("DEDE SUNARYA", "L", "05-09-2006", SUKABUMI, 2, make_kk(SUKABUMI, "16-02-2009", 73), address="KP. SAWAH")
+# --- a father outside the registry on BPNT, with his own NIK, on the card of his registered son
+YOHANES_KK = make_kk(KEBUMEN, "19-08-2019", 67)
+YOHANES = person("YOHANES", "L", "21-07-2020", KEBUMEN, 1, YOHANES_KK, mother="FENNY WIJAYA", address="DUSUN TENGAH", relation="ANAK")
+YOHANES_FATHER = person("YOHANES SURYADI", "L", "25-03-1995", KEBUMEN, 1, YOHANES_KK, address="DUSUN TENGAH")
 # --- a recipient listed on BPNT under his daughter's NIK (never registered), on the family's card
 SUPRI_KK = make_kk(KEBUMEN, "11-06-2017", 76)
 SUPRI = person("TRI SUPRIYANTO", "L", "22-08-1980", KEBUMEN, 3, SUPRI_KK, mother="SUPARTI", address="DUSUN KIDUL")
@@ -134,7 +138,7 @@ SUPRI_DAUGHTER_NIK = make_nik(KEBUMEN, "29-03-2008", "P", 2)
 TUMPAL = person("TUMPAL PANJAITAN", "L", "20-06-1992", KEBUMEN, 2, make_kk(KEBUMEN, "31-03-2016", 69), mother="HOTMAIDA", address="DUSUN LOR")
 TUMPAL_NEIGHBOUR = person("TUMPAL", "L", "20-06-1991", KEBUMEN, 2, make_kk(KEBUMEN, "03-10-2014", 68), address="DUSUN LOR")
 REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
-            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE, TUMPAL]
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE, TUMPAL, YOHANES]
 
 EXTRACTS = Extracts(
     registry=REGISTRY,
@@ -178,6 +182,7 @@ EXTRACTS = Extracts(
         bpnt_row("6013010000900009", SUPRI, NIK_KTP=SUPRI_DAUGHTER_NIK),
         bpnt_row("6013010000900010", DEDE_NAMESAKE, NOKK_DTKS=None),
         bpnt_row("6013010000900011", TUMPAL_NEIGHBOUR),
+        bpnt_row("6013010000900012", YOHANES_FATHER),
     ],
     bnba=[
         bnba_row(TRI, excel_number(TRI.nik)),
@@ -245,21 +250,24 @@ def test_a_wrong_birth_date_is_one_person_with_the_mother_another_list_lacks(wor
 def test_a_row_without_a_birth_date_is_dated_by_its_own_nik(world):
     """BPNT lists no birth dates. The FELIX KOSASIH on BPNT carries his own NIK, which says 1971;
     the registered one was born in 1985: two people, whatever the weight. So is the DEDE SUNARYA
-    on BPNT (his NIK: 2006) beside the registered one's DTKS row, which has no NIK. TRI
-    SUPRIYANTO, listed under his daughter's NIK, shares her family card: one person. This small
+    on BPNT (his NIK: 2006) beside the registered one's DTKS row, which has no NIK, and YOHANES
+    SURYADI (his NIK: 1995) on the card of his registered son YOHANES (2020). TRI SUPRIYANTO,
+    listed under his daughter's NIK, shares her card and his exact name: one person. This small
     world's model weighs the namesake pairs under the match threshold; the 1M sample's weighs
     such pairs above it (about 50 of them), so the decision is asked at such a weight."""
     w = world
-    felix, dede, supri = (f"{BPNT}:60130100009000{n}" for n in ("08", "10", "09"))
-    assert_clusters(w, [{w.reg(FELIX.nik)}, {felix}, {w.reg(DEDE.nik), f"{DTKS}:ND-1"}, {dede}, {w.reg(SUPRI.nik), supri}])
-    asked = [(w.reg(FELIX.nik), felix), (f"{DTKS}:ND-1", dede), (w.reg(SUPRI.nik), supri)]
+    felix, dede, supri, father = (f"{BPNT}:60130100009000{n}" for n in ("08", "10", "09", "12"))
+    assert_clusters(w, [{w.reg(FELIX.nik)}, {felix}, {w.reg(DEDE.nik), f"{DTKS}:ND-1"}, {dede}, {w.reg(SUPRI.nik), supri},
+                        {w.reg(YOHANES.nik)}, {father}])
+    asked = [(w.reg(FELIX.nik), felix), (f"{DTKS}:ND-1", dede), (w.reg(SUPRI.nik), supri), (w.reg(YOHANES.nik), father)]
     levels = [[w.evidence(x, y)[c][0] for c in ("nik", "name", "birth_date", "kk")] for x, y in asked]
     assert levels == [
-        ["different", "exact", "missing", "missing"], ["missing", "exact", "missing", "missing"], ["different", "exact", "missing", "same"]
+        ["different", "exact", "missing", "missing"], ["missing", "exact", "missing", "missing"], ["different", "exact", "missing", "same"],
+        ["different", "same_tokens", "missing", "same"],
     ]
     lk = w.config.linkage
     pairs = w.links.pairs.iloc[[_pair_row(w, x, y) for x, y in asked]].assign(weight=lk.match_threshold + 4)
-    assert list(decide(pairs, w.links.frame, lk.match_threshold, lk.review_threshold)) == ["dates_differ", "dates_differ", "match"]
+    assert list(decide(pairs, w.links.frame, lk.match_threshold, lk.review_threshold)) == ["dates_differ", "dates_differ", "match", "dates_differ"]
 
 
 def test_a_nik_one_typo_off_on_another_family_card_is_another_person(world):

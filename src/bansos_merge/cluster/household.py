@@ -49,8 +49,9 @@ def nik_says_another(pairs: pd.DataFrame, f: LinkFrame) -> np.ndarray:
     """A row with no birth date (BPNT lists none), dated by its own valid NIK, one the registry
     does not hold, beside a record whose birth date disagrees outright with that NIK's date and
     whose NIK is not near it: the NIK is someone else's, so the row is that someone, not this
-    person -- unless the two share a family card (a recipient listed under a family member's
-    NIK). A namesake in the village, or a father beside his registered son, is this."""
+    person -- unless the two share a family card and the name exactly (a recipient listed under
+    a family member's NIK). A namesake in the village, or a father beside his registered son
+    (FELIX KOSASIH beside FELIX, on one card), is this."""
     a, b = pairs["left"].to_numpy(), pairs["right"].to_numpy()
 
     def undated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -58,9 +59,8 @@ def nik_says_another(pairs: pd.DataFrame, f: LinkFrame) -> np.ndarray:
 
     a_undated = undated(a, b)
     x, y = np.where(a_undated, a, b), np.where(a_undated, b, a)
-    asked = np.flatnonzero(
-        (a_undated | undated(b, a)) & np.isin(pairs["nik"].to_numpy(), (NIK_DIFFERENT, MISSING)) & (pairs["kk"].to_numpy() != KK_SAME)
-    )
+    family = (pairs["kk"].to_numpy() == KK_SAME) & (pairs["name"].to_numpy() == NAME_EXACT)
+    asked = np.flatnonzero((a_undated | undated(b, a)) & np.isin(pairs["nik"].to_numpy(), (NIK_DIFFERENT, MISSING)) & ~family)
     none = np.full(len(asked), MISSING)
     out = np.zeros(len(pairs), dtype=bool)
     out[asked] = birth_date_levels(f.nik_ymd[x[asked]], f.birth_ymd[y[asked]], none, none) == BIRTH_DATE_DIFFERENT
