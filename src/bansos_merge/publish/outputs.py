@@ -202,15 +202,19 @@ def write_run(folder: Path, outputs: RunOutputs, manifest: dict, publish: Publis
 @contextlib.contextmanager
 def _second_process() -> Iterator[ProcessPoolExecutor]:
     """A one-process spawn pool. The pool starts multiprocessing's resource tracker, which would
-    outlive the CLI by a moment (it exits when its parent's end of a pipe closes): it is stopped
-    with the pool, so that a run, failed or not, leaves no process behind. `_stop` is CPython's
-    own (3.11+); the tracker restarts itself should anything need it later."""
+    outlive the CLI by a moment (it exits when the last holder of its pipe closes it): a tracker
+    the pool started is stopped with the pool, so that a run, failed or not, leaves no process
+    behind. One already running is left alone: its other holders (a local Dask cluster's
+    workers) keep it alive, and stopping it would wait for them. `_stop` is CPython's own
+    (3.11+); the tracker restarts itself should anything need it later."""
+    tracker = resource_tracker._resource_tracker
+    ours = getattr(tracker, "_fd", None) is None
     try:
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
             yield pool
     finally:
-        stop = getattr(resource_tracker._resource_tracker, "_stop", None)
-        if stop is not None:
+        stop = getattr(tracker, "_stop", None)
+        if ours and stop is not None:
             stop()
 
 
