@@ -40,7 +40,9 @@ def recovered_nik(records: pd.DataFrame) -> pd.Series:
     lost = records[(records["nik_status"] == "precision_lost") & records["nik_known_digits"].notna()]
     if lost.empty:
         return out
-    full = records.loc[records["nik"].notna(), ["person_id", "nik"]].drop_duplicates()
+    # Only the persons of a lost NIK: a distinct of every record's (person, NIK) took 1.7 s at 1M.
+    full = records.loc[records["nik"].notna() & records["person_id"].isin(lost["person_id"].unique()), ["person_id", "nik"]]
+    full = full.drop_duplicates()
     pairs = lost[["person_id", "nik_known_digits"]].reset_index().merge(full, on="person_id")
     hit = [str(n).startswith(str(k)) for n, k in zip(pairs["nik"], pairs["nik_known_digits"])]
     out[pairs.loc[hit, "index"].unique()] = True
