@@ -283,13 +283,15 @@ def decide(
       names that are not the same, and no sign of a typo: twins or neighbours, two people (not
       reviewed). A typo shows as one NIK the registry knows and one it does not, and keeps the
       family card: NIKs one typo apart (outside the serial) on two different cards are two people.
-    - names_differ: completely different names, above the match threshold: reviewed unless
+    - names_differ: completely different names, above the match threshold: kept apart unless
       the NIK and the birth date both agree exactly.
-    - dates_differ: birth dates that disagree outright, above the match threshold: reviewed
-      (and kept apart) unless the NIK agrees exactly or the mother's name does — father and
-      son share a name and a card, but not a mother, nor a NIK one typo apart. `mothers` (see
-      `household.borrowed_mothers`) lends a side that names no mother the one its registry record names.
-      A row without a birth date is dated by its own NIK (`household.nik_says_another`).
+    - dates_differ: birth dates that disagree outright, above the match threshold: kept apart
+      unless the NIK agrees exactly or the mother's name does — father and son share a name
+      and a card, but not a mother, nor a NIK one typo apart. `mothers` (see
+      `household.borrowed_mothers`) lends a side that names no mother the one its registry
+      record names. A row without a birth date is dated by its own NIK
+      (`household.nik_says_another`). The household rules' pairs are not reviewed, but for
+      those kept apart on a birth date alone (`household.date_alone`, see `_queue`).
     - registry_double: two civil-registry records with different NIKs and family cards but one
       name, birth date, sex, mother's name and birth place, whose identity evidence (see
       `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
