@@ -369,3 +369,21 @@ def test_a_birth_date_typo_is_one_part_one_off():
         days_to_ymd((written[typo] - DAY0).astype(np.int64)), days_to_ymd((dates[typo] - DAY0).astype(np.int64)), none, none
     )
     assert (level == BIRTH_DATE.levels.index("swap_or_one_digit_or_nik_date")).all()
+
+
+def test_a_card_the_person_has_left_changes_nothing_else(sample, tmp_path):
+    """About kk_stale of the listed rows carry a family card the person has left: a number of the
+    same district that no register holds. Nothing else in the sample moves (its own stream)."""
+    out, _ = sample
+    generate_sample(PEOPLE, SEED, tmp_path, CorruptionRates(kk_stale=0.0))
+    assert (tmp_path / "dukcapil.csv").read_bytes() == (out / "dukcapil.csv").read_bytes()
+    read = lambda folder: pd.read_csv(folder / "kemensos_bpnt.csv", sep="|", dtype=str, keep_default_na=False)  # noqa: E731
+    stale, fresh = read(out), read(tmp_path)
+    changed = (stale != fresh).any(axis=1)
+    assert ((stale != fresh).sum() > 0).to_dict() == {c: c == "NOKK_DTKS" for c in stale.columns}
+    assert 0.015 < changed.mean() < 0.05
+    registry = pd.read_csv(out / "dukcapil.csv", sep=None, engine="python", dtype=str, keep_default_na=False)
+    kk_column = next(c for c in registry.columns if "KK" in c.upper())
+    left = stale.loc[changed, "NOKK_DTKS"]
+    assert not left.isin(set(registry[kk_column])).any()
+    assert (left.str[:6] == fresh.loc[changed, "NOKK_DTKS"].str[:6]).all()

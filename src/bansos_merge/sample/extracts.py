@@ -265,8 +265,20 @@ def corrupt_rows(rng: np.random.Generator, pop: Population, df: pd.DataFrame, ra
     idx = cr.choose(rng, len(df), rates.nik_missing)
     kk = df["kk"].to_numpy().copy()
     kk[idx] = ""
-    df["kk"] = kk
+    df["kk"] = _stale_cards(rng.spawn(1)[0], kk, rates.kk_stale)
     return df
+
+
+def _stale_cards(rng: np.random.Generator, kk: np.ndarray, rate: float) -> np.ndarray:
+    """A card the person has left (the parents' before a marriage, the old one before a move): a
+    number of the same district issued years earlier, which no register holds any more. Drawn
+    from a stream of its own (`rng` is spawned), so that the rest of the sample is as before."""
+    idx = cr.choose(rng, len(kk), rate, eligible=np.array([len(x) == 16 for x in kk], dtype=bool))
+    day, month, year = rng.integers(1, 29, len(idx)), rng.integers(1, 13, len(idx)), rng.integers(0, 16, len(idx))
+    serial = rng.integers(1, 10_000, len(idx))
+    out = kk.copy()
+    out[idx] = [x[:6] + f"{d:02d}{m:02d}{y:02d}{s:04d}" for x, d, m, y, s in zip(kk[idx], day, month, year, serial)]
+    return out
 
 
 def _vary(rng: np.random.Generator, pop: Population, dup: pd.DataFrame, rates: CorruptionRates,

@@ -68,6 +68,7 @@ class CorruptionRates(BaseModel):
     nik_kk_pasted: float = _rate(0.015, "The family card number pasted into the NIK column")
     nik_shared: float = _rate(0.01, "Another person's NIK (a household member's, else a neighbour's)")
     nik_second: float = _rate(0.003, "A second, valid-looking NIK of the same person (double registration)")
+    kk_stale: float = _rate(0.03, "A family card the person has left (before a marriage or a move): an older card of the district")
     nik_numeric_cells: float = _rate(0.9, "Share of NIK/KK cells stored as numbers in the numeric regional xlsx")
 
     # ---- other fields (aid lists) -------------------------------------------------------
