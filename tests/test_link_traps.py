@@ -19,6 +19,7 @@ from linkage_fixtures import (
     SUKABUMI,
     Extracts,
     Person,
+    Place,
     assert_clusters,
     background,
     bnba_row,
@@ -134,11 +135,16 @@ YOHANES_FATHER = person("YOHANES SURYADI", "L", "25-03-1995", KEBUMEN, 1, YOHANE
 SUPRI_KK = make_kk(KEBUMEN, "11-06-2017", 76)
 SUPRI = person("TRI SUPRIYANTO", "L", "22-08-1980", KEBUMEN, 3, SUPRI_KK, mother="SUPARTI", address="DUSUN KIDUL")
 SUPRI_DAUGHTER_NIK = make_nik(KEBUMEN, "29-03-2008", "P", 2)
-# --- two TUMPALs born a year apart in one district, both serial 0002: NIKs one digit apart, two cards
+# --- two TUMPALs born a year apart in one district, both serial 0002: NIKs one digit apart, two
+# cards, two villages (Sadangkulon and Seboro); and a man on a card he has left, in his village
+SEBORO = Place("33", "JAWA TENGAH", "05", "KAB. KEBUMEN", "22", "SADANG", "2002", "SEBORO", "KEBUMEN")
 TUMPAL = person("TUMPAL PANJAITAN", "L", "20-06-1992", KEBUMEN, 2, make_kk(KEBUMEN, "31-03-2016", 69), mother="HOTMAIDA", address="DUSUN LOR")
-TUMPAL_NEIGHBOUR = person("TUMPAL", "L", "20-06-1991", KEBUMEN, 2, make_kk(KEBUMEN, "03-10-2014", 68), address="DUSUN LOR")
+TUMPAL_NEIGHBOUR = person("TUMPAL", "L", "20-06-1991", SEBORO, 2, make_kk(SEBORO, "03-10-2014", 68), address="DUSUN LOR")
+SLAMET = person("SLAMET WIDODO", "L", "14-11-1986", KEBUMEN, 3, make_kk(KEBUMEN, "02-02-2020", 66), mother="SITI MARYAM", address="DUSUN KULON")
+SLAMET_TYPO_NIK = SLAMET.nik[:10] + "9" + SLAMET.nik[11:]  # 141186 -> 141196: a year digit
+SLAMET_OLD_KK = make_kk(KEBUMEN, "05-05-2005", 65)  # his parents' card, before he married
 REGISTRY = [HASAN, HUSEIN, RINA, RINI, FATHER, SON, SRI, UJANG, BAMBANG, WAGIMAN, TRI, SOEPARMAN, DJOKO, RIZKI,
-            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE, TUMPAL, YOHANES]
+            ENENG_A, ENENG_C, KASIMUN, ADITYA, ADINDA, TOMAS, IMAM, FELIX, SUPRI, DEDE, TUMPAL, YOHANES, SLAMET]
 
 EXTRACTS = Extracts(
     registry=REGISTRY,
@@ -183,6 +189,7 @@ EXTRACTS = Extracts(
         bpnt_row("6013010000900010", DEDE_NAMESAKE, NOKK_DTKS=None),
         bpnt_row("6013010000900011", TUMPAL_NEIGHBOUR),
         bpnt_row("6013010000900012", YOHANES_FATHER),
+        bpnt_row("6013010000900013", SLAMET, NIK_KTP=SLAMET_TYPO_NIK, NOKK_DTKS=SLAMET_OLD_KK),
     ],
     bnba=[
         bnba_row(TRI, excel_number(TRI.nik)),
@@ -271,16 +278,20 @@ def test_a_row_without_a_birth_date_is_dated_by_its_own_nik(world):
 
 
 def test_a_nik_one_typo_off_on_another_family_card_is_another_person(world):
-    """A typo leaves the family card as it was. TUMPAL on BPNT holds his own card and a NIK one
-    digit from the registered TUMPAL PANJAITAN's (born a year apart, same serial): two people,
-    whatever the weight. IMAM's typo on his own card stays one person (the test above)."""
+    """A typo leaves the family card as it was. TUMPAL on BPNT, in the next village, holds his
+    own card and a NIK one digit from the registered TUMPAL PANJAITAN's (born a year apart, same
+    serial): two people, whatever the weight. SLAMET WIDODO's BPNT row, in his own village under
+    his name, carries a NIK typo and the card of his parents he has left: the weight decides,
+    and it is one person. IMAM's typo on his own card stays one person (the test above)."""
     w = world
-    card, registered = "{}:6013010000900011".format(BPNT), w.reg(TUMPAL.nik)
-    e = w.evidence(registered, card)
-    assert [e[c][0] for c in ("nik", "kk")] == ["typo_outside_serial", "different"]
-    assert_clusters(w, [{registered}, {card}])
+    tumpal, registered = f"{BPNT}:6013010000900011", w.reg(TUMPAL.nik)
+    slamet = f"{BPNT}:6013010000900013"
+    for x, y in ((registered, tumpal), (w.reg(SLAMET.nik), slamet)):
+        assert [w.evidence(x, y)[c][0] for c in ("nik", "kk")] == ["typo_outside_serial", "different"]
+    assert w.evidence(registered, tumpal)["address"][0] == "same_district"
+    assert_clusters(w, [{registered}, {tumpal}, {w.reg(SLAMET.nik), slamet}])
     lk = w.config.linkage
-    pairs = w.links.pairs.iloc[[_pair_row(w, registered, card)]].assign(weight=lk.match_threshold + 8)
+    pairs = w.links.pairs.iloc[[_pair_row(w, registered, tumpal)]].assign(weight=lk.match_threshold + 8)
     assert list(decide(pairs, w.links.frame, lk.match_threshold, lk.review_threshold)) == ["serial_apart"]
 
 

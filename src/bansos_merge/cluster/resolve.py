@@ -21,6 +21,7 @@ from ..link.comparisons import (
     NIK_SIBLING,
     NIK_TYPO,
     KK_DIFFERENT,
+    ADDRESS_SAME_VILLAGE,
 )
 from ..config import LinkageConfig, MergeConfig, ReviewConfig
 from ..link.blocking import registry_apart, registry_double
@@ -313,9 +314,12 @@ def decide(
     dates_differ |= nik_says_another(pairs, f)
     serial_levels = ((nik == NIK_SIBLING) & (name < NAME_EXACT)) | ((nik == NIK_SERIAL_ONE_EDIT) & (name < NAME_SAME_TOKENS))
     one_unregistered = f.nik_registered[a] != f.nik_registered[b]
-    # A typo leaves the family card as it was: one typo apart on two cards is two people born
-    # days apart in one district (1M: 62 such pairs joined, none one person).
-    other_card = (nik == NIK_TYPO) & (pairs["kk"].to_numpy() == KK_DIFFERENT)
+    # A typo leaves the family card as it was: one typo apart on two cards, under another name or
+    # in another village, is two people born days apart in one district. One name in one village
+    # may hold a card the person has left (a marriage, a move): the weight decides that.
+    address = pairs["address"].to_numpy()
+    elsewhere = (name < NAME_SAME_TOKENS) | ((address >= 0) & (address < ADDRESS_SAME_VILLAGE))
+    other_card = (nik == NIK_TYPO) & (pairs["kk"].to_numpy() == KK_DIFFERENT) & elsewhere
     serial_apart = (serial_levels & ~one_unregistered) | other_card
     if not family_rules:
         serial_apart = names_differ = dates_differ = np.zeros(len(pairs), dtype=bool)
