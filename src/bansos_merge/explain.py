@@ -16,7 +16,7 @@ import pandas as pd
 from .config import LinkageConfig
 from .errors import UserError
 from .identity import record_keys, split_key
-from .cluster.household import date_alone, household_apart
+from .cluster.household import decided_by_household
 from .cluster.resolve import decide, judge_registry_doubles
 from .link.comparisons import COMPARISONS
 from .link.features import LinkFrame, build_link_frame
@@ -126,8 +126,7 @@ def explain_pair(output_dir: Path, left: str, right: str, show_full_nik: bool = 
     decision = str(decided[0])
     identity_only = float(weight[0]) if weight[0] != total else None
     same = records["person_id"].iloc[positions[0]] == records["person_id"].iloc[positions[1]]
-    # As the queue does (resolve._queue): a pair kept apart on its birth date alone is judged by its doubt.
-    household = (bool(household_apart(pair, lk.family_rules, mothers)[0]) or decision in ("names_differ", "dates_differ")) and not date_alone(pair)[0]
+    household = bool(decided_by_household(pair, np.array([decision in ("names_differ", "dates_differ")]), lk.family_rules, mothers)[0])
     queue = _queue_status(folder, left, right, decision, household)
     labels = model.trained_on.get("labels")
     return Explanation(pd.DataFrame(rows), model.prior_weight, total, float(1 / (1 + 2.0**-total)), decision, bool(same), queue, labels,

@@ -2,7 +2,8 @@
 
 A family shares a card, an address, a mother and, for twins, a birth date, so the weight alone
 would merge a father with his namesake son. These functions say which pairs the rules keep
-apart, which of those only a birth date keeps apart (asked, not decided), and which mother's
+apart, which of those only a birth date keeps apart (asked, not decided), which the rules decide
+unasked, and which mother's
 name a record that names none is judged by.
 """
 
@@ -67,14 +68,14 @@ def nik_says_another(pairs: pd.DataFrame, f: LinkFrame) -> np.ndarray:
     return out
 
 
-def household_apart(pairs: pd.DataFrame, family_rules: bool = True, mothers: np.ndarray | None = None) -> np.ndarray:
-    """Pairs the household rules decide at any weight, unasked: names that differ completely, or
-    birth dates that disagree outright (see `resolve.decide`), but for those kept apart on the
-    birth date alone (`date_alone`); nothing without the rules."""
-    if not family_rules:
-        return np.zeros(len(pairs), dtype=bool)
-    names_differ, dates_differ = household_rules(pairs, mothers)
-    return (names_differ | dates_differ) & ~date_alone(pairs)
+def decided_by_household(pairs: pd.DataFrame, kept_apart: np.ndarray, family_rules: bool = True, mothers: np.ndarray | None = None) -> np.ndarray:
+    """Pairs the household rules decide, unasked: those the decision kept apart by them
+    (`kept_apart`: names_differ, dates_differ) and those they keep apart at any weight (names
+    that differ completely, birth dates that disagree outright; nothing without the rules), but
+    for those kept apart on the birth date alone (`date_alone`): their doubt decides. The queue
+    (`resolve._queue`) and `explain` both ask this."""
+    names_differ, dates_differ = household_rules(pairs, mothers) if family_rules else (False, False)
+    return (kept_apart | names_differ | dates_differ) & ~date_alone(pairs)
 
 
 def borrowed_mothers(pairs: pd.DataFrame, f: LinkFrame, match_threshold: float) -> np.ndarray:

@@ -30,7 +30,7 @@ from ..link.linker import Links
 from ..output_key import output_key
 from ..sorted_sets import unique
 from .components import cluster
-from .household import borrowed_mothers, date_alone, household_apart, household_rules, nik_says_another
+from .household import borrowed_mothers, decided_by_household, household_rules, nik_says_another
 from .ids import assign_person_ids
 from .queue import Queue, build_queue
 
@@ -141,7 +141,7 @@ def _queue(
     cut_pairs = pairs.loc[edges.index[cut["edge"].to_numpy(dtype=np.int64)]].assign(reason=cut["reason"].to_numpy())
     matched = pairs.loc[edges.index[label[edges["left"].to_numpy()] == label[edges["right"].to_numpy()]]].assign(reason="match")
     candidates = pd.concat([cut_pairs, queued, matched]).drop_duplicates(["left", "right"])
-    household = (_is(decision, "names_differ", "dates_differ") | household_apart(pairs, family_rules, mothers)) & ~date_alone(pairs)
+    household = decided_by_household(pairs, _is(decision, "names_differ", "dates_differ"), family_rules, mothers)
     evidence = ~(household | _is(decision, "serial_apart", "registry_apart", "decided"))
     judged = pairs.assign(weight=np.where(look_alike, identity_weight(pairs, prior_weight), pairs["weight"].to_numpy()))
     return build_queue(judged, evidence, candidates.reset_index(drop=True), household[candidates.index], f, label, review_config or ReviewConfig())
@@ -292,7 +292,7 @@ def decide(
       `household.borrowed_mothers`) lends a side that names no mother the one its registry
       record names. A row without a birth date is dated by its own NIK
       (`household.nik_says_another`). The household rules' pairs are not reviewed, but for
-      those kept apart on a birth date alone (`household.date_alone`, see `_queue`).
+      those kept apart on a birth date alone (`household.decided_by_household`).
     - registry_double: two civil-registry records with different NIKs and family cards but one
       name, birth date, sex, mother's name and birth place, whose identity evidence (see
       `identity_weight`, with `prior_weight`) reaches `double_threshold`: one person registered
